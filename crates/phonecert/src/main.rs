@@ -1,1 +1,48 @@
-fn main() {}
+//! `phonecert`: the command line. Argument parsing, progress, printing and exit codes only; the
+//! work is done by the library crates.
+#![forbid(unsafe_code)]
+
+mod table;
+mod traffic;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Certify the information security of phones' built-in software.
+///
+/// phonecert finds the phone's identifiers (IMEI, IMSI, ICCID, phone number, MACs, advertising
+/// ID …) in what the phone sent during lab test phases, and tells to whom, from which app, in
+/// which form, in clear or encrypted, and before or after the user consented.
+///
+/// Start with the bundled example:
+///   phonecert traffic --case examples/acme-a1/case.toml
+#[derive(Parser)]
+#[command(name = "phonecert", version, about, long_about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Traffic(traffic::TrafficArgs),
+}
+
+/// Exit statuses: 0 the work ran, 2 an error stopped it, 3 findings with `--fail-on-findings`.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ERROR: u8 = 2;
+pub const EXIT_FINDINGS: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Traffic(args) => traffic::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("phonecert: error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,904 @@
+//! Zip archives read the way Android's libziparchive reads them.
+//!
+//! The End of Central Directory record is located by scanning back at most 65535+22 bytes (so a
+//! zip comment is handled); a Zip64 EOCD locator/record is honoured. The CENTRAL directory is the
+//! authority for names, sizes, compression method and local header offsets; local headers are only
+//! used to find where the data starts. Everything suspicious is recorded as an [`Anomaly`] instead
+//! of failing, so an analyst still sees what a crafted archive contains.
+//!
+//! What Android itself does with the tricks recorded here (libziparchive, `zip_archive.cc`, all
+//! versions since Android 5):
+//! * duplicate names: `AddToHash`/`AddToMap` returns `kDuplicateEntry` and the whole archive fails
+//!   to open, so such an APK cannot be installed (the Python `zipfile` module used by androguard
+//!   instead lets the LAST duplicate win). [`Archive::find`] returns the FIRST occurrence, the one
+//!   a central-directory walker (and Android before libziparchive) would meet first.
+//! * local header name differing from the central one, or sizes/CRC differing when no data
+//!   descriptor is flagged: `FindEntry` fails with `kInconsistentInformation`: that entry is
+//!   unreadable on the device.
+//! * local extra length differing from the central one is normal (zipalign pads the local extra
+//!   field) and is not an anomaly; the local lengths decide where data starts.
+//! * bytes before the first local header are not checked by Android at all: that is what made
+//!   Janus (CVE-2017-13156, a DEX prepended to an APK) possible.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use crate::bytes::{slice, u16_at, u32_at, u64_at, us};
+
+const EOCD_SIG: u32 = 0x0605_4b50;
+const EOCD_LEN: usize = 22;
+const MAX_COMMENT: usize = 65535;
+const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+const ZIP64_LOCATOR_LEN: usize = 20;
+const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
+const ZIP64_EOCD_LEN: usize = 56;
+const CDE_SIG: u32 = 0x0201_4b50;
+const CDE_LEN: usize = 46;
+const LFH_SIG: u32 = 0x0403_4b50;
+const LFH_LEN: usize = 30;
+const FLAG_ENCRYPTED: u16 = 0x0001;
+const FLAG_DATA_DESCRIPTOR: u16 = 0x0008;
+/// Compression method: stored.
+pub const METHOD_STORED: u16 = 0;
+/// Compression method: deflate.
+pub const METHOD_DEFLATE: u16 = 8;
+
+/// Bounds applied while parsing and reading.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Most central directory entries kept (the rest are reported as an anomaly).
+    pub max_entries: usize,
+    /// Most anomalies kept (a crafted archive could produce one per entry).
+    pub max_anomalies: usize,
+    /// Largest declared uncompressed/compressed ratio accepted before inflating. Deflate cannot
+    /// exceed about 1032:1, so anything above this is a lie in the directory.
+    pub max_ratio: u64,
+    /// Slack added to the ratio check so tiny entries are never rejected.
+    pub ratio_slack: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_entries: 500_000,
+            max_anomalies: 10_000,
+            max_ratio: 1100,
+            ratio_slack: 4096,
+        }
+    }
+}
+
+/// Errors, each with the byte offset in the archive where it was detected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZipError {
+    /// No End of Central Directory record in the last 65535+22 bytes.
+    #[error("not a zip archive: no end of central directory record (at {at})")]
+    NoEocd {
+        /// Start of the scanned window.
+        at: u64,
+    },
+    /// The EOCD (or Zip64 EOCD) is inconsistent.
+    #[error("bad end of central directory at {at}: {what}")]
+    BadEocd {
+        /// Offset of the record.
+        at: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// A central directory entry is malformed.
+    #[error("bad central directory at {at}: {what}")]
+    BadCentralDirectory {
+        /// Offset of the entry.
+        at: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// The local header of an entry cannot be used.
+    #[error("bad local header at {at}: {what}")]
+    BadLocalHeader {
+        /// Offset of the local header.
+        at: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// Entry data lies outside the archive (or overlaps the central directory).
+    #[error("entry data out of bounds at {at}: {what}")]
+    OutOfBounds {
+        /// Offset of the data.
+        at: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// Declared uncompressed size exceeds the caller's limit.
+    #[error("entry at {at} too large: {size} bytes > limit {limit}")]
+    TooLarge {
+        /// Offset of the data.
+        at: u64,
+        /// Declared uncompressed size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Compression bomb: the declared ratio is impossible or the stream inflates past its size.
+    #[error("compression bomb at {at}: {what}")]
+    Bomb {
+        /// Offset of the data.
+        at: u64,
+        /// What was seen.
+        what: &'static str,
+    },
+    /// Inflated size differs from the declared one.
+    #[error("size mismatch at {at}: declared {expected}, got {actual}")]
+    SizeMismatch {
+        /// Offset of the data.
+        at: u64,
+        /// Declared size.
+        expected: u64,
+        /// Actual size.
+        actual: u64,
+    },
+    /// CRC32 differs from the central directory's.
+    #[error("crc mismatch at {at}: declared {expected:08x}, computed {actual:08x}")]
+    Crc {
+        /// Offset of the data.
+        at: u64,
+        /// Declared CRC.
+        expected: u32,
+        /// Computed CRC.
+        actual: u32,
+    },
+    /// The deflate stream is corrupt.
+    #[error("corrupt deflate stream at {at}")]
+    Inflate {
+        /// Offset of the data.
+        at: u64,
+    },
+    /// Neither stored nor deflate.
+    #[error("unsupported compression method {method} at {at}")]
+    UnsupportedMethod {
+        /// Offset of the data.
+        at: u64,
+        /// The method.
+        method: u16,
+    },
+    /// Encrypted entries cannot be read.
+    #[error("encrypted entry at {at}")]
+    Encrypted {
+        /// Offset of the data.
+        at: u64,
+    },
+}
+
+/// One central directory entry (the central directory's view, as Android uses it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// Name as lossy UTF-8.
+    pub name: String,
+    /// Name bytes as stored.
+    pub raw_name: &'a [u8],
+    /// Compression method (0 stored, 8 deflate).
+    pub method: u16,
+    /// Compressed size (Zip64 extra honoured).
+    pub compressed_size: u64,
+    /// Uncompressed size (Zip64 extra honoured).
+    pub uncompressed_size: u64,
+    /// CRC32 from the central directory.
+    pub crc32: u32,
+    /// Offset of the local file header.
+    pub local_header_offset: u64,
+    /// Offset of the entry data (local header + local name + local extra lengths); only
+    /// meaningful when `local_header_ok`.
+    pub data_offset: u64,
+    /// General purpose flags.
+    pub flags: u16,
+    /// Index in the central directory.
+    pub cd_index: usize,
+    /// Whether the local header was found, has the right signature and fits before the data.
+    pub local_header_ok: bool,
+}
+
+impl Entry<'_> {
+    /// True for a directory entry (name ending in '/').
+    pub fn is_dir(&self) -> bool {
+        self.raw_name.ends_with(b"/")
+    }
+}
+
+/// Something an honest zip writer would not produce.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Anomaly {
+    /// The same name appears `count` times in the central directory.
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// Occurrences.
+        count: usize,
+    },
+    /// Local header disagrees with the central directory.
+    LocalHeaderMismatch {
+        /// Entry name (central).
+        name: String,
+        /// Which field.
+        what: &'static str,
+    },
+    /// The local header cannot be used (bad offset/signature).
+    BadLocalHeader {
+        /// Entry name.
+        name: String,
+        /// Local header offset.
+        at: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// Bytes before the first local header (Janus, CVE-2017-13156, when they are a DEX).
+    PrependedData {
+        /// Length of the prefix.
+        len: u64,
+        /// The prefix starts with "dex\n".
+        dex: bool,
+    },
+    /// Absolute path, `..` component or backslash in a name.
+    NameWithPathTraversal {
+        /// The name.
+        name: String,
+    },
+    /// Name with a NUL byte or invalid UTF-8 (libziparchive's `IsValidEntryName` rejects it).
+    InvalidName {
+        /// The name (lossy).
+        name: String,
+    },
+    /// Encryption flag set.
+    Encrypted {
+        /// The name.
+        name: String,
+    },
+    /// Compression method other than stored/deflate.
+    UnsupportedMethod {
+        /// The name.
+        name: String,
+        /// The method.
+        method: u16,
+    },
+    /// Bytes after the EOCD record and its comment.
+    TrailingData {
+        /// Offset where they start.
+        at: u64,
+        /// How many.
+        len: u64,
+    },
+    /// EOCD comment length runs past the end of the file.
+    CommentLengthMismatch {
+        /// Declared comment length.
+        declared: u64,
+        /// Bytes actually present.
+        present: u64,
+    },
+    /// Two entries' local records overlap (overlapping-file zip bombs, polyglots).
+    OverlappingEntries {
+        /// First entry.
+        first: String,
+        /// Second entry.
+        second: String,
+    },
+    /// Entry data runs past the start of the central directory.
+    DataOutOfBounds {
+        /// The name.
+        name: String,
+    },
+    /// Declared sizes are impossible for deflate (ratio above the limit).
+    SuspiciousRatio {
+        /// The name.
+        name: String,
+        /// Compressed size.
+        compressed: u64,
+        /// Uncompressed size.
+        uncompressed: u64,
+    },
+    /// EOCD entry count disagrees with the entries found in the central directory.
+    EntryCountMismatch {
+        /// Declared.
+        declared: u64,
+        /// Found.
+        found: u64,
+    },
+    /// The archive has no entries (libziparchive: `kEmptyArchive`).
+    EmptyArchive,
+    /// Zip64 structures present (libziparchive supports them only since Android 12).
+    Zip64,
+    /// More entries or anomalies than the limits allow; the rest were dropped.
+    Truncated {
+        /// What was capped.
+        what: &'static str,
+    },
+}
+
+impl Anomaly {
+    /// Whether Android (libziparchive) refuses the archive or the entry because of this.
+    pub fn rejected_by_android(&self) -> bool {
+        matches!(
+            self,
+            Anomaly::DuplicateName { .. }
+                | Anomaly::LocalHeaderMismatch { .. }
+                | Anomaly::BadLocalHeader { .. }
+                | Anomaly::InvalidName { .. }
+                | Anomaly::DataOutOfBounds { .. }
+                | Anomaly::EmptyArchive
+        )
+    }
+}
+
+/// A parsed archive borrowing the whole file.
+#[derive(Debug, Clone)]
+pub struct Archive<'a> {
+    data: &'a [u8],
+    entries: Vec<Entry<'a>>,
+    anomalies: Vec<Anomaly>,
+    by_name: BTreeMap<&'a [u8], usize>,
+    eocd_offset: u64,
+    cd_offset: u64,
+    cd_size: u64,
+    limits: Limits,
+}
+
+struct Eocd {
+    offset: u64,
+    entries: u64,
+    cd_size: u64,
+    cd_offset: u64,
+}
+
+fn find_eocd(data: &[u8], anomalies: &mut Vec<Anomaly>) -> Result<Eocd, ZipError> {
+    let len = data.len();
+    if len < EOCD_LEN {
+        return Err(ZipError::NoEocd { at: 0 });
+    }
+    let window_start = len.saturating_sub(EOCD_LEN + MAX_COMMENT);
+    // Scan backwards like libziparchive: the last signature in the window wins.
+    let mut i = len - EOCD_LEN;
+    let eocd = loop {
+        if u32_at(data, i) == Some(EOCD_SIG) {
+            break i;
+        }
+        if i == window_start {
+            return Err(ZipError::NoEocd {
+                at: window_start as u64,
+            });
+        }
+        i -= 1;
+    };
+    let at = eocd as u64;
+    let rd16 = |o: usize| u16_at(data, eocd + o).unwrap_or(0);
+    let rd32 = |o: usize| u32_at(data, eocd + o).unwrap_or(0);
+    let mut entries = u64::from(rd16(10));
+    let mut cd_size = u64::from(rd32(12));
+    let mut cd_offset = u64::from(rd32(16));
+    let comment_len = u64::from(rd16(20));
+    let after = (len - eocd - EOCD_LEN) as u64;
+    if comment_len > after {
+        anomalies.push(Anomaly::CommentLengthMismatch {
+            declared: comment_len,
+            present: after,
+        });
+    } else if comment_len < after {
+        anomalies.push(Anomaly::TrailingData {
+            at: at + EOCD_LEN as u64 + comment_len,
+            len: after - comment_len,
+        });
+    }
+    let mut cd_end_max = at;
+    // Zip64: locator immediately before the EOCD.
+    if eocd >= ZIP64_LOCATOR_LEN
+        && u32_at(data, eocd - ZIP64_LOCATOR_LEN) == Some(ZIP64_LOCATOR_SIG)
+    {
+        let loc = eocd - ZIP64_LOCATOR_LEN;
+        let rec = u64_at(data, loc + 8).unwrap_or(u64::MAX);
+        let r = us(rec);
+        if rec >= loc as u64 || u32_at(data, r) != Some(ZIP64_EOCD_SIG) {
+            return Err(ZipError::BadEocd {
+                at: loc as u64,
+                what: "zip64 locator points nowhere",
+            });
+        }
+        if slice(data, r, ZIP64_EOCD_LEN).is_none() || r + ZIP64_EOCD_LEN > loc {
+            return Err(ZipError::BadEocd {
+                at: rec,
+                what: "truncated zip64 record",
+            });
+        }
+        entries = u64_at(data, r + 32).unwrap_or(0);
+        cd_size = u64_at(data, r + 40).unwrap_or(0);
+        cd_offset = u64_at(data, r + 48).unwrap_or(0);
+        cd_end_max = rec;
+        anomalies.push(Anomaly::Zip64);
+    }
+    let cd_end = cd_offset.checked_add(cd_size).ok_or(ZipError::BadEocd {
+        at,
+        what: "central directory offset+size overflows",
+    })?;
+    if cd_end > cd_end_max {
+        return Err(ZipError::BadEocd {
+            at,
+            what: "central directory runs past its end record",
+        });
+    }
+    Ok(Eocd {
+        offset: at,
+        entries,
+        cd_size,
+        cd_offset,
+    })
+}
+
+/// libziparchive's `IsValidEntryName`: no NUL byte and well-formed UTF-8 sequences.
+fn valid_entry_name(name: &[u8]) -> bool {
+    !name.contains(&0) && std::str::from_utf8(name).is_ok()
+}
+
+fn path_traversal(name: &[u8]) -> bool {
+    name.starts_with(b"/")
+        || name.contains(&b'\\')
+        || name.split(|&b| b == b'/').any(|c| c == b"..")
+}
+
+impl<'a> Archive<'a> {
+    /// Parses with default [`Limits`].
+    pub fn parse(data: &'a [u8]) -> Result<Archive<'a>, ZipError> {
+        Self::parse_with(data, Limits::default())
+    }
+
+    /// Parses the EOCD and central directory, checks every local header.
+    pub fn parse_with(data: &'a [u8], limits: Limits) -> Result<Archive<'a>, ZipError> {
+        let mut anomalies = Vec::new();
+        let eocd = find_eocd(data, &mut anomalies)?;
+        let cd_start = us(eocd.cd_offset);
+        let cd_end = us(eocd.cd_offset + eocd.cd_size); // checked in find_eocd
+        let mut entries: Vec<Entry<'a>> = Vec::new();
+        let mut pos = cd_start;
+        // An entry is at least 46 bytes, so the directory size bounds the count.
+        let max = usize::try_from(eocd.entries)
+            .unwrap_or(usize::MAX)
+            .min(us(eocd.cd_size) / CDE_LEN);
+        let mut truncated = false;
+        while pos < cd_end {
+            if entries.len() >= max {
+                break;
+            }
+            if entries.len() >= limits.max_entries {
+                truncated = true;
+                break;
+            }
+            let at = pos as u64;
+            let bad = |what| ZipError::BadCentralDirectory { at, what };
+            if u32_at(data, pos) != Some(CDE_SIG) {
+                return Err(bad("missing central directory signature"));
+            }
+            if pos + CDE_LEN > cd_end {
+                return Err(bad("entry runs off the central directory"));
+            }
+            let rd16 = |o: usize| u16_at(data, pos + o).unwrap_or(0);
+            let rd32 = |o: usize| u32_at(data, pos + o).unwrap_or(0);
+            let flags = rd16(8);
+            let method = rd16(10);
+            let crc32 = rd32(16);
+            let mut compressed_size = u64::from(rd32(20));
+            let mut uncompressed_size = u64::from(rd32(24));
+            let name_len = usize::from(rd16(28));
+            let extra_len = usize::from(rd16(30));
+            let comment_len = usize::from(rd16(32));
+            let mut local_header_offset = u64::from(rd32(42));
+            let var_start = pos + CDE_LEN;
+            let next = var_start + name_len + extra_len + comment_len;
+            if next > cd_end {
+                return Err(bad("name/extra/comment run off the central directory"));
+            }
+            let raw_name = &data[var_start..var_start + name_len];
+            let extra = &data[var_start + name_len..var_start + name_len + extra_len];
+            // Zip64 extended information: only the fields whose 32-bit value is saturated.
+            if let Some(z) = zip64_extra(extra) {
+                let mut k = 0;
+                for v in [
+                    &mut uncompressed_size,
+                    &mut compressed_size,
+                    &mut local_header_offset,
+                ] {
+                    if *v == 0xFFFF_FFFF {
+                        if let Some(x) = u64_at(z, k) {
+                            *v = x;
+                        }
+                        k += 8;
+                    }
+                }
+            }
+            entries.push(Entry {
+                name: String::from_utf8_lossy(raw_name).into_owned(),
+                raw_name,
+                method,
+                compressed_size,
+                uncompressed_size,
+                crc32,
+                local_header_offset,
+                data_offset: 0,
+                flags,
+                cd_index: entries.len(),
+                local_header_ok: false,
+            });
+            pos = next;
+        }
+        if truncated {
+            anomalies.push(Anomaly::Truncated { what: "entries" });
+        } else if entries.len() as u64 != eocd.entries {
+            anomalies.push(Anomaly::EntryCountMismatch {
+                declared: eocd.entries,
+                found: entries.len() as u64,
+            });
+        }
+        if entries.is_empty() {
+            anomalies.push(Anomaly::EmptyArchive);
+        }
+        let mut archive = Archive {
+            data,
+            entries,
+            anomalies,
+            by_name: BTreeMap::new(),
+            eocd_offset: eocd.offset,
+            cd_offset: eocd.cd_offset,
+            cd_size: eocd.cd_size,
+            limits,
+        };
+        archive.check_entries();
+        Ok(archive)
+    }
+
+    fn note(&mut self, a: Anomaly) {
+        if self.anomalies.len() < self.limits.max_anomalies {
+            self.anomalies.push(a);
+        } else if self.anomalies.len() == self.limits.max_anomalies {
+            self.anomalies
+                .push(Anomaly::Truncated { what: "anomalies" });
+        }
+    }
+
+    fn check_entries(&mut self) {
+        let data = self.data;
+        let cd_offset = self.cd_offset;
+        let mut counts: BTreeMap<&'a [u8], usize> = BTreeMap::new();
+        let mut notes = Vec::new();
+        for e in &mut self.entries {
+            *counts.entry(e.raw_name).or_insert(0) += 1;
+            self.by_name.entry(e.raw_name).or_insert(e.cd_index);
+            if !valid_entry_name(e.raw_name) {
+                notes.push(Anomaly::InvalidName {
+                    name: e.name.clone(),
+                });
+            }
+            if path_traversal(e.raw_name) {
+                notes.push(Anomaly::NameWithPathTraversal {
+                    name: e.name.clone(),
+                });
+            }
+            if e.flags & FLAG_ENCRYPTED != 0 {
+                notes.push(Anomaly::Encrypted {
+                    name: e.name.clone(),
+                });
+            }
+            if e.method != METHOD_STORED && e.method != METHOD_DEFLATE {
+                notes.push(Anomaly::UnsupportedMethod {
+                    name: e.name.clone(),
+                    method: e.method,
+                });
+            }
+            if e.method == METHOD_DEFLATE
+                && e.uncompressed_size
+                    > e.compressed_size
+                        .saturating_mul(self.limits.max_ratio)
+                        .saturating_add(self.limits.ratio_slack)
+            {
+                notes.push(Anomaly::SuspiciousRatio {
+                    name: e.name.clone(),
+                    compressed: e.compressed_size,
+                    uncompressed: e.uncompressed_size,
+                });
+            }
+            // Local header: libziparchive requires it to start before the central directory.
+            let lho = e.local_header_offset;
+            let l = us(lho);
+            let bad = |what| Anomaly::BadLocalHeader {
+                name: e.name.clone(),
+                at: lho,
+                what,
+            };
+            if lho.saturating_add(LFH_LEN as u64) > cd_offset {
+                notes.push(bad("local header not before the central directory"));
+                continue;
+            }
+            if u32_at(data, l) != Some(LFH_SIG) {
+                notes.push(bad("missing local header signature"));
+                continue;
+            }
+            let rd16 = |o: usize| u16_at(data, l + o).unwrap_or(0);
+            let rd32 = |o: usize| u32_at(data, l + o).unwrap_or(0);
+            let lflags = rd16(6);
+            let lname_len = u64::from(rd16(26));
+            let lextra_len = u64::from(rd16(28));
+            let data_offset = lho + LFH_LEN as u64 + lname_len + lextra_len;
+            e.data_offset = data_offset;
+            if lname_len as usize != e.raw_name.len() {
+                notes.push(Anomaly::LocalHeaderMismatch {
+                    name: e.name.clone(),
+                    what: "name length",
+                });
+            } else if slice(data, l + LFH_LEN, e.raw_name.len()) != Some(e.raw_name) {
+                notes.push(Anomaly::LocalHeaderMismatch {
+                    name: e.name.clone(),
+                    what: "name",
+                });
+            }
+            if rd16(8) != e.method {
+                notes.push(Anomaly::LocalHeaderMismatch {
+                    name: e.name.clone(),
+                    what: "method",
+                });
+            }
+            if lflags & FLAG_DATA_DESCRIPTOR == 0 && e.flags & FLAG_DATA_DESCRIPTOR == 0 {
+                let lcomp = u64::from(rd32(18));
+                let lunc = u64::from(rd32(22));
+                // Zip64 entries carry 0xFFFFFFFF locally; the central values are authoritative.
+                let z64 = lcomp == 0xFFFF_FFFF || lunc == 0xFFFF_FFFF;
+                if rd32(14) != e.crc32 {
+                    notes.push(Anomaly::LocalHeaderMismatch {
+                        name: e.name.clone(),
+                        what: "crc32",
+                    });
+                } else if !z64 && (lcomp != e.compressed_size || lunc != e.uncompressed_size) {
+                    notes.push(Anomaly::LocalHeaderMismatch {
+                        name: e.name.clone(),
+                        what: "sizes",
+                    });
+                }
+            }
+            if (lflags ^ e.flags) & FLAG_DATA_DESCRIPTOR != 0 {
+                notes.push(Anomaly::LocalHeaderMismatch {
+                    name: e.name.clone(),
+                    what: "data descriptor flag",
+                });
+            }
+            let end = data_offset.saturating_add(e.compressed_size);
+            if end > cd_offset
+                || (e.method == METHOD_STORED
+                    && data_offset.saturating_add(e.uncompressed_size) > cd_offset)
+            {
+                notes.push(Anomaly::DataOutOfBounds {
+                    name: e.name.clone(),
+                });
+                continue;
+            }
+            e.local_header_ok = true;
+        }
+        for (name, count) in counts {
+            if count > 1 {
+                notes.push(Anomaly::DuplicateName {
+                    name: String::from_utf8_lossy(name).into_owned(),
+                    count,
+                });
+            }
+        }
+        // Prepended data: everything before the first local header (or the CD if none).
+        let first = self
+            .entries
+            .iter()
+            .map(|e| e.local_header_offset)
+            .min()
+            .unwrap_or(self.cd_offset)
+            .min(self.cd_offset);
+        if first > 0 {
+            notes.push(Anomaly::PrependedData {
+                len: first,
+                dex: data.starts_with(b"dex\n"),
+            });
+        }
+        // Overlaps between [local header, data end) ranges of well-formed entries.
+        let mut ranges: Vec<(u64, u64, usize)> = self
+            .entries
+            .iter()
+            .filter(|e| e.local_header_ok)
+            .map(|e| {
+                (
+                    e.local_header_offset,
+                    e.data_offset.saturating_add(e.compressed_size),
+                    e.cd_index,
+                )
+            })
+            .collect();
+        ranges.sort_unstable();
+        let mut max_end: Option<(u64, usize)> = None;
+        for &(start, end, idx) in &ranges {
+            if let Some((prev_end, prev_idx)) = max_end {
+                if start < prev_end {
+                    notes.push(Anomaly::OverlappingEntries {
+                        first: self.entries[prev_idx].name.clone(),
+                        second: self.entries[idx].name.clone(),
+                    });
+                }
+                if end > prev_end {
+                    max_end = Some((end, idx));
+                }
+            } else {
+                max_end = Some((end, idx));
+            }
+        }
+        for n in notes {
+            self.note(n);
+        }
+    }
+
+    /// All central directory entries, in directory order.
+    pub fn entries(&self) -> &[Entry<'a>] {
+        &self.entries
+    }
+
+    /// Anomalies found while parsing.
+    pub fn anomalies(&self) -> &[Anomaly] {
+        &self.anomalies
+    }
+
+    /// Whether Android would refuse this archive or one of its entries (see module docs).
+    pub fn rejected_by_android(&self) -> bool {
+        self.anomalies.iter().any(Anomaly::rejected_by_android)
+    }
+
+    /// The FIRST central directory entry with this exact name. (Android refuses archives with
+    /// duplicates outright; see the module docs and [`Anomaly::DuplicateName`].)
+    pub fn find(&self, name: &str) -> Option<&Entry<'a>> {
+        self.find_bytes(name.as_bytes())
+    }
+
+    /// [`Archive::find`] by raw name bytes.
+    pub fn find_bytes(&self, name: &[u8]) -> Option<&Entry<'a>> {
+        self.by_name.get(name).and_then(|&i| self.entries.get(i))
+    }
+
+    /// Offset of the End of Central Directory record.
+    pub fn eocd_offset(&self) -> u64 {
+        self.eocd_offset
+    }
+
+    /// Offset of the central directory (from the EOCD or Zip64 EOCD).
+    pub fn central_directory_offset(&self) -> u64 {
+        self.cd_offset
+    }
+
+    /// Size of the central directory.
+    pub fn central_directory_size(&self) -> u64 {
+        self.cd_size
+    }
+
+    /// The whole file.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// The entry's compressed bytes, as the central directory sizes them.
+    pub fn raw_data(&self, entry: &Entry<'a>) -> Result<&'a [u8], ZipError> {
+        let lho = entry.local_header_offset;
+        if lho.saturating_add(LFH_LEN as u64) > self.cd_offset {
+            return Err(ZipError::BadLocalHeader {
+                at: lho,
+                what: "not before the central directory",
+            });
+        }
+        if u32_at(self.data, us(lho)) != Some(LFH_SIG) {
+            return Err(ZipError::BadLocalHeader {
+                at: lho,
+                what: "missing signature",
+            });
+        }
+        let at = entry.data_offset;
+        if at.saturating_add(entry.compressed_size) > self.cd_offset {
+            return Err(ZipError::OutOfBounds {
+                at,
+                what: "data runs into the central directory",
+            });
+        }
+        slice(self.data, us(at), us(entry.compressed_size)).ok_or(ZipError::OutOfBounds {
+            at,
+            what: "data past end of file",
+        })
+    }
+
+    /// Decompresses an entry (stored or raw deflate), refusing more than
+    /// `min(limit, uncompressed_size)` bytes, and checks size and CRC32.
+    pub fn read(&self, entry: &Entry<'a>, limit: u64) -> Result<Vec<u8>, ZipError> {
+        let raw = self.raw_data(entry)?;
+        let at = entry.data_offset;
+        if entry.flags & FLAG_ENCRYPTED != 0 {
+            return Err(ZipError::Encrypted { at });
+        }
+        if entry.uncompressed_size > limit {
+            return Err(ZipError::TooLarge {
+                at,
+                size: entry.uncompressed_size,
+                limit,
+            });
+        }
+        let want = entry.uncompressed_size;
+        let out = match entry.method {
+            METHOD_STORED => {
+                if entry.compressed_size != want {
+                    return Err(ZipError::SizeMismatch {
+                        at,
+                        expected: want,
+                        actual: entry.compressed_size,
+                    });
+                }
+                raw.to_vec()
+            }
+            METHOD_DEFLATE => {
+                if want
+                    > entry
+                        .compressed_size
+                        .saturating_mul(self.limits.max_ratio)
+                        .saturating_add(self.limits.ratio_slack)
+                {
+                    return Err(ZipError::Bomb {
+                        at,
+                        what: "declared ratio impossible for deflate",
+                    });
+                }
+                // Preallocate only what the compressed size can honestly produce.
+                let cap = us(want
+                    .min(entry.compressed_size.saturating_mul(4))
+                    .min(1 << 24));
+                let mut out = Vec::with_capacity(cap);
+                // One byte more than declared tells a lying directory from an honest one.
+                let mut dec = flate2::read::DeflateDecoder::new(raw).take(want.saturating_add(1));
+                dec.read_to_end(&mut out)
+                    .map_err(|_| ZipError::Inflate { at })?;
+                if out.len() as u64 > want {
+                    return Err(ZipError::Bomb {
+                        at,
+                        what: "stream inflates past its declared size",
+                    });
+                }
+                if (out.len() as u64) < want {
+                    return Err(ZipError::SizeMismatch {
+                        at,
+                        expected: want,
+                        actual: out.len() as u64,
+                    });
+                }
+                out
+            }
+            m => return Err(ZipError::UnsupportedMethod { at, method: m }),
+        };
+        let mut crc = flate2::Crc::new();
+        crc.update(&out);
+        if crc.sum() != entry.crc32 {
+            return Err(ZipError::Crc {
+                at,
+                expected: entry.crc32,
+                actual: crc.sum(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Reads an entry by name (first occurrence).
+    pub fn read_by_name(&self, name: &str, limit: u64) -> Option<Result<Vec<u8>, ZipError>> {
+        self.find(name).map(|e| self.read(e, limit))
+    }
+}
+
+/// The payload of the Zip64 extended information extra field (id 0x0001), if present.
+fn zip64_extra(extra: &[u8]) -> Option<&[u8]> {
+    let mut p = 0usize;
+    while p + 4 <= extra.len() {
+        let id = u16_at(extra, p)?;
+        let len = usize::from(u16_at(extra, p + 2)?);
+        let body = slice(extra, p + 4, len)?;
+        if id == 0x0001 {
+            return Some(body);
+        }
+        p += 4 + len;
+    }
+    None
+}

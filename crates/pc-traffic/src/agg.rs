@@ -1,0 +1,114 @@
+//! Aggregation of hits into findings: one finding per identifier, form, field, destination,
+//! capture and phase, with first/last time, a count and the first few frames as evidence.
+
+use crate::model::Evidence;
+use std::collections::BTreeMap;
+
+/// Frames or entries kept as evidence per finding; the rest are only counted.
+pub const MAX_EVIDENCE: usize = 16;
+
+/// What is known about a hit before the flow's destination is settled.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HitKey {
+    pub ident: usize,
+    pub encoding: Vec<&'static str>,
+    pub location: String,
+    pub protocol: &'static str,
+    pub encrypted: bool,
+    /// Set when the field names its own destination (a DNS query names the host asked for).
+    pub host: Option<String>,
+}
+
+/// Counts and evidence for one key.
+#[derive(Debug, Clone, Default)]
+pub struct Agg {
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    pub count: u64,
+    pub evidence: Evidence,
+}
+
+impl Agg {
+    /// Add one occurrence. `snippet` is only built for the first one.
+    pub fn add(&mut self, ts: Option<i64>, frame: Option<u64>, entry: Option<u64>, snippet: impl FnOnce() -> String) {
+        if self.count == 0 {
+            self.evidence.snippet = snippet();
+        }
+        self.count += 1;
+        if let Some(t) = ts {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+        let list = match (frame, entry) {
+            (Some(f), _) => Some((&mut self.evidence.frames, f)),
+            (None, Some(e)) => Some((&mut self.evidence.entries, e)),
+            _ => None,
+        };
+        if let Some((list, v)) = list {
+            if list.last() == Some(&v) {
+                // Several hits in one frame count once as evidence but each as an occurrence.
+            } else if list.len() < MAX_EVIDENCE {
+                list.push(v);
+            } else {
+                self.evidence.more += 1;
+            }
+        }
+    }
+
+    /// Merge another aggregate of the same key.
+    pub fn merge(&mut self, o: Agg) {
+        if self.count == 0 {
+            *self = o;
+            return;
+        }
+        self.count += o.count;
+        self.first = match (self.first, o.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = match (self.last, o.last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for (dst, src) in [
+            (&mut self.evidence.frames, o.evidence.frames),
+            (&mut self.evidence.entries, o.evidence.entries),
+        ] {
+            for v in src {
+                if dst.len() < MAX_EVIDENCE {
+                    dst.push(v);
+                } else {
+                    self.evidence.more += 1;
+                }
+            }
+        }
+        self.evidence.more += o.evidence.more;
+    }
+}
+
+/// Hits of one flow (or HAR entry), before the destination is known.
+pub type LocalHits = BTreeMap<HitKey, Agg>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_is_capped_and_counted() {
+        let mut a = Agg::default();
+        for f in 1..=20u64 {
+            a.add(Some(f as i64), Some(f), None, || "snip".into());
+        }
+        a.add(Some(3), Some(20), None, || unreachable!());
+        assert_eq!(a.count, 21);
+        assert_eq!(a.evidence.frames.len(), MAX_EVIDENCE);
+        assert_eq!(a.evidence.more, 4);
+        assert_eq!((a.first, a.last), (Some(1), Some(20)));
+        let mut b = Agg::default();
+        b.add(Some(0), None, Some(7), || "other".into());
+        a.merge(b);
+        assert_eq!(a.count, 22);
+        assert_eq!(a.first, Some(0));
+        assert_eq!(a.evidence.snippet, "snip");
+    }
+}

@@ -1,0 +1,141 @@
+//! HAR files: every request of every entry is searched like a decrypted HTTP request.
+
+use crate::agg::{HitKey, LocalHits};
+use crate::engine::{CaptureResult, Ctx, DestKey, FindingKey, har_time};
+use crate::model::Request;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// Split a URL into scheme, host, port and path (with query).
+fn split_url(url: &str) -> (String, Option<String>, Option<u16>, String) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let scheme = scheme.to_ascii_lowercase();
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = if let Some(h) = authority.strip_prefix('[') {
+        let (h, p) = h.split_once(']').unwrap_or((h, ""));
+        (h.to_string(), p.strip_prefix(':').and_then(|p| p.parse().ok()))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h.to_string(), p.parse().ok()),
+            _ => (authority.to_string(), None),
+        }
+    };
+    let default_port = match scheme.as_str() {
+        "https" | "wss" => Some(443),
+        "http" | "ws" => Some(80),
+        _ => None,
+    };
+    let host = (!host.is_empty()).then(|| host.to_ascii_lowercase());
+    (scheme, host, port.or(default_port), if path.is_empty() { "/".into() } else { path.to_string() })
+}
+
+pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
+    let har = match pc_capture::har::read(path) {
+        Ok(h) => h,
+        Err(e) => {
+            result.input.errors.push(e.to_string());
+            result.input.failed = true;
+            return;
+        }
+    };
+    result.input.har_entries = har.entries.len() as u64;
+    for entry in &har.entries {
+        let req = &entry.request;
+        let (scheme, host, port, target) = split_url(&req.url);
+        let encrypted = matches!(scheme.as_str(), "https" | "wss");
+        let protocol: &'static str = if encrypted { "https" } else { "http" };
+        let ts = har_time(entry.started.as_deref()).or(entry.ts);
+        let idx = entry.index as u64;
+        let mut hits = LocalHits::new();
+        let mut scan = |data: &[u8], location: &str| {
+            ctx.matcher.scan(data, &ctx.scan, &mut |h| {
+                let key = HitKey {
+                    ident: h.ident,
+                    encoding: h.encoding.clone(),
+                    location: location.to_string(),
+                    protocol,
+                    encrypted,
+                    host: None,
+                };
+                hits.entry(key)
+                    .or_default()
+                    .add(ts, None, Some(idx), || pc_detect::snippet(data, h.start, h.end, ctx.reveal));
+            });
+        };
+        scan(req.url.as_bytes(), "url");
+        let mut cookie_header = false;
+        for (name, value) in &req.headers {
+            let lname = name.to_ascii_lowercase();
+            if lname == "cookie" {
+                cookie_header = true;
+                scan(value.as_bytes(), "cookie");
+            } else {
+                scan(value.as_bytes(), &format!("header:{lname}"));
+            }
+        }
+        if !cookie_header {
+            for (name, value) in &req.cookies {
+                scan(format!("{name}={value}").as_bytes(), "cookie");
+            }
+        }
+        let body_len = req.body.as_ref().map_or(0, |b| b.len() as u64);
+        if let Some(body) = &req.body {
+            scan(body, "body");
+        }
+        let server_ip: Option<IpAddr> = entry.server_ip;
+        for (k, agg) in hits {
+            let fk = FindingKey { hit: k, host: host.clone(), ip: server_ip, port, app: None };
+            result.findings.entry(fk).or_default().merge(agg);
+        }
+        result.requests.push(Request {
+            capture: result.input.path.clone(),
+            phase: result.input.phase.clone(),
+            frame: None,
+            entry: Some(idx),
+            method: req.method.clone(),
+            host: host.clone(),
+            path: target,
+            protocol: protocol.to_string(),
+            ip: server_ip.map(|i| i.to_string()),
+            port,
+            app: None,
+        });
+        let dk = DestKey {
+            name: host.clone().or_else(|| server_ip.map(|i| i.to_string())).unwrap_or_default(),
+            port: port.unwrap_or(0),
+            protocol,
+        };
+        let d = result.destinations.entry(dk).or_default();
+        d.host = host.clone();
+        if let Some(ip) = server_ip {
+            d.ips.insert(ip);
+        }
+        d.flows += 1;
+        let header_bytes: u64 = req.headers.iter().map(|(n, v)| (n.len() + v.len() + 4) as u64).sum();
+        d.bytes_sent += body_len + header_bytes + req.url.len() as u64;
+        d.bytes_received += entry.response.as_ref().and_then(|r| r.body.as_ref()).map_or(0, |b| b.len() as u64);
+        d.cleartext |= !encrypted;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_url;
+
+    #[test]
+    fn splits_urls() {
+        assert_eq!(
+            split_url("https://Graph.Facebook.com/v12/act?x=1"),
+            ("https".into(), Some("graph.facebook.com".into()), Some(443), "/v12/act?x=1".into())
+        );
+        assert_eq!(
+            split_url("http://[2001:db8::1]:8080"),
+            ("http".into(), Some("2001:db8::1".into()), Some(8080), "/".into())
+        );
+        assert_eq!(split_url("http://u:p@h:81/a"), ("http".into(), Some("h".into()), Some(81), "/a".into()));
+    }
+}

@@ -1,0 +1,167 @@
+//! What a traffic analysis reports: findings, destinations, requests, DNS and inputs.
+//!
+//! Every list is sorted so that two runs over the same inputs give byte-identical JSON.
+
+use serde::Serialize;
+
+/// One identifier seen leaving the phone, aggregated over every place it was seen with the same
+/// form, field, destination, capture and phase.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    /// The identifier's kind (`imei`, `msisdn`, …).
+    pub identifier: String,
+    /// The identifier's name in the case (`imei2`, or a custom name).
+    pub identifier_name: String,
+    /// The chain of forms, outermost first (`["url", "sha1-hex"]`).
+    pub encoding: Vec<String>,
+    /// The field it was found in: `url`, `header:<name>`, `cookie`, `body`, `dns`, `sni`, `payload`.
+    #[serde(rename = "where")]
+    pub location: String,
+    /// `http`, `https`, `dns`, `tls`, `quic`, `tcp`, `udp`.
+    pub protocol: String,
+    /// True when the bytes were protected by TLS/QUIC on the wire (seen here only because the
+    /// capture was decrypted, e.g. a HAR from an intercepting proxy).
+    pub encrypted_on_wire: bool,
+    pub host: Option<String>,
+    pub ip: Option<String>,
+    pub port: Option<u16>,
+    pub country: Option<String>,
+    pub asn: Option<u32>,
+    pub org: Option<String>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub count: u64,
+    pub capture: String,
+    pub phase: String,
+    pub consent: String,
+    pub app: Option<String>,
+    pub evidence: Evidence,
+}
+
+/// Where a finding can be checked: frame numbers (pcap) or HAR entry indexes, and a context
+/// snippet with the identifier masked unless `--reveal`.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Evidence {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<u64>,
+    /// How many occurrences the frame/entry lists leave out (they keep the first few only).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more: u64,
+    pub snippet: String,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// A host the phone contacted, whether or not anything was found in what it sent there.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Destination {
+    /// Domain name from HTTP Host, TLS/QUIC SNI or DNS; null when none is known.
+    pub host: Option<String>,
+    pub ips: Vec<String>,
+    pub port: u16,
+    pub protocol: String,
+    pub sni: Vec<String>,
+    pub country: Option<String>,
+    /// Every country of `ips` (CDNs answer from several).
+    pub countries: Vec<String>,
+    pub asn: Option<u32>,
+    pub org: Option<String>,
+    pub flows: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Whether the phone sent application data that was not encrypted (HTTP, raw TCP/UDP, DNS).
+    pub cleartext_data_sent: bool,
+    pub tls_versions: Vec<String>,
+    pub phases: Vec<String>,
+    pub apps: Vec<String>,
+    pub captures: Vec<String>,
+}
+
+/// One HTTP request seen.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Request {
+    pub capture: String,
+    pub phase: String,
+    /// Frame that completed the request (pcap), or null for HAR.
+    pub frame: Option<u64>,
+    /// HAR entry index, or null for pcap.
+    pub entry: Option<u64>,
+    pub method: String,
+    pub host: Option<String>,
+    pub path: String,
+    pub protocol: String,
+    pub ip: Option<String>,
+    pub port: Option<u16>,
+    pub app: Option<String>,
+}
+
+/// A DNS name the phone asked for.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DnsQuery {
+    pub name: String,
+    pub qtype: String,
+    pub count: u64,
+    pub answers: Vec<String>,
+    pub phases: Vec<String>,
+}
+
+/// A TLS or QUIC handshake's cleartext facts.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Handshake {
+    pub capture: String,
+    pub frame: u64,
+    pub protocol: String,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    pub versions_offered: Vec<String>,
+    pub version_chosen: Option<String>,
+}
+
+/// One input file and what reading it gave.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct InputSummary {
+    pub path: String,
+    pub format: String,
+    pub compressed: bool,
+    pub phase: String,
+    pub consent: String,
+    pub bytes: u64,
+    pub packets: u64,
+    pub har_entries: u64,
+    pub tcp_flows: u64,
+    pub udp_flows: u64,
+    pub undecoded_packets: u64,
+    pub tcp_gaps: u64,
+    pub tls_key_log_blocks: u64,
+    /// Errors met while reading (file and byte offset); what came before them was analysed.
+    pub errors: Vec<String>,
+    /// Whether the input could not be read at all.
+    pub failed: bool,
+}
+
+/// Which identifiers were searched, and which were skipped (too short to search safely).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SearchSummary {
+    pub identifiers: Vec<String>,
+    pub patterns: usize,
+    pub skipped: Vec<String>,
+}
+
+/// The whole result of `phonecert traffic`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrafficReport {
+    pub tool: String,
+    pub findings: Vec<Finding>,
+    pub destinations: Vec<Destination>,
+    pub requests: Vec<Request>,
+    pub dns: Vec<DnsQuery>,
+    pub handshakes: Vec<Handshake>,
+    pub inputs: Vec<InputSummary>,
+    pub search: SearchSummary,
+}

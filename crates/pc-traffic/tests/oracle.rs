@@ -1,0 +1,127 @@
+//! Agreement with tshark (tests/data/oracle/pcap/**.json) on every capture in tests/data/pcap:
+//! DNS query names, TLS and QUIC SNIs, and cleartext HTTP requests (method, host, path).
+//! Differences are listed in `EXPLAINED` with the reason, and the test fails on any other.
+
+use pc_traffic::{Input, Options, TrafficReport, analyze};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data")
+}
+
+fn run(path: &Path) -> TrafficReport {
+    let input = Input { path: path.to_path_buf(), phase: "p".into(), consent: pc_case::Consent::None };
+    analyze(&[input], &[], &Options::default(), &|_| {}).expect("analysis runs")
+}
+
+/// (capture, what, value, why) for each known and understood difference; `what` is
+/// `dns`, `sni`, `quic-sni` or `http`, and the value is prefixed `+` when phonecert has it
+/// and tshark does not, `-` for the reverse.
+const EXPLAINED: &[(&str, &str, &str, &str)] = &[];
+
+fn captures() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in ["wireshark", "ndpi", "suricata", "zeek", "illustrated"] {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(data().join("pcap").join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n.contains(".pcap")
+            })
+            .collect();
+        v.sort();
+        out.extend(v);
+    }
+    out
+}
+
+fn oracle(path: &Path) -> serde_json::Value {
+    let rel = path.strip_prefix(data().join("pcap")).unwrap();
+    let p = data().join("oracle/pcap").join(format!("{}.json", rel.display()));
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
+
+fn diff(name: &str, what: &str, ours: &BTreeSet<String>, theirs: &BTreeSet<String>, problems: &mut Vec<String>) {
+    let explained = |v: &str| EXPLAINED.iter().any(|(c, w, val, _)| *c == name && *w == what && *val == v);
+    for v in ours.difference(theirs) {
+        let v = format!("+{v}");
+        if !explained(&v) {
+            problems.push(format!("{name}: {what}: {v} (phonecert only)"));
+        }
+    }
+    for v in theirs.difference(ours) {
+        let v = format!("-{v}");
+        if !explained(&v) {
+            problems.push(format!("{name}: {what}: {v} (tshark only)"));
+        }
+    }
+}
+
+#[test]
+fn agrees_with_tshark_on_names_snis_and_http_requests() {
+    let mut problems = Vec::new();
+    let caps = captures();
+    assert!(caps.len() >= 30, "fixtures missing: {}", caps.len());
+    for path in caps {
+        let name = path.strip_prefix(data().join("pcap")).unwrap().display().to_string();
+        let o = oracle(&path);
+        let r = run(&path);
+
+        let ours: BTreeSet<String> = r.dns.iter().map(|q| q.name.trim_end_matches('.').to_ascii_lowercase()).collect();
+        let theirs: BTreeSet<String> = o["dns"]["queries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["name"].as_str().unwrap().trim_end_matches('.').to_ascii_lowercase())
+            .filter(|n| !n.is_empty() && n != "<root>")
+            .collect();
+        diff(&name, "dns", &ours, &theirs, &mut problems);
+
+        let sni = |proto: &str| -> BTreeSet<String> {
+            r.handshakes.iter().filter(|h| h.protocol == proto).filter_map(|h| h.sni.clone()).collect()
+        };
+        let oracle_sni = |key: &str| -> BTreeSet<String> {
+            o[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|h| h["sni"].as_array().cloned().unwrap_or_default())
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        };
+        diff(&name, "sni", &sni("tls"), &oracle_sni("tls_client_hello"), &mut problems);
+        diff(&name, "quic-sni", &sni("quic"), &oracle_sni("quic_sni"), &mut problems);
+
+        let ours: BTreeSet<String> = r
+            .requests
+            .iter()
+            .map(|q| format!("{} {} {}", q.method, q.host.as_deref().unwrap_or("-"), q.path))
+            .collect();
+        let theirs: BTreeSet<String> = o["http_requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|q| !q["over_tls"].as_bool().unwrap_or(false))
+            .map(|q| {
+                format!(
+                    "{} {} {}",
+                    q["method"].as_str().unwrap_or("?"),
+                    q["host"].as_str().unwrap_or("-"),
+                    q["uri"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        diff(&name, "http", &ours, &theirs, &mut problems);
+
+        // Nothing may be lost: every packet tshark counted was read.
+        assert_eq!(
+            r.inputs[0].packets,
+            o["frame_count"].as_u64().unwrap(),
+            "{name}: packets read: {:?}",
+            r.inputs[0].errors
+        );
+    }
+    assert!(problems.is_empty(), "differences from tshark:\n{}", problems.join("\n"));
+}

@@ -1,0 +1,125 @@
+//! Human output: progress bars and plain-text tables.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pc_traffic::TrafficReport;
+use std::io::{self, Write};
+
+/// A byte progress bar on stderr; indicatif hides it when stderr is not a terminal.
+pub fn progress_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Left-aligned columns sized to their widest cell.
+fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut w: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |out: &mut dyn Write, cells: &[String]| -> io::Result<()> {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<width$}  ", width = w[i]));
+            }
+        }
+        writeln!(out, "{}", s.trim_end())
+    };
+    line(out, &header.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
+    for r in rows {
+        line(out, r)?;
+    }
+    Ok(())
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(|| "-".to_string(), ToString::to_string)
+}
+
+/// The traffic summary: identifiers per destination, then every destination, then inputs.
+pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
+    writeln!(out, "IDENTIFIERS SENT ({} findings)", r.findings.len())?;
+    if r.findings.is_empty() {
+        writeln!(out, "  none of the {} identifiers was found", r.search.identifiers.len())?;
+    } else {
+        let rows: Vec<Vec<String>> = r
+            .findings
+            .iter()
+            .map(|f| {
+                vec![
+                    f.phase.clone(),
+                    f.consent.clone(),
+                    f.identifier_name.clone(),
+                    f.encoding.join(">"),
+                    f.location.clone(),
+                    opt(&f.host),
+                    opt(&f.country),
+                    f.protocol.clone(),
+                    if f.encrypted_on_wire { "encrypted".into() } else { "CLEAR".into() },
+                    f.count.to_string(),
+                    opt(&f.app),
+                ]
+            })
+            .collect();
+        table(
+            out,
+            &["PHASE", "CONSENT", "IDENTIFIER", "FORM", "WHERE", "HOST", "CC", "PROTO", "WIRE", "COUNT", "APP"],
+            &rows,
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "DESTINATIONS ({})", r.destinations.len())?;
+    let rows: Vec<Vec<String>> = r
+        .destinations
+        .iter()
+        .map(|d| {
+            vec![
+                opt(&d.host),
+                d.ips.first().cloned().unwrap_or_default()
+                    + &if d.ips.len() > 1 { format!(" +{}", d.ips.len() - 1) } else { String::new() },
+                d.port.to_string(),
+                d.protocol.clone(),
+                opt(&d.country),
+                d.asn.map(|a| format!("AS{a}")).unwrap_or_else(|| "-".into()),
+                opt(&d.org).chars().take(28).collect(),
+                d.flows.to_string(),
+                d.bytes_sent.to_string(),
+                d.bytes_received.to_string(),
+                if d.cleartext_data_sent { "yes".into() } else { "no".into() },
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &["HOST", "IP", "PORT", "PROTO", "CC", "ASN", "ORG", "FLOWS", "SENT", "RECEIVED", "CLEARTEXT"],
+        &rows,
+    )?;
+    writeln!(out)?;
+    writeln!(out, "INPUTS")?;
+    let rows: Vec<Vec<String>> = r
+        .inputs
+        .iter()
+        .map(|i| {
+            vec![
+                i.path.clone(),
+                i.phase.clone(),
+                i.format.clone(),
+                if i.format == "har" { format!("{} entries", i.har_entries) } else { format!("{} packets", i.packets) },
+                i.bytes.to_string(),
+                if i.errors.is_empty() { "ok".into() } else { i.errors.join("; ") },
+            ]
+        })
+        .collect();
+    table(out, &["FILE", "PHASE", "FORMAT", "READ", "BYTES", "STATUS"], &rows)?;
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! `phonecert traffic`.
+
+use crate::{EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use pc_case::{Case, Consent};
+use pc_detect::{GeoPoint, Identifier, IdentifierKind, IdentifierValue};
+use pc_traffic::{Input, Options, TrafficReport};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum Format {
+    /// A summary per destination and identifier, for people.
+    Table,
+    /// One JSON object: findings, destinations, requests, dns, handshakes, inputs.
+    Json,
+    /// One JSON object per line, each with a "type" field.
+    Ndjson,
+}
+
+/// Find transmissions of the unit's identifiers in captures (pcap, pcapng, HAR; gzip too).
+///
+/// With a case file, every phase's captures are analysed with the case's identifiers and each
+/// finding carries its phase and consent state. Ad hoc, give captures and identifiers:
+///
+///   phonecert traffic boot.pcapng --id imei=356938035643809 --id msisdn=+33612345678
+///
+/// Identifiers are searched in every form they may travel in: plain, case and separator
+/// variants, URL-encoded, base64, hex, and MD5/SHA-1/SHA-256 hashes, also inside URL-encoded
+/// and base64 values, in URLs, headers, cookies, decompressed bodies, DNS names, TLS/QUIC SNI
+/// and raw stream bytes.
+///
+/// Exit status: 0 the analysis ran, 2 an error (an input could not be read), 3 something was
+/// found and --fail-on-findings was given.
+#[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct TrafficArgs {
+    /// Capture files (pcap, pcapng, HAR, optionally .gz), in addition to the case's.
+    captures: Vec<PathBuf>,
+    /// The case file (case.toml) naming the unit's identifiers and the phases' captures.
+    #[arg(long, short = 'c')]
+    case: Option<PathBuf>,
+    /// An identifier to search: KIND=VALUE, KIND one of imei, meid, imsi, iccid, msisdn, serial,
+    /// wifi_mac, bt_mac, android_id, advertising_id, email, location (=LAT,LON[,RADIUS_M]), or
+    /// custom:NAME=VALUE. Repeatable; added to the case's identifiers.
+    #[arg(long = "id", value_name = "KIND=VALUE")]
+    ids: Vec<String>,
+    /// Phase name for captures given on the command line.
+    #[arg(long, default_value = "adhoc")]
+    phase: String,
+    /// Consent state for captures given on the command line.
+    #[arg(long, value_enum, default_value = "none")]
+    consent: ConsentArg,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'f', value_enum)]
+    format: Option<Format>,
+    /// Write the output to this file (atomically) instead of standard output.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+    /// Show identifier values in evidence snippets (masked by default).
+    #[arg(long)]
+    reveal: bool,
+    /// A MaxMind .mmdb country database to use instead of the embedded one.
+    #[arg(long, value_name = "MMDB")]
+    geoip: Option<PathBuf>,
+    /// Exit with status 3 when any identifier was found.
+    #[arg(long)]
+    fail_on_findings: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j')]
+    threads: Option<usize>,
+}
+
+#[derive(Clone, Copy, ValueEnum, Debug)]
+enum ConsentArg {
+    None,
+    Declined,
+    Granted,
+}
+
+impl From<ConsentArg> for Consent {
+    fn from(c: ConsentArg) -> Self {
+        match c {
+            ConsentArg::None => Consent::None,
+            ConsentArg::Declined => Consent::Declined,
+            ConsentArg::Granted => Consent::Granted,
+        }
+    }
+}
+
+/// Parse `KIND=VALUE` (or `custom:NAME=VALUE`, `location=LAT,LON[,R]`).
+pub fn parse_id(s: &str, n: usize) -> Result<Identifier> {
+    let (kind, value) = s.split_once('=').with_context(|| format!("--id {s}: expected KIND=VALUE"))?;
+    if value.is_empty() {
+        bail!("--id {s}: empty value");
+    }
+    if let Some(name) = kind.strip_prefix("custom:") {
+        if name.is_empty() {
+            bail!("--id {s}: custom:NAME needs a name");
+        }
+        return Ok(Identifier::text(IdentifierKind::Custom, name, value));
+    }
+    let kind = IdentifierKind::parse(kind).with_context(|| {
+        let names: Vec<_> = IdentifierKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("--id {s}: unknown kind `{kind}` (one of {}, or custom:NAME)", names.join(", "))
+    })?;
+    let name = if n == 0 { kind.as_str().to_string() } else { format!("{}{}", kind.as_str(), n + 1) };
+    if kind == IdentifierKind::Location {
+        let parts: Vec<f64> = value
+            .split(',')
+            .map(|p| p.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("--id {s}: location is LAT,LON[,RADIUS_M]"))?;
+        let (lat, lon, radius_m) = match parts[..] {
+            [lat, lon] => (lat, lon, 1000.0),
+            [lat, lon, r] => (lat, lon, r),
+            _ => bail!("--id {s}: location is LAT,LON[,RADIUS_M]"),
+        };
+        return Ok(Identifier {
+            kind,
+            name,
+            value: IdentifierValue::Location(GeoPoint { lat, lon, radius_m }),
+            calling_code: None,
+        });
+    }
+    let mut id = Identifier::text(kind, name, value);
+    if kind == IdentifierKind::Msisdn && !value.starts_with('+') {
+        id.calling_code = None;
+    }
+    Ok(id)
+}
+
+pub fn run(args: TrafficArgs) -> Result<u8> {
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().ok();
+    }
+    let mut ids = Vec::new();
+    let mut inputs = Vec::new();
+    if let Some(path) = &args.case {
+        let case = Case::load(path)?;
+        ids = case.identifiers();
+        for phase in &case.phases {
+            for c in &phase.captures {
+                inputs.push(Input { path: case.resolve(c), phase: phase.name.clone(), consent: phase.consent });
+            }
+        }
+    }
+    for s in &args.ids {
+        let kind = s.split('=').next().unwrap_or_default();
+        let n = ids.iter().filter(|i| i.kind.as_str() == kind).count();
+        ids.push(parse_id(s, n)?);
+    }
+    for c in &args.captures {
+        inputs.push(Input { path: c.clone(), phase: args.phase.clone(), consent: args.consent.into() });
+    }
+    if inputs.is_empty() {
+        bail!("no capture to analyse: give capture files or --case CASE.toml (see --help)");
+    }
+    if ids.is_empty() {
+        eprintln!("phonecert: warning: no identifiers given: only destinations, requests and DNS are reported");
+    }
+    for i in &inputs {
+        if !i.path.exists() {
+            bail!("{}: no such file", i.path.display());
+        }
+    }
+    let total: u64 = inputs.iter().map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0)).sum();
+    let bar = crate::table::progress_bar(total, "analysing");
+    let opts = Options { reveal: args.reveal, geoip: args.geoip.clone(), ..Default::default() };
+    let report = pc_traffic::analyze(&inputs, &ids, &opts, &|n| bar.inc(n))?;
+    bar.finish_and_clear();
+
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() && args.output.is_none() {
+        Format::Table
+    } else {
+        Format::Json
+    });
+    let mut out = Vec::new();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            out.push(b'\n');
+        }
+        Format::Ndjson => write_ndjson(&mut out, &report)?,
+        Format::Table => crate::table::write_traffic(&mut out, &report)?,
+    }
+    match &args.output {
+        Some(p) => write_atomic(p, &out)?,
+        None => std::io::stdout().lock().write_all(&out)?,
+    }
+    let mut code = EXIT_OK;
+    for i in &report.inputs {
+        for e in &i.errors {
+            eprintln!("phonecert: {}: {e}", if i.failed { "error" } else { "warning" });
+        }
+        if i.failed {
+            code = EXIT_ERROR;
+        }
+    }
+    if code == EXIT_OK && args.fail_on_findings && !report.findings.is_empty() {
+        code = EXIT_FINDINGS;
+    }
+    Ok(code)
+}
+
+fn write_ndjson(out: &mut Vec<u8>, r: &TrafficReport) -> Result<()> {
+    fn line<T: serde::Serialize>(out: &mut Vec<u8>, kind: &str, v: &T) -> Result<()> {
+        let mut value = serde_json::to_value(v)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("type".into(), kind.into());
+        }
+        serde_json::to_writer(&mut *out, &value)?;
+        out.push(b'\n');
+        Ok(())
+    }
+    for i in &r.inputs {
+        line(out, "input", i)?;
+    }
+    for f in &r.findings {
+        line(out, "finding", f)?;
+    }
+    for d in &r.destinations {
+        line(out, "destination", d)?;
+    }
+    for q in &r.requests {
+        line(out, "request", q)?;
+    }
+    for q in &r.dns {
+        line(out, "dns", q)?;
+    }
+    for h in &r.handshakes {
+        line(out, "handshake", h)?;
+    }
+    Ok(())
+}
+
+/// Write to a temporary file beside the target, sync, then rename: a reader never sees half.
+pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ids() {
+        let id = parse_id("imei=356938035643809", 0).unwrap();
+        assert_eq!((id.kind, id.name.as_str()), (IdentifierKind::Imei, "imei"));
+        assert_eq!(parse_id("imei=356938035643817", 1).unwrap().name, "imei2");
+        let c = parse_id("custom:fb_anon_id=XZ9dd", 0).unwrap();
+        assert_eq!((c.kind, c.name.as_str()), (IdentifierKind::Custom, "fb_anon_id"));
+        let l = parse_id("location=48.85,2.35", 0).unwrap();
+        assert!(matches!(l.value, IdentifierValue::Location(GeoPoint { lat, .. }) if lat == 48.85));
+        assert!(parse_id("imei", 0).is_err());
+        assert!(parse_id("color=blue", 0).unwrap_err().to_string().contains("unknown kind"));
+        assert!(parse_id("location=1", 0).is_err());
+        assert!(parse_id("custom:=x", 0).is_err());
+    }
+}

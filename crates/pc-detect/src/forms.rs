@@ -12,9 +12,6 @@ use sha2::Sha256;
 pub const MIN_VALUE_LEN: usize = 6;
 /// Longer values are refused so the automaton stays bounded.
 pub const MAX_VALUE_LEN: usize = 4096;
-/// Short all-digit forms must not touch other digits (a 9-digit national number inside a
-/// timestamp is not the phone number).
-const DIGIT_BOUNDARY_BELOW: usize = 12;
 
 /// Why an identifier produced no patterns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -514,8 +511,11 @@ fn with(head: &'static str, tail: &[&'static str]) -> Vec<&'static str> {
     c
 }
 
+/// All-digit forms must not touch other digits: a number inside a longer number is another
+/// number (a national number inside a timestamp, a 14-digit IMEI body followed by a wrong
+/// check digit).
 fn digits_boundary(b: &[u8]) -> Boundary {
-    if b.len() < DIGIT_BOUNDARY_BELOW && b.iter().all(u8::is_ascii_digit) {
+    if b.iter().all(u8::is_ascii_digit) {
         Boundary::Digits
     } else {
         Boundary::None

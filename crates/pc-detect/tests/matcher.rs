@@ -32,7 +32,11 @@ fn assert_single(m: &Matcher, data: &[u8], chain: &[&str], needle: &[u8]) {
         .windows(needle.len())
         .position(|w| w == needle)
         .expect("needle in data");
-    assert_eq!((h.start, h.end), (at, at + needle.len()), "span of {chain:?}");
+    // Base64 forms stop at the last character fully determined by the value (padding and the
+    // final partial character are not part of the pattern).
+    let slack = if chain.iter().any(|c| c.contains("base64")) { 3 } else { 0 };
+    assert_eq!(h.start, at, "span of {chain:?}");
+    assert!(h.end <= at + needle.len() && h.end + slack >= at + needle.len(), "span of {chain:?}");
 }
 
 fn wrap(form: &[u8]) -> Vec<u8> {
@@ -130,7 +134,7 @@ fn iccid_forms() {
             (&["plain"], v.into()),
             (&["iccid-no-check"], "893315031900001234".into()),
             (&["iccid-f"], format!("{v}F")),
-            (&["bcd-swapped"], "98331530910000214354".into()),
+            (&["bcd-swapped"], "983351309100002143F5".into()),
         ],
     );
 }
@@ -339,11 +343,17 @@ fn nested_layers() {
     let hits = scan(&mm, d);
     assert_eq!(chains(&hits), [vec!["url", "url"]]);
     assert_eq!(&d[hits[0].start..hits[0].end], b"aa%253Abb%253Acc%253A11%253A22%253A33");
+    // Where the value's own base64 characters are untouched by the URL encoding, the raw
+    // base64-substring form wins over the decoded layers.
     let b = STANDARD.encode("{\"mac\":\"AA:BB:CC:11:22:33\",\"x\":\"????>>>\"}");
-    assert!(b.contains('+') || b.contains('/') || b.contains('='), "{b}");
     let q = format!("GET /p?d={} HTTP/1.1", pct_all_reserved(&b));
-    let hits = scan(&mm, q.as_bytes());
-    assert_eq!(chains(&hits), [vec!["url", "base64"]], "{q}");
+    assert_eq!(chains(&scan(&mm, q.as_bytes())), [vec!["base64", "upper"]], "{q}");
+    // Where a '/' inside the value's base64 is percent-encoded, only url -> base64 finds it.
+    let c = Matcher::new(&[id(K::Custom, "id???abc")]);
+    let b = STANDARD.encode("{\"dev\":\"id???abc\",\"n\":12}");
+    let q = format!("GET /p?d={} HTTP/1.1", pct_all_reserved(&b));
+    assert!(q.contains("%2F"), "{q}");
+    assert_eq!(chains(&scan(&c, q.as_bytes())), [vec!["url", "base64"]], "{q}");
 }
 
 fn pct_all_reserved(s: &str) -> String {
@@ -434,7 +444,8 @@ fn masking_never_leaks() {
     let long = vec![b'a'; 200];
     let s = snippet(&long, 100, 110, false);
     assert_eq!(s, format!("...{}[REDACTED:10]{}...", "a".repeat(40), "a".repeat(40)));
-    assert_eq!(snippet(b"abc", 10, 2, true), "c");
+    assert_eq!(snippet(b"abc", 10, 2, true), "abc");
+    assert_eq!(snippet(b"abc", 10, 2, false), "ab[REDACTED:1]");
     assert_eq!(snippet(b"", 0, 5, false), "");
 }
 

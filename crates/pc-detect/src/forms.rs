@@ -38,6 +38,12 @@ pub(crate) enum Boundary {
     Digits,
     /// A decimal degree: no digit, '.' (or '-' for positive values) right before.
     Decimal,
+    /// A base64 substring: the characters right before/after it must carry the value's
+    /// remaining bits: `(mask, bits)` over the 6-bit value of the neighbouring character.
+    Base64 {
+        before: Option<(u8, u8)>,
+        after: Option<(u8, u8)>,
+    },
 }
 
 /// One derived pattern before deduplication.
@@ -64,6 +70,10 @@ struct Variant {
     binary: bool,
     /// Derive url/base64/hex/digest forms.
     encode: bool,
+    /// Derive raw base64 forms. Off for digit strings that are a prefix of a longer valid
+    /// number (IMEI without check digit): in base64 the digit boundary cannot be checked, so
+    /// only the base64 decoding layer (which checks it) reports those.
+    base64: bool,
 }
 
 impl Variant {
@@ -74,12 +84,20 @@ impl Variant {
             plain: true,
             binary: false,
             encode: true,
+            base64: true,
         }
     }
     /// A case variant: only its encodings differ from the (case-insensitive) plain form.
     fn case(chain: Vec<&'static str>, bytes: impl Into<Vec<u8>>) -> Self {
         Self {
             plain: false,
+            ..Self::text(chain, bytes)
+        }
+    }
+    /// A truncated digit string (see `base64`).
+    fn prefix(chain: Vec<&'static str>, bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            base64: false,
             ..Self::text(chain, bytes)
         }
     }
@@ -90,6 +108,7 @@ impl Variant {
             plain: true,
             binary: true,
             encode: false,
+            base64: true,
         }
     }
 }
@@ -127,9 +146,9 @@ fn text_variants(id: &Identifier, raw: &str) -> Result<Vec<Variant>, &'static st
         return Err("value longer than 4096 bytes");
     }
     let vs = match id.kind {
-        IdentifierKind::WifiMac | IdentifierKind::BtMac => {
-            parse_mac(t).map(|m| mac_variants(&m)).unwrap_or_else(|| generic(t))
-        }
+        IdentifierKind::WifiMac | IdentifierKind::BtMac => parse_mac(t)
+            .map(|m| mac_variants(&m))
+            .unwrap_or_else(|| generic(t)),
         IdentifierKind::AdvertisingId | IdentifierKind::Custom => parse_uuid(t)
             .map(|u| uuid_variants(&u))
             .unwrap_or_else(|| generic(t)),
@@ -280,7 +299,7 @@ fn imei_variants(t: &str) -> Option<Vec<Variant>> {
     Some(match d.len() {
         15 => vec![
             Variant::text(vec![], d.clone()),
-            Variant::text(vec!["imei14"], body.to_vec()),
+            Variant::prefix(vec!["imei14"], body.to_vec()),
         ],
         14 => vec![
             Variant::text(vec![], d.clone()),
@@ -290,7 +309,7 @@ fn imei_variants(t: &str) -> Option<Vec<Variant>> {
         16 => vec![
             Variant::text(vec![], d.clone()),
             Variant::text(vec!["imei15"], imei15),
-            Variant::text(vec!["imei14"], body.to_vec()),
+            Variant::prefix(vec!["imei14"], body.to_vec()),
         ],
         _ => return None,
     })
@@ -304,7 +323,7 @@ fn iccid_variants(t: &str) -> Option<Vec<Variant>> {
     }
     let mut vs = vec![Variant::text(vec![], d.clone())];
     if d.len() >= 19 {
-        vs.push(Variant::text(
+        vs.push(Variant::prefix(
             vec!["iccid-no-check"],
             d[..d.len() - 1].to_vec(),
         ));
@@ -453,10 +472,8 @@ fn location_patterns(
     p: &GeoPoint,
     out: &mut Vec<FormPattern>,
 ) -> Result<(), &'static str> {
-    if !(p.lat.is_finite() && p.lon.is_finite())
-        || !(-90.0..=90.0).contains(&p.lat)
-        || !(-180.0..=180.0).contains(&p.lon)
-    {
+    // NaN fails both range checks.
+    if !((-90.0..=90.0).contains(&p.lat) && (-180.0..=180.0).contains(&p.lon)) {
         return Err("location out of range");
     }
     // "0.000" appears in every payload with a default position.
@@ -491,17 +508,53 @@ pub(crate) fn pct_encode(b: &[u8]) -> Vec<u8> {
     out
 }
 
+/// 6-bit value of a base64 character of either alphabet.
+pub(crate) fn b64_val(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    }
+}
+
 /// The base64 characters fully determined by `value` when it sits after `k` (0..3) other bytes
-/// in a longer encoded buffer, for `engine`.
-pub(crate) fn b64_aligned(value: &[u8], k: usize, engine: &impl Engine) -> Vec<u8> {
+/// in a longer encoded buffer, for `engine`, plus the checks on the neighbouring characters
+/// that hold the value's first and last few bits.
+pub(crate) fn b64_aligned(value: &[u8], k: usize, engine: &impl Engine) -> (Vec<u8>, Boundary) {
     let mut buf = vec![0u8; k];
     buf.extend_from_slice(value);
     let enc = engine.encode(&buf).into_bytes();
     let first = (8 * k).div_ceil(6);
     let last = (8 * (k + value.len())) / 6;
-    enc.get(first..last.min(enc.len()))
-        .map(<[u8]>::to_vec)
-        .unwrap_or_default()
+    let Some(chars) = enc.get(first..last.min(enc.len())) else {
+        return (Vec::new(), Boundary::None);
+    };
+    // Low `r` bits of the character before hold the value's first bits (filler bits are 0).
+    let before = match 6 * first - 8 * k {
+        0 => None,
+        r => {
+            let mask = (1u8 << r) - 1;
+            first
+                .checked_sub(1)
+                .and_then(|i| enc.get(i))
+                .and_then(|&c| b64_val(c))
+                .map(|v| (mask, v & mask))
+        }
+    };
+    // High `r` bits of the character after hold the value's last bits.
+    let after = match 8 * (k + value.len()) - 6 * last {
+        0 => None,
+        r => {
+            let mask = ((1u8 << r) - 1) << (6 - r);
+            enc.get(last)
+                .and_then(|&c| b64_val(c))
+                .map(|v| (mask, v & mask))
+        }
+    };
+    (chars.to_vec(), Boundary::Base64 { before, after })
 }
 
 fn with(head: &'static str, tail: &[&'static str]) -> Vec<&'static str> {
@@ -552,12 +605,8 @@ fn emit_variant(idx: usize, v: &Variant, out: &mut Vec<FormPattern>) {
     if v.binary {
         for e in engines {
             for k in 0..3 {
-                push(
-                    b64_aligned(&v.bytes, k, e),
-                    true,
-                    Boundary::None,
-                    with("base64", &v.chain),
-                );
+                let (b, edges) = b64_aligned(&v.bytes, k, e);
+                push(b, true, edges, with("base64", &v.chain));
             }
         }
         return;
@@ -571,14 +620,10 @@ fn emit_variant(idx: usize, v: &Variant, out: &mut Vec<FormPattern>) {
             push(u, false, Boundary::None, with("url", &v.chain));
         }
     }
-    for e in engines {
+    for e in engines.iter().filter(|_| v.base64) {
         for k in 0..3 {
-            push(
-                b64_aligned(&v.bytes, k, e),
-                true,
-                Boundary::None,
-                with("base64", &v.chain),
-            );
+            let (b, edges) = b64_aligned(&v.bytes, k, *e);
+            push(b, true, edges, with("base64", &v.chain));
         }
     }
     push(
@@ -604,12 +649,8 @@ fn emit_variant(idx: usize, v: &Variant, out: &mut Vec<FormPattern>) {
             with(hex_name, &v.chain),
         );
         for e in engines {
-            push(
-                b64_aligned(&d, 0, e),
-                true,
-                Boundary::None,
-                with(b64_name, &v.chain),
-            );
+            let (b, edges) = b64_aligned(&d, 0, e);
+            push(b, true, edges, with(b64_name, &v.chain));
         }
     }
 }

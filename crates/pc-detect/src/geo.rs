@@ -110,7 +110,27 @@ impl GeoDb {
     }
 
     fn from_source(src: Cow<'static, [u8]>) -> Result<Self, GeoError> {
-        let reader = maxminddb::Reader::from_source(src).map_err(mmdb_err)?;
+        let meta_at = precheck(&src)?;
+        // The maxminddb crate slices without bounds checks on corrupt data; the pre-check
+        // above catches structural damage and the unwind guard the rest.
+        let reader = std::panic::catch_unwind(move || maxminddb::Reader::from_source(src))
+            .map_err(|_| GeoError::Mmdb {
+                at: meta_at,
+                what: "corrupt metadata",
+            })?
+            .map_err(mmdb_err)?;
+        let tree = u64::from(reader.metadata.node_count)
+            .saturating_mul(u64::from(reader.metadata.record_size))
+            / 4;
+        if !matches!(reader.metadata.record_size, 24 | 28 | 32)
+            || !matches!(reader.metadata.ip_version, 4 | 6)
+            || tree.saturating_add(16) > meta_at
+        {
+            return Err(GeoError::Mmdb {
+                at: meta_at,
+                what: "search tree does not fit the file",
+            });
+        }
         Ok(Self { reader })
     }
 
@@ -120,14 +140,35 @@ impl GeoDb {
         if is_non_public(ip) {
             return None;
         }
-        let rec: CountryRec = self.reader.lookup(ip.to_canonical()).ok()??;
-        let code = rec
-            .country_code
-            .or(rec.country.and_then(|c| c.iso_code))
-            .or(rec.registered_country.and_then(|c| c.iso_code))?;
-        (code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()))
-            .then(|| code.to_ascii_uppercase())
+        let lookup = || -> Option<String> {
+            let rec: CountryRec = self.reader.lookup(ip.to_canonical()).ok()??;
+            let code = rec
+                .country_code
+                .or(rec.country.and_then(|c| c.iso_code))
+                .or(rec.registered_country.and_then(|c| c.iso_code))?;
+            (code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()))
+                .then(|| code.to_ascii_uppercase())
+        };
+        // A corrupt data section makes the maxminddb crate panic; treat it as "unknown".
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(lookup))
+            .ok()
+            .flatten()
     }
+}
+
+const METADATA_MARKER: &[u8] = b"\xAB\xCD\xEFMaxMind.com";
+/// The metadata section sits in the last 128 KiB (MaxMind DB spec).
+const METADATA_WINDOW: usize = 128 * 1024;
+
+/// Offset of the metadata (just after the last marker), or an error.
+fn precheck(buf: &[u8]) -> Result<u64, GeoError> {
+    let from = buf.len().saturating_sub(METADATA_WINDOW);
+    let tail = &buf[from..];
+    let pos = memchr::memmem::rfind(tail, METADATA_MARKER).ok_or(GeoError::Mmdb {
+        at: from as u64,
+        what: "no MaxMind DB metadata marker",
+    })?;
+    Ok((from + pos + METADATA_MARKER.len()) as u64)
 }
 
 /// The network owner of an address.

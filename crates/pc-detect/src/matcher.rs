@@ -79,8 +79,14 @@ pub struct Matcher {
 /// How to map a span of a decoded layer back to its parent.
 enum LayerMap {
     /// `escapes`: decoded positions produced by a 3-byte `%XX`.
-    Url { base: usize, escapes: Vec<usize> },
-    Base64 { base: usize, len: usize },
+    Url {
+        base: usize,
+        escapes: Vec<usize>,
+    },
+    Base64 {
+        base: usize,
+        len: usize,
+    },
 }
 
 impl LayerMap {
@@ -420,26 +426,37 @@ impl Matcher {
             }
         }
         // Base64 layer: runs of the base64 alphabet long enough to hold an identifier, with
-        // both letter cases (hex, decimal and lower-case words are not worth decoding).
-        let mut i = 0;
-        while i < seg.len() && st.budget > 0 {
-            if B64[usize::from(seg[i])] == 0xFF {
-                i += 1;
+        // both letter cases (hex, decimal and lower-case words are not worth decoding). A run
+        // of MIN_BASE64_RUN bytes must cover one of the probes spaced MIN_BASE64_RUN apart, so
+        // non-base64 data is skipped 16 bytes at a time.
+        let alpha = |b: u8| B64[usize::from(b)] != 0xFF;
+        let mut floor = 0usize;
+        let mut probe = MIN_BASE64_RUN - 1;
+        while probe < seg.len() && st.budget > 0 {
+            if !alpha(seg[probe]) {
+                probe += MIN_BASE64_RUN;
                 continue;
             }
-            let start = i;
-            let (mut upper, mut lower) = (false, false);
-            while i < seg.len() && B64[usize::from(seg[i])] != 0xFF {
-                upper |= seg[i].is_ascii_uppercase();
-                lower |= seg[i].is_ascii_lowercase();
-                i += 1;
+            let mut start = probe;
+            while start > floor && alpha(seg[start - 1]) {
+                start -= 1;
             }
-            if i - start < MIN_BASE64_RUN || !(upper && lower) {
+            let mut end = probe + 1;
+            while end < seg.len() && alpha(seg[end]) {
+                end += 1;
+            }
+            floor = end;
+            probe = end + MIN_BASE64_RUN;
+            let run = &seg[start..end];
+            if run.len() < MIN_BASE64_RUN
+                || !run.iter().any(u8::is_ascii_uppercase)
+                || !run.iter().any(u8::is_ascii_lowercase)
+            {
                 continue;
             }
             // Keep within budget: 4 characters give 3 bytes.
             let max_chars = st.budget.saturating_mul(4) / 3;
-            let run = &seg[start..i.min(start.saturating_add(max_chars))];
+            let run = &run[..run.len().min(max_chars)];
             let dec = b64_decode(run);
             if dec.is_empty() {
                 continue;
@@ -485,7 +502,18 @@ fn boundary_ok(b: Boundary, seg: &[u8], s: usize, e: usize, pat: &[u8]) -> bool 
     match b {
         Boundary::None => true,
         Boundary::Digits => {
-            !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
+            !before.is_some_and(|c| c.is_ascii_digit())
+                && !after.is_some_and(|c| c.is_ascii_digit())
+        }
+        Boundary::Base64 {
+            before: b_check,
+            after: a_check,
+        } => {
+            let ok = |check: Option<(u8, u8)>, c: Option<u8>| match check {
+                None => true,
+                Some((mask, bits)) => c.and_then(forms::b64_val).is_some_and(|v| v & mask == bits),
+            };
+            ok(b_check, before) && ok(a_check, after)
         }
         Boundary::Decimal => match before {
             None => true,
@@ -561,6 +589,8 @@ fn finish(raw: Vec<RawHit>) -> Vec<Hit> {
             end: h.end,
         });
     }
-    out.sort_by(|a, b| (a.start, a.end, a.ident, &a.encoding).cmp(&(b.start, b.end, b.ident, &b.encoding)));
+    out.sort_by(|a, b| {
+        (a.start, a.end, a.ident, &a.encoding).cmp(&(b.start, b.end, b.ident, &b.encoding))
+    });
     out
 }

@@ -24,7 +24,13 @@ fn chains(hits: &[Hit]) -> Vec<Vec<&'static str>> {
 /// Assert that `data` yields exactly one hit, for identifier 0, with `chain`, covering `needle`.
 fn assert_single(m: &Matcher, data: &[u8], chain: &[&str], needle: &[u8]) {
     let hits = scan(m, data);
-    assert_eq!(hits.len(), 1, "hits {:?} in {:?}", hits, String::from_utf8_lossy(data));
+    assert_eq!(
+        hits.len(),
+        1,
+        "hits {:?} in {:?}",
+        hits,
+        String::from_utf8_lossy(data)
+    );
     let h = &hits[0];
     assert_eq!(h.ident, 0);
     assert_eq!(h.encoding, chain, "in {:?}", String::from_utf8_lossy(data));
@@ -34,9 +40,16 @@ fn assert_single(m: &Matcher, data: &[u8], chain: &[&str], needle: &[u8]) {
         .expect("needle in data");
     // Base64 forms stop at the last character fully determined by the value (padding and the
     // final partial character are not part of the pattern).
-    let slack = if chain.iter().any(|c| c.contains("base64")) { 3 } else { 0 };
+    let slack = if chain.iter().any(|c| c.contains("base64")) {
+        3
+    } else {
+        0
+    };
     assert_eq!(h.start, at, "span of {chain:?}");
-    assert!(h.end <= at + needle.len() && h.end + slack >= at + needle.len(), "span of {chain:?}");
+    assert!(
+        h.end <= at + needle.len() && h.end + slack >= at + needle.len(),
+        "span of {chain:?}"
+    );
 }
 
 fn wrap(form: &[u8]) -> Vec<u8> {
@@ -75,7 +88,10 @@ fn imei_forms() {
             (&["plain"], v.into()),
             (&["imei14"], "49015420323751".into()),
             (&["md5-hex"], md5_hex(v.as_bytes())),
-            (&["sha256-hex", "imei14"], sha256_hex(b"49015420323751").to_uppercase()),
+            (
+                &["sha256-hex", "imei14"],
+                sha256_hex(b"49015420323751").to_uppercase(),
+            ),
             (&["base64"], STANDARD.encode(v)),
             (&["hex"], hex::encode(v)),
         ],
@@ -85,7 +101,10 @@ fn imei_forms() {
     check_forms(
         K::Imei,
         "4901542032375102",
-        &[(&["imei15"], v.into()), (&["imei14"], "49015420323751".into())],
+        &[
+            (&["imei15"], v.into()),
+            (&["imei14"], "49015420323751".into()),
+        ],
     );
 }
 
@@ -95,7 +114,10 @@ fn imsi_serial_custom_meid_forms() {
     check_forms(
         K::Imsi,
         imsi,
-        &[(&["plain"], imsi.into()), (&["sha1-hex"], sha1_hex(imsi.as_bytes()))],
+        &[
+            (&["plain"], imsi.into()),
+            (&["sha1-hex"], sha1_hex(imsi.as_bytes())),
+        ],
     );
     check_forms(
         K::Serial,
@@ -162,8 +184,16 @@ fn msisdn_forms() {
     let m = Matcher::new(&[i]);
     assert_single(&m, &wrap(b"+33612345678"), &["plain"], b"+33612345678");
     // NANP and a 3-digit code.
-    check_forms(K::Msisdn, "+14155550123", &[(&["national-bare"], "4155550123".into())]);
-    check_forms(K::Msisdn, "+351912345678", &[(&["national-bare"], "912345678".into())]);
+    check_forms(
+        K::Msisdn,
+        "+14155550123",
+        &[(&["national-bare"], "4155550123".into())],
+    );
+    check_forms(
+        K::Msisdn,
+        "+351912345678",
+        &[(&["national-bare"], "912345678".into())],
+    );
     assert_eq!(pc_detect::calling_code_of("4915112345678"), Some("49"));
     assert_eq!(pc_detect::calling_code_of("79161234567"), Some("7"));
     assert_eq!(pc_detect::calling_code_of("2348031234567"), Some("234"));
@@ -191,13 +221,20 @@ fn mac_forms() {
             (&["mac-bare"], "AABBCC112233".into()),
             (&["mac-dot"], "aabb.cc11.2233".into()),
             (&["url"], "aa%3Abb%3Acc%3A11%3A22%3A33".into()),
-            (&["sha1-hex", "upper", "mac-bare"], sha1_hex(b"AABBCC112233")),
+            (
+                &["sha1-hex", "upper", "mac-bare"],
+                sha1_hex(b"AABBCC112233"),
+            ),
             (&["md5-hex"], md5_hex(b"aa:bb:cc:11:22:33")),
             (&["base64", "upper"], STANDARD.encode(v)),
             (&["base64", "mac-bytes"], STANDARD.encode(raw)),
         ],
     );
-    check_forms(K::BtMac, "a4:50:46:0f:9e:1c", &[(&["mac-bare"], "A450460F9E1C".into())]);
+    check_forms(
+        K::BtMac,
+        "a4:50:46:0f:9e:1c",
+        &[(&["mac-bare"], "A450460F9E1C".into())],
+    );
     // Raw MAC bytes in a binary payload.
     let m = Matcher::new(&[id(K::BtMac, v)]);
     let mut bin = vec![0u8, 1, 2, 3];
@@ -226,9 +263,15 @@ fn android_and_advertising_id_forms() {
             (&["plain"], g.to_uppercase()),
             (&["uuid-bare"], g.replace('-', "")),
             (&["base64"], STANDARD.encode(g)),
-            (&["base64", "upper"], URL_SAFE_NO_PAD.encode(g.to_uppercase())),
+            (
+                &["base64", "upper"],
+                URL_SAFE_NO_PAD.encode(g.to_uppercase()),
+            ),
             (&["base64", "uuid-bytes"], STANDARD.encode(raw)),
-            (&["md5-hex", "upper", "uuid-bare"], md5_hex(g.replace('-', "").to_uppercase().as_bytes())),
+            (
+                &["md5-hex", "upper", "uuid-bare"],
+                md5_hex(g.replace('-', "").to_uppercase().as_bytes()),
+            ),
         ],
     );
 }
@@ -236,15 +279,29 @@ fn android_and_advertising_id_forms() {
 #[test]
 fn email_forms() {
     let m = Matcher::new(&[id(K::Email, "John.Doe@Example.com")]);
-    assert_single(&m, &wrap(b"john.doe@EXAMPLE.com"), &["plain"], b"john.doe@EXAMPLE.com");
+    assert_single(
+        &m,
+        &wrap(b"john.doe@EXAMPLE.com"),
+        &["plain"],
+        b"john.doe@EXAMPLE.com",
+    );
     let h = sha256_hex(b"john.doe@example.com");
     assert_single(&m, &wrap(h.as_bytes()), &["sha256-hex"], h.as_bytes());
-    assert_single(&m, &wrap(b"john.doe%40example.com"), &["url"], b"john.doe%40example.com");
+    assert_single(
+        &m,
+        &wrap(b"john.doe%40example.com"),
+        &["url"],
+        b"john.doe%40example.com",
+    );
 }
 
 #[test]
 fn location_needs_both_coordinates() {
-    let p = GeoPoint { lat: 48.856613, lon: 2.352222, radius_m: 100.0 };
+    let p = GeoPoint {
+        lat: 48.856613,
+        lon: 2.352222,
+        radius_m: 100.0,
+    };
     let m = Matcher::new(&[Identifier {
         kind: K::Location,
         name: "home".into(),
@@ -300,7 +357,10 @@ fn base64_substring_alignments() {
             for enc in [STANDARD.encode(&buf), URL_SAFE_NO_PAD.encode(&buf)] {
                 let data = format!("{{\"d\":\"{enc}\"}}");
                 // Depth 0: found by the raw base64-substring patterns alone.
-                let opts = ScanOptions { max_depth: 0, ..ScanOptions::default() };
+                let opts = ScanOptions {
+                    max_depth: 0,
+                    ..ScanOptions::default()
+                };
                 let hits = m.scan_collect(data.as_bytes(), &opts);
                 assert_eq!(chains(&hits), [vec!["base64"]], "k={k} {data}");
                 let h = &hits[0];
@@ -331,10 +391,16 @@ fn nested_layers() {
     let off = inner.find(&pct).unwrap();
     assert_eq!(hits[0].start, run + off * 8 / 6);
     // Too shallow: not found.
-    let opts = ScanOptions { max_depth: 1, ..ScanOptions::default() };
+    let opts = ScanOptions {
+        max_depth: 1,
+        ..ScanOptions::default()
+    };
     assert!(m.scan_collect(data.as_bytes(), &opts).is_empty());
     // No decoding budget: not found either.
-    let opts = ScanOptions { max_decoded_bytes: 0, ..ScanOptions::default() };
+    let opts = ScanOptions {
+        max_decoded_bytes: 0,
+        ..ScanOptions::default()
+    };
     assert!(m.scan_collect(data.as_bytes(), &opts).is_empty());
 
     // URL inside URL (double encoding) of a MAC, and base64 inside a URL-encoded value.
@@ -342,18 +408,29 @@ fn nested_layers() {
     let d = b"GET /p?m=aa%253Abb%253Acc%253A11%253A22%253A33 HTTP/1.1";
     let hits = scan(&mm, d);
     assert_eq!(chains(&hits), [vec!["url", "url"]]);
-    assert_eq!(&d[hits[0].start..hits[0].end], b"aa%253Abb%253Acc%253A11%253A22%253A33");
+    assert_eq!(
+        &d[hits[0].start..hits[0].end],
+        b"aa%253Abb%253Acc%253A11%253A22%253A33"
+    );
     // Where the value's own base64 characters are untouched by the URL encoding, the raw
     // base64-substring form wins over the decoded layers.
     let b = STANDARD.encode("{\"mac\":\"AA:BB:CC:11:22:33\",\"x\":\"????>>>\"}");
     let q = format!("GET /p?d={} HTTP/1.1", pct_all_reserved(&b));
-    assert_eq!(chains(&scan(&mm, q.as_bytes())), [vec!["base64", "upper"]], "{q}");
+    assert_eq!(
+        chains(&scan(&mm, q.as_bytes())),
+        [vec!["base64", "upper"]],
+        "{q}"
+    );
     // Where a '/' inside the value's base64 is percent-encoded, only url -> base64 finds it.
     let c = Matcher::new(&[id(K::Custom, "id???abc")]);
     let b = STANDARD.encode("{\"dev\":\"id???abc\",\"n\":12}");
     let q = format!("GET /p?d={} HTTP/1.1", pct_all_reserved(&b));
     assert!(q.contains("%2F"), "{q}");
-    assert_eq!(chains(&scan(&c, q.as_bytes())), [vec!["url", "base64"]], "{q}");
+    assert_eq!(
+        chains(&scan(&c, q.as_bytes())),
+        [vec!["url", "base64"]],
+        "{q}"
+    );
 }
 
 fn pct_all_reserved(s: &str) -> String {
@@ -367,14 +444,23 @@ fn pct_all_reserved(s: &str) -> String {
 
 #[test]
 fn url_layer_span_and_dedupe() {
-    let m = Matcher::new(&[id(K::WifiMac, "aa:bb:cc:11:22:33"), id(K::Imei, "490154203237518")]);
+    let m = Matcher::new(&[
+        id(K::WifiMac, "aa:bb:cc:11:22:33"),
+        id(K::Imei, "490154203237518"),
+    ]);
     // Plain values next to percent escapes: one hit each, not an extra "url" hit.
     let d = b"a=%7B%7D&imei=490154203237518&mac=aa%3Abb%3Acc%3A11%3A22%3A33&z=%20";
     let hits = scan(&m, d);
     assert_eq!(hits.len(), 2, "{hits:?}");
-    assert_eq!((hits[0].ident, hits[0].encoding.clone()), (1, vec!["plain"]));
+    assert_eq!(
+        (hits[0].ident, hits[0].encoding.clone()),
+        (1, vec!["plain"])
+    );
     assert_eq!((hits[1].ident, hits[1].encoding.clone()), (0, vec!["url"]));
-    assert_eq!(&d[hits[1].start..hits[1].end], b"aa%3Abb%3Acc%3A11%3A22%3A33");
+    assert_eq!(
+        &d[hits[1].start..hits[1].end],
+        b"aa%3Abb%3Acc%3A11%3A22%3A33"
+    );
     // Mixed-case escapes that no pre-encoded form has: found by the url layer, exact span.
     let d = b"x=1&mac=aa%3abb:cc%3A11:22%3a33&y";
     let hits = scan(&m, d);
@@ -412,7 +498,9 @@ fn near_misses_do_not_match() {
     }
     // The originals do match (the test above can fail).
     for i in &ids {
-        let IdentifierValue::Text(t) = &i.value else { unreachable!() };
+        let IdentifierValue::Text(t) = &i.value else {
+            unreachable!()
+        };
         assert_eq!(scan(&m, &wrap(t.as_bytes())).len(), 1, "{t}");
     }
 }
@@ -429,12 +517,18 @@ fn masking_never_leaks() {
     assert_eq!(hits.len(), 4, "{hits:?}");
     for h in &hits {
         let s = m.snippet(data.as_bytes(), h.start, h.end, false);
-        assert!(!s.contains(v) && !s.contains("612345678") && !s.contains("%2B336"), "{s}");
+        assert!(
+            !s.contains(v) && !s.contains("612345678") && !s.contains("%2B336"),
+            "{s}"
+        );
         assert!(!s.contains(&md5_hex(v.as_bytes())[..8]), "{s}");
         assert!(s.contains("[REDACTED:"), "{s}");
         // The plain function masks the hit itself.
         let p = snippet(data.as_bytes(), h.start, h.end, false);
-        assert!(p.contains(&format!("[REDACTED:{}]", h.end - h.start)), "{p}");
+        assert!(
+            p.contains(&format!("[REDACTED:{}]", h.end - h.start)),
+            "{p}"
+        );
         let r = m.snippet(data.as_bytes(), h.start, h.end, true);
         assert!(r.contains(&data[h.start..h.end]), "{r}");
     }
@@ -443,7 +537,10 @@ fn masking_never_leaks() {
     assert_eq!(s, "\\x00abc\\n[REDACTED:6]\\xffxyz");
     let long = vec![b'a'; 200];
     let s = snippet(&long, 100, 110, false);
-    assert_eq!(s, format!("...{}[REDACTED:10]{}...", "a".repeat(40), "a".repeat(40)));
+    assert_eq!(
+        s,
+        format!("...{}[REDACTED:10]{}...", "a".repeat(40), "a".repeat(40))
+    );
     assert_eq!(snippet(b"abc", 10, 2, true), "abc");
     assert_eq!(snippet(b"abc", 10, 2, false), "ab[REDACTED:1]");
     assert_eq!(snippet(b"", 0, 5, false), "");
@@ -457,7 +554,10 @@ fn hostile_input_does_not_panic() {
         id(K::Location, "48.8566,2.3522"),
     ];
     let m = Matcher::new(&ids);
-    let opts = ScanOptions { max_depth: 255, max_decoded_bytes: 1 << 16 };
+    let opts = ScanOptions {
+        max_depth: 255,
+        max_decoded_bytes: 1 << 16,
+    };
     // Pseudo-random bytes, base64/percent soup, deep nesting, truncations.
     let mut x: u32 = 12345;
     let mut rnd = Vec::new();
@@ -470,7 +570,10 @@ fn hostile_input_does_not_panic() {
         nested = if i % 2 == 0 {
             STANDARD.encode(&nested).into_bytes()
         } else {
-            nested.iter().flat_map(|b| format!("%{b:02x}").into_bytes()).collect()
+            nested
+                .iter()
+                .flat_map(|b| format!("%{b:02x}").into_bytes())
+                .collect()
         };
     }
     let inputs: Vec<Vec<u8>> = vec![

@@ -1,0 +1,871 @@
+//! Per-app facts and the firmware-wide analysis.
+//!
+//! DEX analysis and signature verification live in other crates (pc-dex, pc-apksig); they are
+//! plugged in through [`CodeAnalyzer`] and [`SignatureVerifier`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+
+use pc_apk::manifest::{self, Component, DeclaredPermission};
+use pc_apk::zip::Archive;
+use rayon::prelude::*;
+
+use crate::endpoints::{Endpoint, EndpointExtractor, EndpointSet};
+use crate::perms::{self, Base, PermissionTable};
+use crate::risk::{self, IdentifierReader, IdentifierRisk, RiskApp, RiskReport, UraniborgConfig};
+use crate::trackers::{TrackerDb, TrackerHit};
+use crate::tree::{self, AppKind, AppLocation, FirmwareTree, PermissionConfig};
+
+/// Bounds applied while analysing apps.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest APK or bundle file read.
+    pub max_apk_size: u64,
+    /// Largest DEX file read from an APK.
+    pub max_dex_size: u64,
+    /// Most DEX files per app.
+    pub max_dex_files: usize,
+    /// Largest native library scanned.
+    pub max_native_size: u64,
+    /// Most native libraries scanned per app.
+    pub max_native_libs: usize,
+    /// Largest `resources.arsc` scanned for endpoints.
+    pub max_resources_size: u64,
+    /// Most APKs taken from one bundle.
+    pub max_bundle_apks: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_apk_size: 2 << 30,
+            max_dex_size: 512 << 20,
+            max_dex_files: 256,
+            max_native_size: 256 << 20,
+            max_native_libs: 256,
+            max_resources_size: 256 << 20,
+            max_bundle_apks: 256,
+        }
+    }
+}
+
+/// An identifier-reading call site (from the code analyzer).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct IdentifierCall {
+    /// The API called, e.g. `Landroid/telephony/TelephonyManager;->getImei`.
+    pub api: String,
+    /// The calling method, e.g. `Lcom/oem/Tracker;->collect`.
+    pub caller: String,
+    /// Identifiers the API returns (`imei`, `imsi`, `iccid`, `phone_number`, ...).
+    pub identifiers: Vec<String>,
+    /// Number of call sites.
+    pub count: u32,
+}
+
+/// What the code analyzer found in an app's DEX files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodeFacts {
+    /// Class names (descriptors, slash or dot form). For Exodus parity include every class
+    /// defined, and the types dexdump prints for them (superclass, interfaces, field and
+    /// method types).
+    pub class_names: Vec<String>,
+    /// String constants.
+    pub strings: Vec<String>,
+    /// Identifier-reading call sites.
+    pub identifier_calls: Vec<IdentifierCall>,
+}
+
+/// DEX analysis seam (implemented with pc-dex).
+pub trait CodeAnalyzer: Sync {
+    /// Analyses the app's DEX files, given as `(name, bytes)` in load order.
+    fn analyze(&self, dex_files: &[(String, Vec<u8>)]) -> CodeFacts;
+}
+
+/// A code analyzer that finds nothing (when no DEX support is wanted).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCode;
+
+impl CodeAnalyzer for NoCode {
+    fn analyze(&self, _: &[(String, Vec<u8>)]) -> CodeFacts {
+        CodeFacts::default()
+    }
+}
+
+/// Signing facts of one APK.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SigningSummary {
+    /// Android would accept the signature.
+    pub verified: bool,
+    /// `(scheme, verified)`, e.g. `("v2", true)`.
+    pub schemes: Vec<(String, bool)>,
+    /// SHA-256 (lower-case hex) of the signer certificates, first signer first.
+    pub certificates: Vec<String>,
+    /// Same signer as the firmware's `framework-res.apk` (package `android`); filled by
+    /// [`analyze_firmware`].
+    pub platform_signed: bool,
+    /// Name of the public AOSP test key it is signed with, if any.
+    pub test_key: Option<String>,
+    /// Signed with an Android debug certificate (`CN=Android Debug`).
+    pub debug_cert: bool,
+}
+
+/// Signature verification seam (implemented with pc-apksig).
+pub trait SignatureVerifier: Sync {
+    /// Verifies `apk` as Android would for `min_sdk`.
+    fn verify(&self, apk: &[u8], archive: &Archive<'_>, min_sdk: Option<u32>) -> SigningSummary;
+}
+
+/// A verifier that verifies nothing (reports unsigned).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSignatures;
+
+impl SignatureVerifier for NoSignatures {
+    fn verify(&self, _: &[u8], _: &Archive<'_>, _: Option<u32>) -> SigningSummary {
+        SigningSummary::default()
+    }
+}
+
+/// Everything known about one app.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct AppFacts {
+    /// Path relative to the firmware root (base APK or bundle).
+    pub path: String,
+    /// Split APKs (relative paths, or `bundle!entry`).
+    pub splits: Vec<String>,
+    /// Partition.
+    pub partition: String,
+    /// Under `priv-app`.
+    pub privileged: bool,
+    /// Package name.
+    pub package: String,
+    /// versionCode.
+    pub version_code: Option<u64>,
+    /// versionName.
+    pub version_name: Option<String>,
+    /// minSdkVersion.
+    pub min_sdk: Option<u32>,
+    /// targetSdkVersion.
+    pub target_sdk: Option<u32>,
+    /// sharedUserId.
+    pub shared_user_id: Option<String>,
+    /// Label.
+    pub label: Option<String>,
+    /// Requested permissions.
+    pub permissions: Vec<String>,
+    /// Requested permissions limited by `maxSdkVersion` on every request: `(name, max)`.
+    pub permission_max_sdk: Vec<(String, u32)>,
+    /// Privileged permissions allowlisted for it (granted minus denied) by
+    /// `etc/permissions/*.xml`.
+    pub privileged_granted: Vec<String>,
+    /// Privileged permissions explicitly denied.
+    pub privileged_denied: Vec<String>,
+    /// Runtime permissions granted by `etc/default-permissions/*.xml` (`(name, fixed)`).
+    pub default_granted: Vec<(String, bool)>,
+    /// Permissions granted at first boot (emulated, see `docs/risk-score.md`).
+    pub granted_at_boot: Vec<String>,
+    /// Permissions the app declares.
+    pub declared_permissions: Vec<DeclaredPermission>,
+    /// Exported components.
+    pub components: Vec<Component>,
+    /// `android:debuggable`.
+    pub debuggable: bool,
+    /// `android:allowBackup`.
+    pub allow_backup: bool,
+    /// `android:hasCode`.
+    pub has_code: bool,
+    /// Effective base cleartext policy: the network security config's base-config when one is
+    /// declared, else the manifest attribute, else `targetSdk < 28`.
+    pub uses_cleartext_traffic: bool,
+    /// `ApplicationInfo.FLAG_USES_CLEARTEXT_TRAFFIC` (manifest only; what Uraniborg reads).
+    pub cleartext_flag: bool,
+    /// Domains for which the network security config permits cleartext.
+    pub cleartext_domains: Vec<String>,
+    /// The parsed network security config.
+    pub network_security_config: Option<manifest::nsc::NetworkSecurityConfig>,
+    /// Signing facts.
+    pub signing: Option<SigningSummary>,
+    /// Identifier-reading call sites.
+    pub identifier_calls: Vec<IdentifierCall>,
+    /// Trackers (code and network matches).
+    pub trackers: Vec<TrackerHit>,
+    /// Endpoints.
+    pub endpoints: Vec<Endpoint>,
+    /// DEX files analysed (`classes.dex`, `split.apk!classes2.dex`, ...).
+    pub dex_files: Vec<String>,
+    /// Pre-optimised files beside the APK.
+    pub oat_files: Vec<String>,
+    /// No DEX inside the APK but odex/vdex beside it: the code was not analysed.
+    pub odex_only: bool,
+    /// Things an honest build would not produce.
+    pub anomalies: Vec<String>,
+    /// Why the app could not be analysed (the other fields are partial).
+    pub error: Option<String>,
+}
+
+/// Everything an app analysis needs besides the bytes.
+pub struct Context<'a> {
+    /// Code analyzer.
+    pub code: &'a dyn CodeAnalyzer,
+    /// Signature verifier.
+    pub sig: &'a dyn SignatureVerifier,
+    /// Tracker signatures.
+    pub trackers: &'a TrackerDb,
+    /// Limits.
+    pub limits: Limits,
+}
+
+fn dex_index(name: &str) -> Option<u32> {
+    // Android loads classes.dex, classes2.dex, classes3.dex, ... from the APK root.
+    let mid = name.strip_prefix("classes")?.strip_suffix(".dex")?;
+    if mid.is_empty() {
+        Some(1)
+    } else if mid.bytes().all(|b| b.is_ascii_digit()) && !mid.starts_with('0') {
+        mid.parse().ok().filter(|&n| n >= 2)
+    } else {
+        None
+    }
+}
+
+/// One APK of an app: name (for evidence) and bytes.
+struct Part<'b> {
+    name: String,
+    bytes: &'b [u8],
+}
+
+/// Analyses one APK (with optional splits) without firmware context.
+pub fn analyze_apk(
+    path: &str,
+    bytes: &[u8],
+    code: &dyn CodeAnalyzer,
+    sig: &dyn SignatureVerifier,
+    db: &TrackerDb,
+) -> AppFacts {
+    let ctx = Context {
+        code,
+        sig,
+        trackers: db,
+        limits: Limits::default(),
+    };
+    let mut f = AppFacts {
+        path: path.to_string(),
+        ..AppFacts::default()
+    };
+    analyze_parts(&mut f, bytes, &[], &ctx);
+    f
+}
+
+fn analyze_parts(f: &mut AppFacts, base: &[u8], splits: &[(String, Vec<u8>)], ctx: &Context<'_>) {
+    let archive = match Archive::parse(base) {
+        Ok(a) => a,
+        Err(e) => {
+            f.error = Some(format!("not an APK: {e}"));
+            return;
+        }
+    };
+    for a in archive.anomalies().iter().take(100) {
+        f.anomalies.push(format!("zip: {a:?}"));
+    }
+    let m = match manifest::from_archive(&archive) {
+        Ok(m) => m,
+        Err(e) => {
+            f.error = Some(format!("manifest: {e}"));
+            return;
+        }
+    };
+    let mf = &m.manifest;
+    f.package = mf.package.clone();
+    f.version_code = mf.version_code;
+    f.version_name = mf.version_name.clone();
+    f.min_sdk = mf.min_sdk;
+    f.target_sdk = mf.target_sdk;
+    f.shared_user_id = mf.shared_user_id.clone();
+    f.label = mf.label.clone();
+    f.permissions = mf.permissions.clone();
+    f.permission_max_sdk = mf
+        .permissions
+        .iter()
+        .filter_map(|p| {
+            let uses = mf.uses_permissions.iter().filter(|u| &u.name == p);
+            // Requested without a cap anywhere → not capped.
+            uses.map(|u| u.max_sdk)
+                .try_fold(0u32, |acc, m| m.map(|m| acc.max(m)))
+                .map(|m| (p.clone(), m))
+        })
+        .collect();
+    f.declared_permissions = mf.declared_permissions.clone();
+    f.components = mf
+        .components
+        .iter()
+        .filter(|c| c.exported)
+        .cloned()
+        .collect();
+    f.debuggable = mf.debuggable;
+    f.allow_backup = mf.allow_backup;
+    f.has_code = mf.has_code;
+    f.cleartext_flag = mf.cleartext_default;
+    let target = mf.effective_target_sdk();
+    f.uses_cleartext_traffic = match &m.network_security_config {
+        Some(n) => n.base_cleartext_permitted.unwrap_or(target < 28),
+        None => mf.cleartext_default,
+    };
+    if let Some(n) = &m.network_security_config {
+        let mut d: BTreeSet<String> = BTreeSet::new();
+        for dc in n
+            .domain_configs
+            .iter()
+            .filter(|dc| dc.cleartext_permitted == Some(true))
+        {
+            d.extend(dc.domains.iter().map(|(name, _)| name.clone()));
+        }
+        f.cleartext_domains = d.into_iter().collect();
+    } else if mf.network_security_config.is_some() {
+        f.anomalies
+            .push("network security config declared but not readable".to_string());
+    }
+    f.network_security_config = m.network_security_config.clone();
+    if mf.debuggable {
+        f.anomalies.push("debuggable".to_string());
+    }
+
+    // Collect the APK parts: base, then splits.
+    let mut parts = vec![Part {
+        name: String::new(),
+        bytes: base,
+    }];
+    parts.extend(splits.iter().map(|(n, b)| Part {
+        name: n.clone(),
+        bytes: b,
+    }));
+    let lim = &ctx.limits;
+    let mut dex: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut libs: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut resources: Vec<(String, Vec<u8>)> = Vec::new();
+    for (pi, part) in parts.iter().enumerate() {
+        let parsed;
+        let arch = if pi == 0 {
+            &archive
+        } else {
+            match Archive::parse(part.bytes) {
+                Ok(a) => {
+                    parsed = a;
+                    &parsed
+                }
+                Err(e) => {
+                    f.anomalies
+                        .push(format!("split {}: not a zip: {e}", part.name));
+                    continue;
+                }
+            }
+        };
+        let prefix = if pi == 0 {
+            String::new()
+        } else {
+            format!("{}!", part.name)
+        };
+        let mut dexes: Vec<(u32, &pc_apk::zip::Entry<'_>)> = arch
+            .entries()
+            .iter()
+            .filter_map(|e| dex_index(&e.name).map(|i| (i, e)))
+            .collect();
+        dexes.sort_by_key(|(i, _)| *i);
+        dexes.dedup_by_key(|(i, _)| *i);
+        for (_, e) in dexes {
+            if dex.len() >= lim.max_dex_files {
+                f.anomalies.push("too many dex files".to_string());
+                break;
+            }
+            match arch.read(e, lim.max_dex_size) {
+                Ok(b) => dex.push((format!("{prefix}{}", e.name), b)),
+                Err(err) => f.anomalies.push(format!("{prefix}{}: {err}", e.name)),
+            }
+        }
+        for e in arch.entries() {
+            let n = &e.name;
+            if n.starts_with("lib/") && n.ends_with(".so") {
+                if libs.len() >= lim.max_native_libs {
+                    continue;
+                }
+                if let Ok(b) = arch.read(e, lim.max_native_size) {
+                    libs.push((format!("{prefix}{n}"), b));
+                }
+            } else if n == "resources.arsc"
+                && let Ok(b) = arch.read(e, lim.max_resources_size)
+            {
+                resources.push((format!("{prefix}{n}"), b));
+            }
+        }
+    }
+    f.dex_files = dex.iter().map(|(n, _)| n.clone()).collect();
+    if dex.is_empty() && mf.has_code && !f.oat_files.is_empty() {
+        f.odex_only = true;
+    }
+
+    let code = if dex.is_empty() {
+        CodeFacts::default()
+    } else {
+        ctx.code.analyze(&dex)
+    };
+    drop(dex);
+    let mut calls = code.identifier_calls.clone();
+    calls.sort();
+    f.identifier_calls = calls;
+
+    let ex = EndpointExtractor::with_classes(code.class_names.iter().map(String::as_str));
+    let mut eps = EndpointSet::default();
+    ex.scan_strings(code.strings.iter().map(String::as_str), "dex", &mut eps);
+    for (_, b) in &resources {
+        ex.scan_binary(b, "resource", &mut eps);
+    }
+    for (n, b) in &libs {
+        ex.scan_binary(b, &format!("native:{n}"), &mut eps);
+    }
+    let mut hits = ctx
+        .trackers
+        .match_classes(code.class_names.iter().map(String::as_str));
+    hits.extend(ctx.trackers.match_hosts(eps.hosts()));
+    hits.sort_by_key(|h| (h.id, h.matched_by));
+    f.trackers = hits;
+    f.endpoints = eps.into_vec();
+
+    f.signing = Some(ctx.sig.verify(base, &archive, mf.min_sdk));
+}
+
+fn read_file(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("open: {e}"))?;
+    let len = file.metadata().map_err(|e| format!("stat: {e}"))?.len();
+    if len > max {
+        return Err(format!("file too large (at 0): {len} bytes > limit {max}"));
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(1 << 30));
+    file.take(max)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("read: {e}"))?;
+    Ok(buf)
+}
+
+fn is_base_entry(name: &str) -> bool {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    !(file.starts_with("split_") || file.starts_with("config.") || file.contains(".split"))
+}
+
+/// Analyses one app located in the firmware tree (reads its files).
+pub fn analyze_app(root: &Path, loc: &AppLocation, ctx: &Context<'_>) -> AppFacts {
+    let mut f = AppFacts {
+        path: loc.path.clone(),
+        splits: loc.splits.clone(),
+        partition: loc.partition.clone(),
+        privileged: loc.privileged,
+        oat_files: loc.oat_files.clone(),
+        ..AppFacts::default()
+    };
+    let max = ctx.limits.max_apk_size;
+    let bytes = match read_file(&root.join(&loc.path), max) {
+        Ok(b) => b,
+        Err(e) => {
+            f.error = Some(e);
+            return f;
+        }
+    };
+    match loc.kind {
+        AppKind::Apk => analyze_parts(&mut f, &bytes, &[], ctx),
+        AppKind::SplitSet => {
+            let mut splits = Vec::new();
+            for s in &loc.splits {
+                match read_file(&root.join(s), max) {
+                    Ok(b) => splits.push((s.clone(), b)),
+                    Err(e) => f.anomalies.push(format!("split {s}: {e}")),
+                }
+            }
+            analyze_parts(&mut f, &bytes, &splits, ctx);
+        }
+        AppKind::Bundle => {
+            let archive = match Archive::parse(&bytes) {
+                Ok(a) => a,
+                Err(e) => {
+                    f.error = Some(format!("bundle is not a zip: {e}"));
+                    return f;
+                }
+            };
+            let mut apks: Vec<(String, Vec<u8>)> = Vec::new();
+            for e in archive.entries() {
+                if !e.name.to_ascii_lowercase().ends_with(".apk") {
+                    continue;
+                }
+                if apks.len() >= ctx.limits.max_bundle_apks {
+                    f.anomalies.push("too many APKs in bundle".to_string());
+                    break;
+                }
+                match archive.read(e, max) {
+                    Ok(b) => apks.push((e.name.clone(), b)),
+                    Err(err) => f.anomalies.push(format!("bundle entry {}: {err}", e.name)),
+                }
+            }
+            drop(bytes);
+            let base_i = apks
+                .iter()
+                .position(|(n, _)| n == "base.apk" || n.ends_with("/base.apk"))
+                .or_else(|| apks.iter().position(|(n, _)| is_base_entry(n)));
+            let Some(bi) = base_i else {
+                f.error = Some("bundle holds no base APK".to_string());
+                return f;
+            };
+            let base = apks.remove(bi);
+            f.splits = apks
+                .iter()
+                .map(|(n, _)| format!("{}!{n}", loc.path))
+                .collect();
+            let splits: Vec<(String, Vec<u8>)> = apks
+                .into_iter()
+                .map(|(n, b)| (format!("{}!{n}", loc.path), b))
+                .collect();
+            analyze_parts(&mut f, &base.1, &splits, ctx);
+        }
+    }
+    f
+}
+
+/// Progress of [`analyze_firmware`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirmwareProgress {
+    /// The tree was walked.
+    Scanned {
+        /// Apps found.
+        apps: usize,
+    },
+    /// One app was analysed.
+    AppDone {
+        /// Its path.
+        path: String,
+        /// Apps done so far.
+        done: usize,
+        /// Apps in total.
+        total: usize,
+    },
+}
+
+/// Options of [`analyze_firmware_with`].
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Walk limits.
+    pub tree: tree::Limits,
+    /// App limits.
+    pub apps: Limits,
+    /// Skip genuine GMS apps in the Uraniborg score (its "without GMS" score).
+    pub google_discount: bool,
+}
+
+/// The firmware analysis.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FirmwareReport {
+    /// API level from build.prop.
+    pub api_level: Option<u32>,
+    /// Manufacturer from build.prop.
+    pub manufacturer: Option<String>,
+    /// SHA-256 of the platform certificate (framework-res.apk's signer).
+    pub platform_certificate: Option<String>,
+    /// Apps, sorted by path.
+    pub apps: Vec<AppFacts>,
+    /// Permission configuration read from the image.
+    pub permission_config: PermissionConfig,
+    /// Device risk.
+    pub risk: RiskReport,
+    /// Apps that can read phone identifiers, have INTERNET and identifier call sites (same as
+    /// `risk.identifiers.readers`).
+    pub identifier_readers: Vec<IdentifierReader>,
+    /// Problems met (walk errors, per-app errors are in each app's `error`).
+    pub errors: Vec<String>,
+}
+
+/// Analyses a firmware folder with default options and the embedded tracker DB.
+pub fn analyze_firmware(
+    root: &Path,
+    code: &dyn CodeAnalyzer,
+    sig: &dyn SignatureVerifier,
+    progress: &(dyn Fn(FirmwareProgress) + Sync),
+) -> FirmwareReport {
+    analyze_firmware_with(
+        root,
+        &Options::default(),
+        TrackerDb::embedded(),
+        code,
+        sig,
+        progress,
+    )
+}
+
+/// Analyses a firmware folder: walks it, analyses every app in parallel (one bad app never
+/// stops the scan), determines platform signing, emulates first-boot grants and scores risk.
+pub fn analyze_firmware_with(
+    root: &Path,
+    opts: &Options,
+    db: &TrackerDb,
+    code: &dyn CodeAnalyzer,
+    sig: &dyn SignatureVerifier,
+    progress: &(dyn Fn(FirmwareProgress) + Sync),
+) -> FirmwareReport {
+    let mut report = FirmwareReport::default();
+    let t: FirmwareTree = match tree::scan_with(root, &opts.tree) {
+        Ok(t) => t,
+        Err(e) => {
+            report.errors.push(e.to_string());
+            return report;
+        }
+    };
+    report.errors.extend(t.errors.iter().map(|e| e.to_string()));
+    report.api_level = t.api_level();
+    report.manufacturer = t.manufacturer().map(String::from);
+    progress(FirmwareProgress::Scanned { apps: t.apps.len() });
+    let ctx = Context {
+        code,
+        sig,
+        trackers: db,
+        limits: opts.apps.clone(),
+    };
+    let total = t.apps.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let mut apps: Vec<AppFacts> = t
+        .apps
+        .par_iter()
+        .map(|loc| {
+            // A panic in a plugged-in analyzer must not stop the scan either.
+            let f = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                analyze_app(root, loc, &ctx)
+            }))
+            .unwrap_or_else(|_| AppFacts {
+                path: loc.path.clone(),
+                partition: loc.partition.clone(),
+                privileged: loc.privileged,
+                error: Some("analysis panicked".to_string()),
+                ..AppFacts::default()
+            });
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(FirmwareProgress::AppDone {
+                path: loc.path.clone(),
+                done: n,
+                total,
+            });
+            f
+        })
+        .collect();
+    apps.sort_by(|a, b| a.path.cmp(&b.path));
+
+    // Platform certificate: the signer of package `android` (framework-res.apk).
+    let platform: Option<Vec<String>> = apps
+        .iter()
+        .filter(|a| a.package == "android" && a.error.is_none())
+        .find_map(|a| {
+            a.signing
+                .as_ref()
+                .filter(|s| !s.certificates.is_empty())
+                .map(|s| s.certificates.clone())
+        });
+    match &platform {
+        Some(c) => report.platform_certificate = c.first().cloned(),
+        None => report
+            .errors
+            .push("no signed framework-res.apk (package android): platform signing unknown".into()),
+    }
+    for a in &mut apps {
+        if let (Some(s), Some(p)) = (a.signing.as_mut(), platform.as_ref()) {
+            s.platform_signed = !s.certificates.is_empty() && s.certificates.first() == p.first();
+        }
+    }
+    let declared = declared_permissions(&apps);
+    for a in &mut apps {
+        fill_grants(a, &t.permissions, &declared, t.api_level());
+    }
+
+    let risk_apps: Vec<RiskApp> = apps
+        .iter()
+        .filter(|a| a.error.is_none() && !a.package.is_empty())
+        .map(|a| RiskApp {
+            package: a.package.clone(),
+            has_code: a.has_code && (!a.dex_files.is_empty() || a.odex_only),
+            platform_signed: a.signing.as_ref().is_some_and(|s| s.platform_signed),
+            signer_sha256: a
+                .signing
+                .as_ref()
+                .and_then(|s| s.certificates.first().cloned()),
+            granted_permissions: a.granted_at_boot.iter().cloned().collect(),
+            uses_cleartext_traffic: a.cleartext_flag,
+        })
+        .collect();
+    let uraniborg = risk::uraniborg_score(
+        &risk_apps,
+        report.api_level,
+        UraniborgConfig::embedded(),
+        opts.google_discount,
+    );
+    let identifiers = identifier_risk(&apps);
+    report.identifier_readers = identifiers.readers.clone();
+    report.risk = RiskReport {
+        uraniborg,
+        identifiers,
+    };
+    report.apps = apps;
+    report.permission_config = t.permissions;
+    report
+}
+
+/// Permission name → (protection level, declaring package's first signer) for permissions
+/// declared by apps of the firmware (the platform's own come from the AOSP table).
+fn declared_permissions(apps: &[AppFacts]) -> BTreeMap<String, (String, Option<String>)> {
+    let mut m = BTreeMap::new();
+    for a in apps.iter().filter(|a| a.error.is_none()) {
+        for d in &a.declared_permissions {
+            m.entry(d.name.clone()).or_insert((
+                d.protection_level
+                    .clone()
+                    .unwrap_or_else(|| "normal".into()),
+                a.signing
+                    .as_ref()
+                    .and_then(|s| s.certificates.first().cloned()),
+            ));
+        }
+    }
+    m
+}
+
+/// Fills privileged/default grants and emulates the permissions granted at first boot:
+/// normal → granted; dangerous → only when default-granted; signature → when signed like the
+/// declaring package (platform for AOSP permissions); privileged → also for priv-apps on the
+/// allowlist and not denied; `preinstalled` flag → granted to every preinstalled app;
+/// unknown permissions → not granted; `maxSdkVersion` below the firmware API level → not
+/// requested.
+fn fill_grants(
+    a: &mut AppFacts,
+    cfg: &PermissionConfig,
+    declared: &BTreeMap<String, (String, Option<String>)>,
+    api_level: Option<u32>,
+) {
+    if a.package.is_empty() {
+        return;
+    }
+    let allow = cfg.privapp.get(&a.package);
+    if let Some(e) = allow {
+        a.privileged_granted = e.granted.difference(&e.denied).cloned().collect();
+        a.privileged_denied = e.denied.iter().cloned().collect();
+        if !a.privileged {
+            a.anomalies
+                .push("privapp-permissions allowlist for an app outside priv-app".into());
+        }
+    }
+    let defaults = cfg.default_grants.get(&a.package);
+    if let Some(d) = defaults {
+        a.default_granted = d.iter().map(|(k, v)| (k.clone(), v.fixed)).collect();
+    }
+    let signer = a
+        .signing
+        .as_ref()
+        .and_then(|s| s.certificates.first().cloned());
+    let platform_signed = a.signing.as_ref().is_some_and(|s| s.platform_signed);
+    let table = PermissionTable::embedded();
+    let capped: BTreeMap<&str, u32> = a
+        .permission_max_sdk
+        .iter()
+        .map(|(p, m)| (p.as_str(), *m))
+        .collect();
+    let mut granted = BTreeSet::new();
+    for p in &a.permissions {
+        if let (Some(max), Some(api)) = (capped.get(p.as_str()), api_level)
+            && *max < api
+        {
+            continue;
+        }
+        let (prot, signed_like_owner) = match table.protection(p) {
+            Some(prot) => (prot, platform_signed),
+            None => match declared.get(p) {
+                Some((lvl, owner)) => (
+                    perms::Protection::parse(lvl),
+                    signer.is_some() && owner.as_ref() == signer.as_ref(),
+                ),
+                None => continue,
+            },
+        };
+        let in_allowlist = allow.is_some_and(|e| e.granted.contains(p) && !e.denied.contains(p));
+        let by_privilege = prot.privileged() && a.privileged && in_allowlist;
+        let ok = match prot.base {
+            Base::Normal => true,
+            Base::Dangerous => defaults.is_some_and(|d| d.contains_key(p)),
+            Base::Signature | Base::SignatureOrSystem => {
+                signed_like_owner || by_privilege || prot.has("preinstalled")
+            }
+            // Internal permissions are granted only through their flags.
+            Base::Internal | Base::Unknown => by_privilege || prot.has("preinstalled"),
+        };
+        if ok {
+            granted.insert(p.clone());
+        }
+    }
+    a.granted_at_boot = granted.into_iter().collect();
+}
+
+fn identifier_risk(apps: &[AppFacts]) -> IdentifierRisk {
+    let mut r = IdentifierRisk::default();
+    for a in apps.iter().filter(|a| a.error.is_none()) {
+        let requested: Vec<String> = a
+            .permissions
+            .iter()
+            .filter(|p| perms::is_phone_identifier_permission(p))
+            .cloned()
+            .collect();
+        let mut pre: BTreeSet<String> = a
+            .privileged_granted
+            .iter()
+            .chain(a.default_granted.iter().map(|(p, _)| p))
+            .chain(a.granted_at_boot.iter())
+            .filter(|p| perms::is_phone_identifier_permission(p) && a.permissions.contains(p))
+            .cloned()
+            .collect();
+        pre.retain(|p| !a.privileged_denied.contains(p));
+        if requested.is_empty() || !a.permissions.iter().any(|p| p == perms::INTERNET) {
+            continue;
+        }
+        let call_sites = a
+            .identifier_calls
+            .iter()
+            .fold(0u32, |s, c| s.saturating_add(c.count));
+        let apis: BTreeSet<String> = a.identifier_calls.iter().map(|c| c.api.clone()).collect();
+        let entry = IdentifierReader {
+            package: a.package.clone(),
+            path: a.path.clone(),
+            requested,
+            pre_granted: pre.into_iter().collect(),
+            call_sites,
+            apis: apis.into_iter().collect(),
+            platform_signed: a.signing.as_ref().is_some_and(|s| s.platform_signed),
+            privileged: a.privileged,
+        };
+        if call_sites > 0 {
+            r.readers.push(entry);
+        } else {
+            r.capable.push(entry);
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dex_names() {
+        assert_eq!(dex_index("classes.dex"), Some(1));
+        assert_eq!(dex_index("classes2.dex"), Some(2));
+        assert_eq!(dex_index("classes1.dex"), None);
+        assert_eq!(dex_index("classes02.dex"), None);
+        assert_eq!(dex_index("assets/classes.dex"), None);
+        assert_eq!(dex_index("classesx.dex"), None);
+    }
+
+    #[test]
+    fn garbage_apk_is_an_error_not_a_panic() {
+        let db = TrackerDb::embedded();
+        for data in [&b""[..], b"PK\x03\x04garbage", &[0u8; 100]] {
+            let f = analyze_apk("x.apk", data, &NoCode, &NoSignatures, db);
+            assert!(f.error.is_some());
+        }
+    }
+}

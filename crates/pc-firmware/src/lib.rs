@@ -1,0 +1,29 @@
+//! Firmware analysis for phonecert: finds every pre-installed app in an extracted firmware
+//! tree and reports, per app, its manifest facts, pre-granted permissions, signing,
+//! identifier-reading code, trackers and endpoints, plus a device risk score.
+//!
+//! * [`tree`]: walks the firmware folder (apps, split sets, bundles, permission XML files).
+//! * [`trackers`]: Exodus Privacy tracker signatures, matched exactly like exodus-core.
+//! * [`endpoints`]: URLs, host names and IP literals in strings and native libraries.
+//! * [`perms`]: the AOSP permission table and the phone-identifier permissions.
+//! * [`risk`]: the Uraniborg-compatible device score and the identifier readers.
+//! * [`facts`]: per-app facts and [`analyze_firmware`].
+//!
+//! DEX parsing (pc-dex) and signature verification (pc-apksig) are plugged in through
+//! [`CodeAnalyzer`] and [`SignatureVerifier`].
+#![forbid(unsafe_code)]
+
+pub mod endpoints;
+pub mod facts;
+pub mod perms;
+pub mod risk;
+pub mod trackers;
+pub mod tree;
+pub mod xml;
+
+pub use facts::{
+    AppFacts, CodeAnalyzer, CodeFacts, FirmwareProgress, FirmwareReport, IdentifierCall, NoCode,
+    NoSignatures, Options, SignatureVerifier, SigningSummary, analyze_apk, analyze_app,
+    analyze_firmware, analyze_firmware_with,
+};
+pub use trackers::{TrackerDb, TrackerHit};

@@ -1,0 +1,6 @@
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+fuzz_target!(|data: &[u8]| {
+    let _ = pc_proto::quic::is_quic_long_header(data);
+    let _ = pc_proto::quic::InitialState::new().push_client_datagram(data);
+});

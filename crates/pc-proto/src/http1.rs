@@ -1,0 +1,974 @@
+//! HTTP/1.x message streams (RFC 9112): one parser per connection direction, with persistent
+//! connections, pipelining, Content-Length / chunked / read-until-close bodies, and body
+//! decoding (de-chunking, then content and transfer codings, bounded).
+
+use crate::ProtoError;
+use crate::body::{self, Decoded};
+use crate::sniff::starts_with_method;
+use std::collections::VecDeque;
+
+/// Bounds of one parser. Every buffer and decode is capped by one of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Start line plus header fields (and, separately, trailer fields).
+    pub max_header_bytes: usize,
+    /// Header fields per message (trailers included).
+    pub max_headers: usize,
+    /// Body bytes kept per message (after de-chunking, before decoding); more is counted only.
+    pub max_body_bytes: usize,
+    /// Decoded body bytes kept per message.
+    pub max_decompressed_bytes: usize,
+    /// Largest decoded/encoded ratio allowed beyond `ratio_free_bytes` of output ("zip bombs").
+    pub max_ratio: u64,
+    /// Decoded output always allowed whatever the ratio (small, highly compressible bodies).
+    pub ratio_free_bytes: usize,
+    /// Request methods remembered for the response parser (pipelining depth).
+    pub max_pending_requests: usize,
+    /// A chunk-size line.
+    pub max_chunk_line: usize,
+    /// Parse errors tolerated (each followed by a resync) before the stream is abandoned.
+    pub max_errors: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: 64 * 1024,
+            max_headers: 256,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_decompressed_bytes: 32 * 1024 * 1024,
+            max_ratio: 200,
+            ratio_free_bytes: 1024 * 1024,
+            max_pending_requests: 1024,
+            max_chunk_line: 4096,
+            max_errors: 16,
+        }
+    }
+}
+
+/// The first line of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartLine {
+    /// A request line.
+    Request {
+        /// Method token, as sent.
+        method: String,
+        /// Request target (origin form, absolute form, authority form or "*").
+        target: String,
+        /// "HTTP/1.1", …
+        version: String,
+    },
+    /// A status line.
+    Response {
+        /// Status code.
+        status: u16,
+        /// Reason phrase.
+        reason: String,
+        /// "HTTP/1.1", …
+        version: String,
+    },
+}
+
+/// One HTTP message with its decoded body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Request or status line.
+    pub start: StartLine,
+    /// Header fields in order (trailer fields appended), values trimmed, as bytes.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Body, de-chunked and decoded (gzip, deflate, br, zstd, stacked). When decoding fails
+    /// without output, the encoded bytes.
+    pub body: Vec<u8>,
+    /// Body length on the wire after de-chunking, before decoding (counted even beyond the
+    /// kept limit; includes bytes lost in gaps).
+    pub body_wire_len: u64,
+    /// Content-Encoding codings in the order applied by the sender.
+    pub content_encoding: Vec<String>,
+    /// The body is incomplete: cut by a limit, a gap or the end of the stream.
+    pub body_truncated: bool,
+    /// Why decoding failed or stopped, if it did.
+    pub decode_error: Option<&'static str>,
+    /// Stream offset of the message's first byte.
+    pub offset: u64,
+}
+
+impl Message {
+    /// The first value of a header field, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Requests,
+    Responses,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Reading a chunk-size line (into `line`).
+    Size,
+    /// Inside chunk data.
+    Data(u64),
+    /// Expecting the CRLF after chunk data.
+    DataEnd,
+    /// Reading trailer lines (into `line`).
+    Trailers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Reading a start line and header fields (into `buf`).
+    Head,
+    /// A body of known remaining length.
+    Length(u64),
+    /// A chunked body.
+    Chunked(Chunk),
+    /// A body delimited by the end of the connection.
+    UntilClose,
+    /// Looking for the start of the next message after an error or a gap.
+    Resync,
+    /// The connection switched protocols (CONNECT, 101): data is not HTTP/1.
+    Tunnel,
+    /// Abandoned after too many errors.
+    Dead,
+}
+
+/// A message whose head is parsed and whose body is being read.
+#[derive(Debug)]
+struct Pending {
+    start: StartLine,
+    headers: Vec<(String, Vec<u8>)>,
+    content_encoding: Vec<String>,
+    /// Transfer codings other than chunked, in the order applied.
+    transfer_codings: Vec<String>,
+    body: Vec<u8>,
+    wire_len: u64,
+    truncated: bool,
+    offset: u64,
+    /// After this message, the connection is a tunnel.
+    then_tunnel: bool,
+}
+
+/// One direction of an HTTP/1.x connection.
+#[derive(Debug)]
+pub struct Parser {
+    kind: Kind,
+    limits: Limits,
+    state: State,
+    /// Head bytes being accumulated.
+    buf: Vec<u8>,
+    /// Chunk-size or trailer line being accumulated.
+    line: Vec<u8>,
+    /// Bytes of trailer section so far.
+    trailer_bytes: usize,
+    pending: Option<Pending>,
+    /// Methods of the requests whose responses are still to come (responses parser only).
+    methods: VecDeque<String>,
+    /// Stream offset of the next byte.
+    offset: u64,
+    errors: u32,
+    /// While resyncing: the start of a line seen so far, too short to judge.
+    resync_tail: Option<Vec<u8>>,
+    /// Messages completed by `gap` (which has no output), delivered on the next call.
+    ready: Vec<Message>,
+}
+
+/// Bytes kept while judging whether a line starts a message.
+const RESYNC_PROBE: usize = 16;
+
+impl Parser {
+    /// A parser for the client-to-server direction.
+    pub fn requests() -> Self {
+        Self::new(Kind::Requests, Limits::default())
+    }
+    /// A parser for the server-to-client direction.
+    pub fn responses() -> Self {
+        Self::new(Kind::Responses, Limits::default())
+    }
+    /// A request parser with custom limits.
+    pub fn requests_with_limits(limits: Limits) -> Self {
+        Self::new(Kind::Requests, limits)
+    }
+    /// A response parser with custom limits.
+    pub fn responses_with_limits(limits: Limits) -> Self {
+        Self::new(Kind::Responses, limits)
+    }
+    /// `self` with other limits (use before the first push).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    fn new(kind: Kind, limits: Limits) -> Self {
+        Parser {
+            kind,
+            limits,
+            state: State::Head,
+            buf: Vec::new(),
+            line: Vec::new(),
+            trailer_bytes: 0,
+            pending: None,
+            methods: VecDeque::new(),
+            offset: 0,
+            errors: 0,
+            resync_tail: None,
+            ready: Vec::new(),
+        }
+    }
+
+    /// Tell a response parser the method of the next request on the connection (in order), so
+    /// that responses to HEAD (and CONNECT) are framed right. Ignored by request parsers.
+    pub fn expect_response_to(&mut self, method: &str) {
+        if self.kind == Kind::Responses && self.methods.len() < self.limits.max_pending_requests {
+            self.methods.push_back(method.to_string());
+        }
+    }
+
+    /// The connection switched to another protocol (CONNECT tunnel, 101 Switching Protocols).
+    pub fn is_tunnel(&self) -> bool {
+        self.state == State::Tunnel
+    }
+
+    /// Feed in-order stream bytes; complete messages are appended to `out`. A parse error is
+    /// returned after the rest of `data` was processed (the parser resyncs on the next message
+    /// start); after too many errors the stream is abandoned and later data ignored.
+    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<Message>) -> Result<(), ProtoError> {
+        out.append(&mut self.ready);
+        let mut first_err = None;
+        while !data.is_empty() {
+            let r = match self.state {
+                State::Dead | State::Tunnel => {
+                    self.offset += data.len() as u64;
+                    break;
+                }
+                State::Head => self.head(data, out),
+                State::Length(rem) => Ok(self.length_body(data, rem, out)),
+                State::Chunked(c) => self.chunked(data, c, out),
+                State::UntilClose => {
+                    self.body_bytes(data);
+                    Ok(data.len())
+                }
+                State::Resync => Ok(self.resync(data)),
+            };
+            match r {
+                Ok(n) => {
+                    self.offset += n as u64;
+                    data = &data[n..];
+                }
+                Err((n, e)) => {
+                    self.offset += n as u64;
+                    data = &data[n..];
+                    let e = self.fail(e, out);
+                    if first_err.is_none() {
+                        first_err = Some(e);
+                    }
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Record an error: deliver what was parsed of the current message, then resync, or
+    /// abandon the stream after too many errors.
+    fn fail(&mut self, e: ProtoError, out: &mut Vec<Message>) -> ProtoError {
+        if let Some(mut p) = self.pending.take() {
+            p.truncated = true;
+            out.push(self.finish_message(p));
+        }
+        self.buf.clear();
+        self.line.clear();
+        self.errors += 1;
+        if self.errors > self.limits.max_errors {
+            self.state = State::Dead;
+            return ProtoError::Abandoned {
+                at: self.offset,
+                what: "too many HTTP parse errors",
+            };
+        }
+        self.state = State::Resync;
+        self.resync_tail = None;
+        e
+    }
+
+    /// Bytes of this direction were lost (`missing` of them). A gap inside a body of known
+    /// length keeps the framing; otherwise the parser resyncs on the next message start.
+    pub fn gap(&mut self, missing: u64) {
+        match self.state {
+            State::Length(rem) if missing < rem => {
+                if let Some(p) = &mut self.pending {
+                    p.wire_len = p.wire_len.saturating_add(missing);
+                    p.truncated = true;
+                }
+                self.state = State::Length(rem - missing);
+            }
+            State::Length(rem) => {
+                if let Some(mut p) = self.pending.take() {
+                    p.wire_len = p.wire_len.saturating_add(rem);
+                    p.truncated = true;
+                    let m = self.finish_message(p);
+                    self.ready.push(m);
+                }
+                self.after_message();
+                if missing > rem {
+                    self.enter_resync();
+                }
+            }
+            State::UntilClose => {
+                if let Some(p) = &mut self.pending {
+                    p.wire_len = p.wire_len.saturating_add(missing);
+                    p.truncated = true;
+                }
+            }
+            State::Chunked(_) => {
+                if let Some(mut p) = self.pending.take() {
+                    p.truncated = true;
+                    let m = self.finish_message(p);
+                    self.ready.push(m);
+                }
+                self.enter_resync();
+            }
+            State::Head | State::Resync => self.enter_resync(),
+            State::Tunnel | State::Dead => {}
+        }
+        self.offset = self.offset.saturating_add(missing);
+    }
+
+    fn enter_resync(&mut self) {
+        self.buf.clear();
+        self.line.clear();
+        self.state = State::Resync;
+        // The first byte after a gap may well start a message.
+        self.resync_tail = Some(Vec::new());
+    }
+
+    /// The connection ended: deliver a read-until-close body, and partial bodies as truncated.
+    pub fn finish(&mut self, out: &mut Vec<Message>) {
+        out.append(&mut self.ready);
+        if let Some(mut p) = self.pending.take() {
+            if self.state != State::UntilClose {
+                p.truncated = true;
+            }
+            out.push(self.finish_message(p));
+        }
+        self.buf.clear();
+        self.line.clear();
+        self.state = State::Head;
+    }
+
+    /// Does `p` start a message of this direction? `None`: too short to tell.
+    fn starts_message(&self, p: &[u8]) -> Option<bool> {
+        match self.kind {
+            Kind::Requests => starts_with_method(p),
+            Kind::Responses => {
+                const V: &[u8] = b"HTTP/1.";
+                if p.len() >= V.len() {
+                    Some(&p[..V.len()] == V)
+                } else if V.starts_with(p) {
+                    None
+                } else {
+                    Some(false)
+                }
+            }
+        }
+    }
+
+    /// Skip to the next line that starts a message; returns bytes consumed.
+    fn resync(&mut self, data: &[u8]) -> usize {
+        if let Some(mut tail) = self.resync_tail.take() {
+            let take = (RESYNC_PROBE - tail.len().min(RESYNC_PROBE)).min(data.len());
+            tail.extend_from_slice(&data[..take]);
+            match self.starts_message(&tail) {
+                Some(true) => {
+                    // The probe bytes before `data` start the head.
+                    let before = tail.len() - take;
+                    self.buf.clear();
+                    self.buf.extend_from_slice(&tail[..before]);
+                    self.state = State::Head;
+                    return 0;
+                }
+                None if take == data.len() => {
+                    self.resync_tail = Some(tail);
+                    return data.len();
+                }
+                _ => {}
+            }
+        }
+        let mut pos = 0;
+        while let Some(i) = memchr::memchr(b'\n', &data[pos..]) {
+            let s = pos + i + 1;
+            match self.starts_message(&data[s..]) {
+                Some(true) => {
+                    self.state = State::Head;
+                    self.buf.clear();
+                    return s;
+                }
+                None => {
+                    self.resync_tail = Some(data[s..].to_vec());
+                    return data.len();
+                }
+                Some(false) => pos = s,
+            }
+        }
+        data.len()
+    }
+
+    /// Find the end of the head in the buffered bytes plus `data`, copying only head bytes;
+    /// parse the head once complete. Returns bytes of `data` consumed.
+    fn head(&mut self, data: &[u8], out: &mut Vec<Message>) -> Result<usize, (usize, ProtoError)> {
+        let mut skipped = 0;
+        if self.buf.is_empty() {
+            // Empty lines before a message are tolerated (RFC 9112 §2.2).
+            skipped = data
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+            if skipped == data.len() {
+                return Ok(skipped);
+            }
+        }
+        let data = &data[skipped..];
+        let prev = self.buf.len();
+        let max = self.limits.max_header_bytes;
+        let too_large = |len: usize, at: u64| ProtoError::TooLarge {
+            at,
+            what: "HTTP header section",
+            len: len as u64,
+            max: max as u64,
+        };
+        let msg_offset = (self.offset + skipped as u64).saturating_sub(prev as u64);
+        // (end of the head, bytes of `data` consumed through the blank line, head in `buf`)
+        let mut found = None;
+        if prev > 0 {
+            // A terminator straddling the buffered bytes and `data` (at most 2 bytes each side).
+            let n = data.len().min(2);
+            self.buf.extend_from_slice(&data[..n]);
+            if let Some((he, bs)) = find_head_end(&self.buf, prev.saturating_sub(2))
+                && bs > prev
+            {
+                // The head is the buffered bytes (plus at most one from `data`) before `he`.
+                found = Some((he, bs - prev, true));
+                self.buf.truncate(he);
+            } else {
+                self.buf.truncate(prev);
+            }
+        }
+        if found.is_none()
+            && let Some((he, bs)) = find_head_end(data, 0)
+        {
+            found = Some((he, bs, false));
+        }
+        let Some((he, consumed, straddled)) = found else {
+            let room = (max + 4).saturating_sub(prev);
+            let take = room.min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            if self.buf.len() > max {
+                return Err((skipped + take, too_large(self.buf.len(), self.offset)));
+            }
+            return Ok(skipped + take);
+        };
+        let consumed = skipped + consumed;
+        let parsed = if prev == 0 {
+            if he > max {
+                return Err((consumed, too_large(he, msg_offset)));
+            }
+            self.parse_head(&data[..he], msg_offset)
+        } else {
+            if !straddled {
+                if prev + he > max {
+                    self.buf.clear();
+                    return Err((consumed, too_large(prev + he, msg_offset)));
+                }
+                self.buf.extend_from_slice(&data[..he]);
+            }
+            let head = std::mem::take(&mut self.buf);
+            let r = self.parse_head(&head, msg_offset);
+            self.buf = head;
+            r
+        };
+        self.buf.clear();
+        match parsed {
+            Ok(p) => {
+                self.start_body(p, out);
+                Ok(consumed)
+            }
+            Err(e) => Err((consumed, e)),
+        }
+    }
+
+    fn parse_head(&self, head: &[u8], at: u64) -> Result<Pending, ProtoError> {
+        let mut lines = head
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+        let first = lines.next().unwrap_or(&[]);
+        let start = match self.kind {
+            Kind::Requests => parse_request_line(first, at)?,
+            Kind::Responses => parse_status_line(first, at)?,
+        };
+        let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
+        for line in lines {
+            add_field(&mut headers, line, self.limits.max_headers, at)?;
+        }
+        let list = |name: &str| -> Vec<String> {
+            headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .flat_map(|(_, v)| v.split(|&b| b == b','))
+                .map(|c| String::from_utf8_lossy(c).trim().to_ascii_lowercase())
+                .filter(|c| !c.is_empty())
+                .collect()
+        };
+        let content_encoding = list("content-encoding");
+        let transfer_codings = list("transfer-encoding");
+        Ok(Pending {
+            start,
+            headers,
+            content_encoding,
+            transfer_codings,
+            body: Vec::new(),
+            wire_len: 0,
+            truncated: false,
+            offset: at,
+            then_tunnel: false,
+        })
+    }
+
+    /// Decide the body framing of a parsed head (RFC 9112 §6.3).
+    fn start_body(&mut self, mut p: Pending, out: &mut Vec<Message>) {
+        let chunked = p.transfer_codings.iter().any(|c| c == "chunked");
+        p.transfer_codings
+            .retain(|c| c != "chunked" && c != "identity");
+        let length = content_length(&p.headers);
+        let mut no_body = false;
+        match &p.start {
+            StartLine::Request { method, .. } => {
+                if method.eq_ignore_ascii_case("CONNECT") {
+                    p.then_tunnel = true;
+                }
+                no_body = !chunked && length.is_none();
+            }
+            StartLine::Response { status, .. } => {
+                let status = *status;
+                if (100..200).contains(&status) && status != 101 {
+                    // Interim response: the final one is still to come for the same request.
+                    out.push(self.finish_message(p));
+                    return;
+                }
+                let method = self.methods.pop_front().unwrap_or_default();
+                if status == 101
+                    || (method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&status))
+                {
+                    p.then_tunnel = true;
+                    no_body = true;
+                }
+                if method.eq_ignore_ascii_case("HEAD") || status == 204 || status == 304 {
+                    no_body = true;
+                }
+            }
+        }
+        if no_body {
+            let tunnel = p.then_tunnel;
+            out.push(self.finish_message(p));
+            self.state = if tunnel { State::Tunnel } else { State::Head };
+            return;
+        }
+        self.state = if chunked {
+            self.line.clear();
+            State::Chunked(Chunk::Size)
+        } else if let Some(n) = length {
+            State::Length(n)
+        } else {
+            State::UntilClose
+        };
+        if self.state == State::Length(0) {
+            let tunnel = p.then_tunnel;
+            out.push(self.finish_message(p));
+            self.state = if tunnel { State::Tunnel } else { State::Head };
+            return;
+        }
+        self.pending = Some(p);
+    }
+
+    /// Keep body bytes up to the limit; count them all.
+    fn body_bytes(&mut self, b: &[u8]) {
+        let max = self.limits.max_body_bytes;
+        if let Some(p) = &mut self.pending {
+            p.wire_len = p.wire_len.saturating_add(b.len() as u64);
+            let room = max.saturating_sub(p.body.len());
+            if b.len() > room {
+                p.truncated = true;
+            }
+            p.body.extend_from_slice(&b[..room.min(b.len())]);
+        }
+    }
+
+    fn length_body(&mut self, data: &[u8], rem: u64, out: &mut Vec<Message>) -> usize {
+        let take = rem.min(data.len() as u64) as usize;
+        self.body_bytes(&data[..take]);
+        let rem = rem - take as u64;
+        if rem == 0 {
+            self.complete(out);
+        } else {
+            self.state = State::Length(rem);
+        }
+        take
+    }
+
+    fn complete(&mut self, out: &mut Vec<Message>) {
+        if let Some(p) = self.pending.take() {
+            let tunnel = p.then_tunnel;
+            out.push(self.finish_message(p));
+            self.after_message();
+            if tunnel {
+                self.state = State::Tunnel;
+            }
+        } else {
+            self.after_message();
+        }
+    }
+
+    fn after_message(&mut self) {
+        self.state = State::Head;
+        self.buf.clear();
+        self.line.clear();
+    }
+
+    /// Append to `line` up to and including a '\n'; `Some(consumed)` with the line complete.
+    fn take_line(
+        &mut self,
+        data: &[u8],
+        max: usize,
+        what: &'static str,
+    ) -> Result<(usize, bool), (usize, ProtoError)> {
+        let (n, done) = match memchr::memchr(b'\n', data) {
+            Some(i) => (i + 1, true),
+            None => (data.len(), false),
+        };
+        if self.line.len() + n > max {
+            return Err((
+                n,
+                ProtoError::TooLarge {
+                    at: self.offset,
+                    what,
+                    len: (self.line.len() + n) as u64,
+                    max: max as u64,
+                },
+            ));
+        }
+        self.line.extend_from_slice(&data[..n]);
+        Ok((n, done))
+    }
+
+    fn chunked(
+        &mut self,
+        data: &[u8],
+        c: Chunk,
+        out: &mut Vec<Message>,
+    ) -> Result<usize, (usize, ProtoError)> {
+        match c {
+            Chunk::Size => {
+                let (n, done) =
+                    self.take_line(data, self.limits.max_chunk_line, "HTTP chunk-size line")?;
+                if !done {
+                    return Ok(n);
+                }
+                let size = parse_chunk_size(&self.line).ok_or((
+                    n,
+                    ProtoError::Malformed {
+                        at: self.offset,
+                        what: "HTTP chunk size",
+                    },
+                ))?;
+                self.line.clear();
+                self.state = State::Chunked(if size == 0 {
+                    self.trailer_bytes = 0;
+                    Chunk::Trailers
+                } else {
+                    Chunk::Data(size)
+                });
+                Ok(n)
+            }
+            Chunk::Data(rem) => {
+                let take = rem.min(data.len() as u64) as usize;
+                self.body_bytes(&data[..take]);
+                let rem = rem - take as u64;
+                self.state = State::Chunked(if rem == 0 {
+                    Chunk::DataEnd
+                } else {
+                    Chunk::Data(rem)
+                });
+                Ok(take)
+            }
+            Chunk::DataEnd => match data.first() {
+                Some(b'\r') => Ok(1),
+                Some(b'\n') => {
+                    self.state = State::Chunked(Chunk::Size);
+                    Ok(1)
+                }
+                _ => Err((
+                    0,
+                    ProtoError::Malformed {
+                        at: self.offset,
+                        what: "HTTP chunk data not followed by CRLF",
+                    },
+                )),
+            },
+            Chunk::Trailers => {
+                let (n, done) =
+                    self.take_line(data, self.limits.max_header_bytes, "HTTP trailer line")?;
+                self.trailer_bytes += n;
+                if self.trailer_bytes > self.limits.max_header_bytes {
+                    return Err((
+                        n,
+                        ProtoError::TooLarge {
+                            at: self.offset,
+                            what: "HTTP trailer section",
+                            len: self.trailer_bytes as u64,
+                            max: self.limits.max_header_bytes as u64,
+                        },
+                    ));
+                }
+                if !done {
+                    return Ok(n);
+                }
+                let line = std::mem::take(&mut self.line);
+                let l = line.strip_suffix(b"\n").unwrap_or(&line);
+                let l = l.strip_suffix(b"\r").unwrap_or(l);
+                if l.is_empty() {
+                    self.complete(out);
+                } else if let Some(p) = &mut self.pending {
+                    let r = add_field(&mut p.headers, l, self.limits.max_headers, self.offset);
+                    if let Err(e) = r {
+                        self.line = line;
+                        self.line.clear();
+                        return Err((n, e));
+                    }
+                }
+                self.line = line;
+                self.line.clear();
+                Ok(n)
+            }
+        }
+    }
+
+    /// Decode the body and build the message.
+    fn finish_message(&self, p: Pending) -> Message {
+        let mut m = Message {
+            start: p.start,
+            headers: p.headers,
+            body: Vec::new(),
+            body_wire_len: p.wire_len,
+            content_encoding: p.content_encoding,
+            body_truncated: p.truncated,
+            decode_error: None,
+            offset: p.offset,
+        };
+        // Decoding undoes the transfer codings, then the content codings, each last-applied first.
+        let codings: Vec<&str> = m
+            .content_encoding
+            .iter()
+            .chain(p.transfer_codings.iter())
+            .map(String::as_str)
+            .filter(|c| *c != "identity")
+            .collect();
+        let mut data = p.body;
+        for c in codings.iter().rev() {
+            if data.is_empty() {
+                break;
+            }
+            let by_ratio = (data.len() as u64).saturating_mul(self.limits.max_ratio);
+            let limit = (self.limits.max_decompressed_bytes as u64)
+                .min(by_ratio.max(self.limits.ratio_free_bytes as u64))
+                as usize;
+            let d: Decoded = body::decompress_partial(c, &data, limit);
+            if d.truncated {
+                m.body_truncated = true;
+                m.decode_error = Some("decoded size limit reached");
+            }
+            if let Some(e) = d.error {
+                m.decode_error = Some(match e {
+                    ProtoError::Decompress { what, .. } => what,
+                    _ => "decode failed",
+                });
+                if d.data.is_empty() {
+                    // Nothing decoded: keep the encoded bytes, which may still be readable.
+                    break;
+                }
+                data = d.data;
+                break;
+            }
+            data = d.data;
+        }
+        m.body = data;
+        m
+    }
+}
+
+/// Find the end of the head in `b`, scanning for line ends from `from`: (end of the last
+/// header line, start of the body).
+fn find_head_end(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut pos = from;
+    while let Some(i) = memchr::memchr(b'\n', b.get(pos..)?) {
+        let nl = pos + i;
+        match b.get(nl + 1) {
+            Some(b'\n') => return Some((nl, nl + 2)),
+            Some(b'\r') if b.get(nl + 2) == Some(&b'\n') => return Some((nl, nl + 3)),
+            _ => {}
+        }
+        pos = nl + 1;
+    }
+    None
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn parse_request_line(line: &[u8], at: u64) -> Result<StartLine, ProtoError> {
+    let bad = ProtoError::Malformed {
+        at,
+        what: "HTTP request line",
+    };
+    let mut it = line.splitn(2, |&b| b == b' ');
+    let method = it.next().unwrap_or(&[]);
+    let rest = it.next().ok_or(bad.clone())?;
+    if method.is_empty() || method.len() > 32 || !method.iter().all(|&b| is_tchar(b)) {
+        return Err(bad);
+    }
+    let rest = trim(rest);
+    let (target, version) = match rest.iter().rposition(|&b| b == b' ') {
+        Some(i) => (trim(&rest[..i]), trim(&rest[i + 1..])),
+        None => return Err(bad),
+    };
+    if !version.starts_with(b"HTTP/") || target.is_empty() {
+        return Err(bad);
+    }
+    Ok(StartLine::Request {
+        method: String::from_utf8_lossy(method).into_owned(),
+        target: String::from_utf8_lossy(target).into_owned(),
+        version: String::from_utf8_lossy(version).into_owned(),
+    })
+}
+
+fn parse_status_line(line: &[u8], at: u64) -> Result<StartLine, ProtoError> {
+    let bad = ProtoError::Malformed {
+        at,
+        what: "HTTP status line",
+    };
+    if !line.starts_with(b"HTTP/") {
+        return Err(bad);
+    }
+    let mut it = line.splitn(3, |&b| b == b' ');
+    let version = it.next().unwrap_or(&[]);
+    let code = it.next().ok_or(bad.clone())?;
+    let reason = it.next().unwrap_or(&[]);
+    if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
+        return Err(bad);
+    }
+    let status = code.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
+    Ok(StartLine::Response {
+        status,
+        reason: String::from_utf8_lossy(trim(reason)).into_owned(),
+        version: String::from_utf8_lossy(version).into_owned(),
+    })
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let s = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t'))
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !matches!(c, b' ' | b'\t'))
+        .map_or(s, |i| i + 1);
+    b.get(s..e).unwrap_or(&[])
+}
+
+/// Add one header or trailer line; obsolete line folding continues the previous value.
+fn add_field(
+    headers: &mut Vec<(String, Vec<u8>)>,
+    line: &[u8],
+    max: usize,
+    at: u64,
+) -> Result<(), ProtoError> {
+    if line.is_empty() {
+        return Ok(());
+    }
+    if matches!(line[0], b' ' | b'\t') {
+        if let Some((_, v)) = headers.last_mut() {
+            v.push(b' ');
+            v.extend_from_slice(trim(line));
+        }
+        return Ok(());
+    }
+    // Lines without a colon are ignored, as browsers do.
+    let Some(colon) = memchr::memchr(b':', line) else {
+        return Ok(());
+    };
+    let name = trim(&line[..colon]);
+    if name.is_empty() {
+        return Ok(());
+    }
+    if headers.len() >= max {
+        return Err(ProtoError::TooLarge {
+            at,
+            what: "HTTP header field count",
+            len: headers.len() as u64 + 1,
+            max: max as u64,
+        });
+    }
+    headers.push((
+        String::from_utf8_lossy(name).into_owned(),
+        trim(&line[colon + 1..]).to_vec(),
+    ));
+    Ok(())
+}
+
+/// Content-Length, if present and valid ("5" or a list of equal values "5, 5").
+fn content_length(headers: &[(String, Vec<u8>)]) -> Option<u64> {
+    let mut found: Option<u64> = None;
+    for (n, v) in headers {
+        if !n.eq_ignore_ascii_case("content-length") {
+            continue;
+        }
+        for part in v.split(|&b| b == b',') {
+            let p = trim(part);
+            if p.is_empty() || p.len() > 19 || !p.iter().all(u8::is_ascii_digit) {
+                continue;
+            }
+            let x = p.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0'));
+            if found.is_none() {
+                found = Some(x);
+            }
+        }
+    }
+    found
+}
+
+/// Parse "1a;ext=1\r\n" (hex size, extensions ignored).
+fn parse_chunk_size(line: &[u8]) -> Option<u64> {
+    let l = trim(line.strip_suffix(b"\n").unwrap_or(line));
+    let l = trim(l.strip_suffix(b"\r").unwrap_or(l));
+    let digits = l.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    let rest = trim(&l[digits..]);
+    if !(rest.is_empty() || rest.starts_with(b";")) {
+        return None;
+    }
+    let mut n = 0u64;
+    for &b in &l[..digits] {
+        let d = (b as char).to_digit(16)? as u64;
+        n = n * 16 + d;
+    }
+    Some(n)
+}

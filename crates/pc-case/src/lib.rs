@@ -159,7 +159,11 @@ impl IdentifierTable {
             });
         }
         for (name, value) in &self.custom {
-            out.push(Identifier::text(IdentifierKind::Custom, name.clone(), value.trim()));
+            out.push(Identifier::text(
+                IdentifierKind::Custom,
+                name.clone(),
+                value.trim(),
+            ));
         }
         out
     }
@@ -308,7 +312,8 @@ captures = ["/abs/declined.har"]
 
     #[test]
     fn parses_sample_and_flattens_identifiers() {
-        let case = Case::parse(SAMPLE, Path::new("case.toml"), PathBuf::from("/lab/case1")).unwrap();
+        let case =
+            Case::parse(SAMPLE, Path::new("case.toml"), PathBuf::from("/lab/case1")).unwrap();
         assert_eq!(case.device.model, "A1");
         assert_eq!(case.phases.len(), 2);
         assert_eq!(case.phases[1].consent, Consent::Declined);
@@ -316,14 +321,25 @@ captures = ["/abs/declined.har"]
         let names: Vec<_> = ids.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(
             names,
-            ["imei", "imei2", "msisdn", "wifi_mac", "email", "location", "vendor_id"]
+            [
+                "imei",
+                "imei2",
+                "msisdn",
+                "wifi_mac",
+                "email",
+                "location",
+                "vendor_id"
+            ]
         );
         assert_eq!(ids[6].kind, IdentifierKind::Custom);
         assert_eq!(
             case.resolve(&case.phases[0].captures[0]),
             PathBuf::from("/lab/case1/captures/first-boot.pcapng")
         );
-        assert_eq!(case.resolve(&case.phases[1].captures[0]), PathBuf::from("/abs/declined.har"));
+        assert_eq!(
+            case.resolve(&case.phases[1].captures[0]),
+            PathBuf::from("/abs/declined.har")
+        );
     }
 
     #[test]
@@ -344,9 +360,16 @@ captures = ["/abs/declined.har"]
 
     #[test]
     fn calling_code_applies_to_msisdn() {
-        let text = SAMPLE.replace("msisdn = \"+33612345678\"", "msisdn = \"0612345678\"\ncalling_code = \"+33\"");
+        let text = SAMPLE.replace(
+            "msisdn = \"+33612345678\"",
+            "msisdn = \"0612345678\"\ncalling_code = \"+33\"",
+        );
         let case = Case::parse(&text, Path::new("c.toml"), PathBuf::new()).unwrap();
-        let m = case.identifiers().into_iter().find(|i| i.kind == IdentifierKind::Msisdn).unwrap();
+        let m = case
+            .identifiers()
+            .into_iter()
+            .find(|i| i.kind == IdentifierKind::Msisdn)
+            .unwrap();
         assert_eq!(m.calling_code.as_deref(), Some("33"));
     }
 }

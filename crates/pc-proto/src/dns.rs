@@ -439,3 +439,16 @@ fn shift(e: ProtoError, by: u64) -> ProtoError {
         other => other,
     }
 }
+
+/// Whether a message parsed from a datagram on an unusual port is plausibly a DNS query (one
+/// question of a common type, nothing else), so that DNS on a non-standard port
+/// is recognised without mistaking random payloads for it.
+pub fn is_plausible_query(m: &Message) -> bool {
+    const COMMON: [u16; 12] = [1, 2, 5, 6, 12, 15, 16, 28, 33, 64, 65, 255];
+    !m.response
+        && m.opcode == 0
+        && m.answers.is_empty()
+        && m.questions.len() == 1
+        && COMMON.contains(&m.questions[0].qtype)
+        && !m.questions[0].name.is_empty()
+}

@@ -9,6 +9,7 @@
 
 pub mod body;
 pub mod dns;
+pub mod gquic;
 pub mod http1;
 pub mod quic;
 pub mod tls;

@@ -28,7 +28,7 @@ pub mod content_type {
 }
 
 /// A parsed ClientHello.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ClientHello {
     /// server_name (host_name entry).
     pub sni: Option<String>,

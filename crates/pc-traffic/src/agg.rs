@@ -30,7 +30,13 @@ pub struct Agg {
 
 impl Agg {
     /// Add one occurrence. `snippet` is only built for the first one.
-    pub fn add(&mut self, ts: Option<i64>, frame: Option<u64>, entry: Option<u64>, snippet: impl FnOnce() -> String) {
+    pub fn add(
+        &mut self,
+        ts: Option<i64>,
+        frame: Option<u64>,
+        entry: Option<u64>,
+        snippet: impl FnOnce() -> String,
+    ) {
         if self.count == 0 {
             self.evidence.snippet = snippet();
         }
@@ -102,7 +108,8 @@ mod tests {
         a.add(Some(3), Some(20), None, || unreachable!());
         assert_eq!(a.count, 21);
         assert_eq!(a.evidence.frames.len(), MAX_EVIDENCE);
-        assert_eq!(a.evidence.more, 4);
+        // Frames 17..=20 and the repeated 20 are occurrences the list leaves out.
+        assert_eq!(a.evidence.more, 5);
         assert_eq!((a.first, a.last), (Some(1), Some(20)));
         let mut b = Agg::default();
         b.add(Some(0), None, Some(7), || "other".into());

@@ -1,6 +1,6 @@
 //! Runs the analysis over every input and builds the report.
 
-use crate::agg::{Agg, HitKey, LocalHits};
+use crate::agg::{Agg, HitKey};
 use crate::model::*;
 use crate::time::{parse_rfc3339, rfc3339};
 use pc_case::Consent;
@@ -9,7 +9,6 @@ use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One capture to analyse, with the phase it belongs to.
 #[derive(Debug, Clone)]
@@ -89,6 +88,7 @@ pub struct DnsKey {
 #[derive(Debug, Clone, Default)]
 pub struct DnsAgg {
     pub count: u64,
+    pub transports: BTreeSet<&'static str>,
     pub answers: BTreeSet<String>,
     pub phases: BTreeSet<String>,
 }
@@ -120,8 +120,16 @@ pub fn analyze(
         None => pc_detect::geo::GeoDb::embedded()?,
     };
     let matcher = Matcher::new(ids);
-    let ctx = Ctx { matcher: &matcher, scan: opts.scan.clone(), reveal: opts.reveal, net: opts.net.clone() };
-    let results: Vec<CaptureResult> = inputs.par_iter().map(|input| analyze_one(&ctx, input, progress)).collect();
+    let ctx = Ctx {
+        matcher: &matcher,
+        scan: opts.scan,
+        reveal: opts.reveal,
+        net: opts.net.clone(),
+    };
+    let results: Vec<CaptureResult> = inputs
+        .par_iter()
+        .map(|input| analyze_one(&ctx, input, progress))
+        .collect();
     Ok(build_report(results, &matcher, ids, &geo))
 }
 
@@ -160,7 +168,12 @@ fn analyze_one(ctx: &Ctx<'_>, input: &Input, progress: &(dyn Fn(u64) + Sync)) ->
     result
 }
 
-fn analyze_packets(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult, progress: &(dyn Fn(u64) + Sync)) {
+fn analyze_packets(
+    ctx: &Ctx<'_>,
+    path: &Path,
+    result: &mut CaptureResult,
+    progress: &(dyn Fn(u64) + Sync),
+) {
     let mut reader = match pc_capture::CaptureReader::open(path) {
         Ok(r) => r,
         Err(e) => {
@@ -185,11 +198,18 @@ fn analyze_packets(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult, progr
         match reader.next_packet() {
             Ok(Some(pkt)) => {
                 packets += 1;
-                let meta = pc_net::PacketMeta { frame: pkt.frame, ts: pkt.ts, app: pkt.app.clone() };
-                if decoder.push(pkt.linktype, pkt.data, &meta, &mut analysis).is_err() {
+                let meta = pc_net::PacketMeta {
+                    frame: pkt.frame,
+                    ts: pkt.ts,
+                    app: pkt.app.clone(),
+                };
+                if decoder
+                    .push(pkt.linktype, pkt.data, &meta, &mut analysis)
+                    .is_err()
+                {
                     undecoded += 1;
                 }
-                if packets % 4096 == 0 {
+                if packets.is_multiple_of(4096) {
                     let now = reader.bytes_read();
                     progress(now.saturating_sub(reported));
                     reported = now;
@@ -207,8 +227,11 @@ fn analyze_packets(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult, progr
     *result = analysis.result;
     result.input.packets = packets;
     result.input.undecoded_packets = undecoded;
-    result.input.tls_key_log_blocks =
-        reader.secrets().iter().filter(|s| s.secrets_type == 0x544c_534b).count() as u64;
+    result.input.tls_key_log_blocks = reader
+        .secrets()
+        .iter()
+        .filter(|s| s.secrets_type == 0x544c_534b)
+        .count() as u64;
 }
 
 /// Merge per-input results, attach countries and network owners, sort.
@@ -281,6 +304,7 @@ fn build_report(
         for (k, d) in r.dns {
             let e = dns.entry(k).or_default();
             e.count += d.count;
+            e.transports.extend(d.transports);
             e.answers.extend(d.answers);
             e.phases.extend(d.phases);
         }
@@ -289,8 +313,26 @@ fn build_report(
         inputs.push(r.input);
     }
     findings.sort_by(|a, b| {
-        (&a.phase, &a.capture, &a.identifier, &a.identifier_name, &a.host, &a.location, &a.encoding, &a.ip)
-            .cmp(&(&b.phase, &b.capture, &b.identifier, &b.identifier_name, &b.host, &b.location, &b.encoding, &b.ip))
+        (
+            &a.phase,
+            &a.capture,
+            &a.identifier,
+            &a.identifier_name,
+            &a.host,
+            &a.location,
+            &a.encoding,
+            &a.ip,
+        )
+            .cmp(&(
+                &b.phase,
+                &b.capture,
+                &b.identifier,
+                &b.identifier_name,
+                &b.host,
+                &b.location,
+                &b.encoding,
+                &b.ip,
+            ))
     });
     let destinations = destinations
         .into_iter()
@@ -325,6 +367,7 @@ fn build_report(
             name: k.name,
             qtype: pc_proto::dns::type_name(k.qtype).to_string(),
             count: d.count,
+            transports: d.transports.into_iter().map(str::to_string).collect(),
             answers: d.answers.into_iter().collect(),
             phases: d.phases.into_iter().collect(),
         })
@@ -342,7 +385,11 @@ fn build_report(
         search: SearchSummary {
             identifiers: ids.iter().map(|i| i.name.clone()).collect(),
             patterns: matcher.pattern_count(),
-            skipped: matcher.skipped().iter().map(|s| s.to_string()).collect(),
+            skipped: matcher
+                .skipped()
+                .iter()
+                .map(|s| format!("{}: {}", ids[s.ident].name, s.reason))
+                .collect(),
         },
     }
 }
@@ -351,16 +398,3 @@ fn build_report(
 pub fn har_time(s: Option<&str>) -> Option<i64> {
     s.and_then(parse_rfc3339)
 }
-
-/// A progress counter that can be shared with `analyze`.
-#[derive(Debug, Default)]
-pub struct ByteCounter(pub AtomicU64);
-
-impl ByteCounter {
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-}
-
-/// Hits of a HAR entry share the same shape as flow hits.
-pub type EntryHits = LocalHits;

@@ -17,10 +17,15 @@ fn split_url(url: &str) -> (String, Option<String>, Option<u16>, String) {
     let authority = authority.rsplit('@').next().unwrap_or(authority);
     let (host, port) = if let Some(h) = authority.strip_prefix('[') {
         let (h, p) = h.split_once(']').unwrap_or((h, ""));
-        (h.to_string(), p.strip_prefix(':').and_then(|p| p.parse().ok()))
+        (
+            h.to_string(),
+            p.strip_prefix(':').and_then(|p| p.parse().ok()),
+        )
     } else {
         match authority.rsplit_once(':') {
-            Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h.to_string(), p.parse().ok()),
+            Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                (h.to_string(), p.parse().ok())
+            }
             _ => (authority.to_string(), None),
         }
     };
@@ -30,7 +35,16 @@ fn split_url(url: &str) -> (String, Option<String>, Option<u16>, String) {
         _ => None,
     };
     let host = (!host.is_empty()).then(|| host.to_ascii_lowercase());
-    (scheme, host, port.or(default_port), if path.is_empty() { "/".into() } else { path.to_string() })
+    (
+        scheme,
+        host,
+        port.or(default_port),
+        if path.is_empty() {
+            "/".into()
+        } else {
+            path.to_string()
+        },
+    )
 }
 
 pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
@@ -61,9 +75,9 @@ pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
                     encrypted,
                     host: None,
                 };
-                hits.entry(key)
-                    .or_default()
-                    .add(ts, None, Some(idx), || pc_detect::snippet(data, h.start, h.end, ctx.reveal));
+                hits.entry(key).or_default().add(ts, None, Some(idx), || {
+                    ctx.matcher.snippet(data, h.start, h.end, ctx.reveal)
+                });
             });
         };
         scan(req.url.as_bytes(), "url");
@@ -88,7 +102,13 @@ pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
         }
         let server_ip: Option<IpAddr> = entry.server_ip;
         for (k, agg) in hits {
-            let fk = FindingKey { hit: k, host: host.clone(), ip: server_ip, port, app: None };
+            let fk = FindingKey {
+                hit: k,
+                host: host.clone(),
+                ip: server_ip,
+                port,
+                app: None,
+            };
             result.findings.entry(fk).or_default().merge(agg);
         }
         result.requests.push(Request {
@@ -105,7 +125,10 @@ pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
             app: None,
         });
         let dk = DestKey {
-            name: host.clone().or_else(|| server_ip.map(|i| i.to_string())).unwrap_or_default(),
+            name: host
+                .clone()
+                .or_else(|| server_ip.map(|i| i.to_string()))
+                .unwrap_or_default(),
             port: port.unwrap_or(0),
             protocol,
         };
@@ -115,9 +138,17 @@ pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
             d.ips.insert(ip);
         }
         d.flows += 1;
-        let header_bytes: u64 = req.headers.iter().map(|(n, v)| (n.len() + v.len() + 4) as u64).sum();
+        let header_bytes: u64 = req
+            .headers
+            .iter()
+            .map(|(n, v)| (n.len() + v.len() + 4) as u64)
+            .sum();
         d.bytes_sent += body_len + header_bytes + req.url.len() as u64;
-        d.bytes_received += entry.response.as_ref().and_then(|r| r.body.as_ref()).map_or(0, |b| b.len() as u64);
+        d.bytes_received += entry
+            .response
+            .as_ref()
+            .and_then(|r| r.body.as_ref())
+            .map_or(0, |b| b.len() as u64);
         d.cleartext |= !encrypted;
     }
 }
@@ -130,12 +161,25 @@ mod tests {
     fn splits_urls() {
         assert_eq!(
             split_url("https://Graph.Facebook.com/v12/act?x=1"),
-            ("https".into(), Some("graph.facebook.com".into()), Some(443), "/v12/act?x=1".into())
+            (
+                "https".into(),
+                Some("graph.facebook.com".into()),
+                Some(443),
+                "/v12/act?x=1".into()
+            )
         );
         assert_eq!(
             split_url("http://[2001:db8::1]:8080"),
-            ("http".into(), Some("2001:db8::1".into()), Some(8080), "/".into())
+            (
+                "http".into(),
+                Some("2001:db8::1".into()),
+                Some(8080),
+                "/".into()
+            )
         );
-        assert_eq!(split_url("http://u:p@h:81/a"), ("http".into(), Some("h".into()), Some(81), "/a".into()));
+        assert_eq!(
+            split_url("http://u:p@h:81/a"),
+            ("http".into(), Some("h".into()), Some(81), "/a".into())
+        );
     }
 }

@@ -104,7 +104,10 @@ pub struct Request {
 pub struct DnsQuery {
     pub name: String,
     pub qtype: String,
+    /// Queries seen (0 when only the response was captured).
     pub count: u64,
+    /// `udp`, `tcp`, or `mdns` (multicast DNS on port 5353, seen by the local network only).
+    pub transports: Vec<String>,
     pub answers: Vec<String>,
     pub phases: Vec<String>,
 }

@@ -1,14 +1,17 @@
 //! Packet captures: packets → flows (pc-net) → protocol analyzers (pc-proto) → matcher.
 
-use crate::agg::{Agg, HitKey, LocalHits};
+use crate::agg::{HitKey, LocalHits};
 use crate::engine::{CaptureResult, Ctx, DestKey, DnsKey};
 use crate::model::Handshake;
 use crate::model::Request;
 use pc_net::{Direction, FlowId, FlowKey, FlowSink, FlowStats, PacketMeta, Transport};
-use pc_proto::{AppProto, dns, http1, quic, tls};
+use pc_proto::{AppProto, dns, gquic, http1, quic, tls};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+
+/// Flow ids are numbered per transport (like tshark's tcp.stream / udp.stream).
+type Fk = (Transport, FlowId);
 
 /// DNS answers kept to name destinations; beyond this the oldest names are not replaced.
 const MAX_DNS_NAMES: usize = 1_000_000;
@@ -18,10 +21,23 @@ const RAW_OVERLAP: usize = 160;
 
 enum Analyzer {
     Undecided,
-    Http { req: http1::Parser, resp: http1::Parser },
-    Tls { c: tls::RecordStream, s: tls::RecordStream },
-    Dns { c: dns::TcpFramer, s: dns::TcpFramer },
+    Http {
+        req: Box<http1::Parser>,
+        resp: Box<http1::Parser>,
+    },
+    Tls {
+        c: tls::RecordStream,
+        s: tls::RecordStream,
+    },
+    Dns {
+        c: dns::TcpFramer,
+        s: dns::TcpFramer,
+    },
     Quic(Box<quic::InitialState>),
+    /// Google QUIC: the client hello is read from the first client datagrams.
+    Gquic {
+        seen: u8,
+    },
     DnsUdp,
     Raw,
 }
@@ -46,6 +62,7 @@ impl Flow {
             (Analyzer::Tls { .. }, _) => "tls",
             (Analyzer::Dns { .. } | Analyzer::DnsUdp, _) => "dns",
             (Analyzer::Quic(_), _) => "quic",
+            (Analyzer::Gquic { .. }, _) => "gquic",
             (_, Transport::Tcp) => "tcp",
             (_, Transport::Udp) => "udp",
         }
@@ -56,7 +73,7 @@ impl Flow {
 pub struct Analysis<'c> {
     ctx: &'c Ctx<'c>,
     pub result: CaptureResult,
-    flows: HashMap<FlowId, Flow>,
+    flows: HashMap<(Transport, FlowId), Flow>,
     dns_names: HashMap<IpAddr, String>,
     scratch: Vec<u8>,
     http_out: Vec<http1::Message>,
@@ -104,15 +121,21 @@ fn scan_into(
         };
         hits.entry(key)
             .or_default()
-            .add(Some(meta.ts), Some(meta.frame), None, || pc_detect::snippet(data, h.start, h.end, ctx.reveal));
+            .add(Some(meta.ts), Some(meta.frame), None, || {
+                ctx.matcher.snippet(data, h.start, h.end, ctx.reveal)
+            });
     });
 }
 
 impl Analysis<'_> {
-    fn http_request(&mut self, id: FlowId, msg: &http1::Message, meta: &PacketMeta) {
+    fn http_request(&mut self, id: Fk, msg: &http1::Message, meta: &PacketMeta) {
         let ctx = self.ctx;
-        let Some(flow) = self.flows.get_mut(&id) else { return };
-        let http1::StartLine::Request { method, target, .. } = &msg.start else { return };
+        let Some(flow) = self.flows.get_mut(&id) else {
+            return;
+        };
+        let http1::StartLine::Request { method, target, .. } = &msg.start else {
+            return;
+        };
         let host = msg
             .headers
             .iter()
@@ -134,27 +157,84 @@ impl Analysis<'_> {
             port: Some(flow.key.server.port()),
             app: flow.app.as_deref().map(str::to_string),
         });
-        scan_into(ctx, &mut flow.hits, target.as_bytes(), 0, "url", "http", false, None, meta);
+        scan_into(
+            ctx,
+            &mut flow.hits,
+            target.as_bytes(),
+            0,
+            "url",
+            "http",
+            false,
+            None,
+            meta,
+        );
         for (name, value) in &msg.headers {
             let lname = name.to_ascii_lowercase();
-            let loc = if lname == "cookie" { "cookie".to_string() } else { format!("header:{lname}") };
-            scan_into(ctx, &mut flow.hits, value, 0, &loc, "http", false, None, meta);
+            let loc = if lname == "cookie" {
+                "cookie".to_string()
+            } else {
+                format!("header:{lname}")
+            };
+            scan_into(
+                ctx,
+                &mut flow.hits,
+                value,
+                0,
+                &loc,
+                "http",
+                false,
+                None,
+                meta,
+            );
         }
         if !msg.body.is_empty() {
-            scan_into(ctx, &mut flow.hits, &msg.body, 0, "body", "http", false, None, meta);
+            scan_into(
+                ctx,
+                &mut flow.hits,
+                &msg.body,
+                0,
+                "body",
+                "http",
+                false,
+                None,
+                meta,
+            );
         }
     }
 
-    fn dns_message(&mut self, id: FlowId, msg: &dns::Message, meta: &PacketMeta) {
+    fn dns_message(&mut self, id: Fk, msg: &dns::Message, meta: &PacketMeta) {
         let ctx = self.ctx;
         let phase = self.result.input.phase.clone();
+        let transport = match self.flows.get(&id) {
+            Some(f) if f.key.server.port() == 5353 || f.key.client.port() == 5353 => "mdns",
+            _ if id.0 == Transport::Tcp => "tcp",
+            _ => "udp",
+        };
         if !msg.response {
             for q in &msg.questions {
-                let e = self.result.dns.entry(DnsKey { name: q.name.to_ascii_lowercase(), qtype: q.qtype }).or_default();
+                let e = self
+                    .result
+                    .dns
+                    .entry(DnsKey {
+                        name: q.name.to_ascii_lowercase(),
+                        qtype: q.qtype,
+                    })
+                    .or_default();
                 e.count += 1;
+                e.transports.insert(transport);
                 e.phases.insert(phase.clone());
                 if let Some(flow) = self.flows.get_mut(&id) {
-                    scan_into(ctx, &mut flow.hits, q.name.as_bytes(), 0, "dns", "dns", false, Some(&q.name), meta);
+                    scan_into(
+                        ctx,
+                        &mut flow.hits,
+                        q.name.as_bytes(),
+                        0,
+                        "dns",
+                        "dns",
+                        false,
+                        Some(&q.name),
+                        meta,
+                    );
                 }
             }
             return;
@@ -168,9 +248,20 @@ impl Analysis<'_> {
                 dns::RData::Aaaa(a) => a.into(),
                 _ => continue,
             };
-            let name = asked.clone().unwrap_or_else(|| rr.name.to_ascii_lowercase());
+            let name = asked
+                .clone()
+                .unwrap_or_else(|| rr.name.to_ascii_lowercase());
             if let Some(q) = msg.questions.first() {
-                let e = self.result.dns.entry(DnsKey { name: q.name.to_ascii_lowercase(), qtype: q.qtype }).or_default();
+                let e = self
+                    .result
+                    .dns
+                    .entry(DnsKey {
+                        name: q.name.to_ascii_lowercase(),
+                        qtype: q.qtype,
+                    })
+                    .or_default();
+                e.transports.insert(transport);
+                e.phases.insert(self.result.input.phase.clone());
                 e.answers.insert(ip.to_string());
             }
             if self.dns_names.len() < MAX_DNS_NAMES || self.dns_names.contains_key(&ip) {
@@ -179,14 +270,32 @@ impl Analysis<'_> {
         }
     }
 
-    fn client_hello(&mut self, id: FlowId, ch: &tls::ClientHello, protocol: &'static str, meta: &PacketMeta) {
+    fn client_hello(
+        &mut self,
+        id: Fk,
+        ch: &tls::ClientHello,
+        protocol: &'static str,
+        meta: &PacketMeta,
+    ) {
         let ctx = self.ctx;
-        let Some(flow) = self.flows.get_mut(&id) else { return };
+        let Some(flow) = self.flows.get_mut(&id) else {
+            return;
+        };
         if flow.sni.is_none() {
             flow.sni = ch.sni.clone();
         }
         if let Some(sni) = &ch.sni {
-            scan_into(ctx, &mut flow.hits, sni.as_bytes(), 0, "sni", protocol, false, None, meta);
+            scan_into(
+                ctx,
+                &mut flow.hits,
+                sni.as_bytes(),
+                0,
+                "sni",
+                protocol,
+                false,
+                None,
+                meta,
+            );
         }
         if flow.handshake.is_none() {
             flow.handshake = Some(self.result.handshakes.len());
@@ -198,37 +307,59 @@ impl Analysis<'_> {
                 server_port: flow.key.server.port(),
                 sni: ch.sni.clone(),
                 alpn: ch.alpn.clone(),
-                versions_offered: ch.versions.iter().map(|v| tls::version_name(*v).to_string()).collect(),
+                versions_offered: ch
+                    .versions
+                    .iter()
+                    .map(|v| tls::version_name(*v).to_string())
+                    .collect(),
                 version_chosen: None,
             });
         }
     }
 
-    fn raw(&mut self, id: FlowId, data: &[u8], meta: &PacketMeta) {
+    fn raw(&mut self, id: Fk, data: &[u8], meta: &PacketMeta) {
         let ctx = self.ctx;
-        let Some(flow) = self.flows.get_mut(&id) else { return };
+        let Some(flow) = self.flows.get_mut(&id) else {
+            return;
+        };
         flow.cleartext_sent = true;
         let protocol = flow.protocol();
         self.scratch.clear();
         self.scratch.extend_from_slice(&flow.tail);
         let skip = self.scratch.len();
         self.scratch.extend_from_slice(data);
-        scan_into(ctx, &mut flow.hits, &self.scratch, skip, "payload", protocol, false, None, meta);
+        scan_into(
+            ctx,
+            &mut flow.hits,
+            &self.scratch,
+            skip,
+            "payload",
+            protocol,
+            false,
+            None,
+            meta,
+        );
         let keep = self.scratch.len().min(RAW_OVERLAP);
         flow.tail.clear();
-        flow.tail.extend_from_slice(&self.scratch[self.scratch.len() - keep..]);
+        flow.tail
+            .extend_from_slice(&self.scratch[self.scratch.len() - keep..]);
     }
 
-    fn tls_events(&mut self, id: FlowId, dir: Direction, meta: &PacketMeta) {
+    fn tls_events(&mut self, id: Fk, dir: Direction, meta: &PacketMeta) {
         let events = std::mem::take(&mut self.tls_out);
         for ev in &events {
             match ev {
-                tls::Event::ClientHello(ch) if dir == Direction::ToServer => self.client_hello(id, ch, "tls", meta),
+                tls::Event::ClientHello(ch) if dir == Direction::ToServer => {
+                    self.client_hello(id, ch, "tls", meta)
+                }
                 tls::Event::ServerHello(sh) => {
                     let v = tls::version_name(sh.version).to_string();
                     if let Some(flow) = self.flows.get_mut(&id) {
                         flow.tls_version = Some(v.clone());
-                        if let Some(h) = flow.handshake.and_then(|i| self.result.handshakes.get_mut(i)) {
+                        if let Some(h) = flow
+                            .handshake
+                            .and_then(|i| self.result.handshakes.get_mut(i))
+                        {
                             h.version_chosen = Some(v);
                         }
                     }
@@ -241,9 +372,17 @@ impl Analysis<'_> {
     }
 }
 
+fn is_h2_preface(m: &http1::Message) -> bool {
+    matches!(&m.start, http1::StartLine::Request { method, target, .. } if method == "PRI" && target == "*")
+}
+
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
-        return host.split(']').next().map(|h| h.trim_start_matches('[')).unwrap_or(host);
+        return host
+            .split(']')
+            .next()
+            .map(|h| h.trim_start_matches('['))
+            .unwrap_or(host);
     }
     match host.rsplit_once(':') {
         Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.contains(':') => h,
@@ -253,6 +392,7 @@ fn strip_port(host: &str) -> &str {
 
 impl FlowSink for Analysis<'_> {
     fn flow_start(&mut self, id: FlowId, key: &FlowKey, meta: &PacketMeta) {
+        let id = (key.transport, id);
         match key.transport {
             Transport::Tcp => self.result.input.tcp_flows += 1,
             Transport::Udp => self.result.input.udp_flows += 1,
@@ -275,15 +415,27 @@ impl FlowSink for Analysis<'_> {
     }
 
     fn stream_data(&mut self, id: FlowId, dir: Direction, data: &[u8], meta: &PacketMeta) {
-        let Some(flow) = self.flows.get_mut(&id) else { return };
+        let id = (Transport::Tcp, id);
+        let Some(flow) = self.flows.get_mut(&id) else {
+            return;
+        };
         if flow.app.is_none() {
             flow.app = meta.app.clone();
         }
         if matches!(flow.analyzer, Analyzer::Undecided) {
             flow.analyzer = match pc_proto::sniff_stream(data, flow.key.server.port()) {
-                AppProto::Http1 => Analyzer::Http { req: http1::Parser::requests(), resp: http1::Parser::responses() },
-                AppProto::Tls => Analyzer::Tls { c: tls::RecordStream::new(), s: tls::RecordStream::new() },
-                AppProto::Dns => Analyzer::Dns { c: dns::TcpFramer::default(), s: dns::TcpFramer::default() },
+                AppProto::Http1 => Analyzer::Http {
+                    req: Box::new(http1::Parser::requests()),
+                    resp: Box::new(http1::Parser::responses()),
+                },
+                AppProto::Tls => Analyzer::Tls {
+                    c: tls::RecordStream::new(),
+                    s: tls::RecordStream::new(),
+                },
+                AppProto::Dns => Analyzer::Dns {
+                    c: dns::TcpFramer::default(),
+                    s: dns::TcpFramer::default(),
+                },
                 AppProto::Unknown => Analyzer::Raw,
             };
             // A server that speaks first (banner) on an unknown port: keep it raw.
@@ -297,13 +449,21 @@ impl FlowSink for Analysis<'_> {
                 if dir == Direction::ToServer {
                     flow.cleartext_sent = true;
                     let _ = req.push(data, &mut out);
+                    let mut h2 = false;
                     for m in &out {
-                        if let http1::StartLine::Request { method, .. } = &m.start {
+                        if let http1::StartLine::Request { method, target, .. } = &m.start {
+                            // The HTTP/2 connection preface ("PRI * HTTP/2.0") is not a request.
+                            h2 |= method == "PRI" && target == "*";
                             resp.expect_response_to(method);
                         }
                     }
-                    for m in &out {
+                    for m in out.iter().filter(|m| !is_h2_preface(m)) {
                         self.http_request(id, m, meta);
+                    }
+                    if h2 && let Some(f) = self.flows.get_mut(&id) {
+                        // Cleartext HTTP/2 from here on: searched as raw bytes until the HTTP/2
+                        // analyzer exists.
+                        f.analyzer = Analyzer::Raw;
                     }
                 } else {
                     let _ = resp.push(data, &mut out);
@@ -325,7 +485,11 @@ impl FlowSink for Analysis<'_> {
                 self.tls_events(id, dir, meta);
             }
             Analyzer::Dns { c, s } => {
-                let msgs = if dir == Direction::ToServer { c.push(data) } else { s.push(data) };
+                let msgs = if dir == Direction::ToServer {
+                    c.push(data)
+                } else {
+                    s.push(data)
+                };
                 for m in msgs.into_iter().flatten() {
                     self.dns_message(id, &m, meta);
                 }
@@ -335,31 +499,49 @@ impl FlowSink for Analysis<'_> {
                     self.raw(id, data, meta);
                 }
             }
-            Analyzer::Quic(_) | Analyzer::DnsUdp => {}
+            Analyzer::Quic(_) | Analyzer::Gquic { .. } | Analyzer::DnsUdp => {}
         }
     }
 
     fn stream_gap(&mut self, id: FlowId, dir: Direction, missing: u64, _meta: &PacketMeta) {
+        let id = (Transport::Tcp, id);
         self.result.input.tcp_gaps += 1;
-        let Some(flow) = self.flows.get_mut(&id) else { return };
+        let Some(flow) = self.flows.get_mut(&id) else {
+            return;
+        };
         flow.tail.clear();
         match &mut flow.analyzer {
             Analyzer::Http { req, resp } => {
-                if dir == Direction::ToServer { req.gap(missing) } else { resp.gap(missing) }
+                if dir == Direction::ToServer {
+                    req.gap(missing)
+                } else {
+                    resp.gap(missing)
+                }
             }
             Analyzer::Tls { c, s } => {
-                if dir == Direction::ToServer { c.gap() } else { s.gap() }
+                if dir == Direction::ToServer {
+                    c.gap()
+                } else {
+                    s.gap()
+                }
             }
             Analyzer::Dns { c, s } => {
                 // Framing is lost: start again on the next message boundary we can find.
-                if dir == Direction::ToServer { *c = dns::TcpFramer::default() } else { *s = dns::TcpFramer::default() }
+                if dir == Direction::ToServer {
+                    *c = dns::TcpFramer::default()
+                } else {
+                    *s = dns::TcpFramer::default()
+                }
             }
             _ => {}
         }
     }
 
     fn datagram(&mut self, id: FlowId, dir: Direction, data: &[u8], meta: &PacketMeta) {
-        let Some(flow) = self.flows.get_mut(&id) else { return };
+        let id = (Transport::Udp, id);
+        let Some(flow) = self.flows.get_mut(&id) else {
+            return;
+        };
         if flow.app.is_none() {
             flow.app = meta.app.clone();
         }
@@ -369,6 +551,13 @@ impl FlowSink for Analysis<'_> {
                 Analyzer::DnsUdp
             } else if dir == Direction::ToServer && quic::is_quic_long_header(data) {
                 Analyzer::Quic(Box::new(quic::InitialState::new()))
+            } else if dir == Direction::ToServer && gquic::version(data).is_some() {
+                Analyzer::Gquic { seen: 0 }
+            } else if dir == Direction::ToServer
+                && dns::parse(data).is_ok_and(|m| dns::is_plausible_query(&m))
+            {
+                // DNS on a port of its own.
+                Analyzer::DnsUdp
             } else {
                 Analyzer::Raw
             };
@@ -393,6 +582,19 @@ impl FlowSink for Analysis<'_> {
                     self.client_hello(id, &ch, "quic", meta);
                 }
             }
+            Analyzer::Gquic { seen } => {
+                // The CHLO comes in the first client packets (again after a REJ).
+                if dir == Direction::ToServer && *seen < 8 {
+                    *seen += 1;
+                    if let Some(h) = gquic::parse_client_hello(data) {
+                        let ch = tls::ClientHello {
+                            sni: h.sni,
+                            ..Default::default()
+                        };
+                        self.client_hello(id, &ch, "gquic", meta);
+                    }
+                }
+            }
             _ => {
                 if dir == Direction::ToServer {
                     self.raw(id, data, meta);
@@ -406,18 +608,27 @@ impl FlowSink for Analysis<'_> {
     }
 
     fn flow_end(&mut self, id: FlowId, key: &FlowKey, stats: &FlowStats) {
-        let Some(mut flow) = self.flows.remove(&id) else { return };
+        let id = (key.transport, id);
+        let Some(mut flow) = self.flows.remove(&id) else {
+            return;
+        };
         if let Analyzer::Http { req, .. } = &mut flow.analyzer {
             let mut out = std::mem::take(&mut self.http_out);
             req.finish(&mut out);
-            let meta = PacketMeta { frame: stats.last_frame, ts: stats.last_ts, app: flow.app.clone() };
+            let meta = PacketMeta {
+                frame: stats.last_frame,
+                ts: stats.last_ts,
+                app: flow.app.clone(),
+            };
             self.flows.insert(id, flow);
             for m in &out {
                 self.http_request(id, m, &meta);
             }
             out.clear();
             self.http_out = out;
-            let Some(f) = self.flows.remove(&id) else { return };
+            let Some(f) = self.flows.remove(&id) else {
+                return;
+            };
             flow = f;
         }
         let protocol = flow.protocol();
@@ -436,9 +647,13 @@ impl FlowSink for Analysis<'_> {
                 app: app.clone(),
                 hit: k,
             };
-            self.result.findings.entry(fk).or_insert_with(Agg::default).merge(agg);
+            self.result.findings.entry(fk).or_default().merge(agg);
         }
-        let dk = DestKey { name: host.clone().unwrap_or_else(|| server_ip.to_string()), port: key.server.port(), protocol };
+        let dk = DestKey {
+            name: host.clone().unwrap_or_else(|| server_ip.to_string()),
+            port: key.server.port(),
+            protocol,
+        };
         let d = self.result.destinations.entry(dk).or_default();
         d.host = host;
         d.ips.insert(server_ip);

@@ -61,7 +61,11 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         None | Some(b'Z') | Some(b'z') => 0,
         Some(&sign @ (b'+' | b'-')) => {
             let oh = num(i + 1..i + 3)?;
-            let om = if b.get(i + 3) == Some(&b':') { num(i + 4..i + 6)? } else { num(i + 3..i + 5).unwrap_or(0) };
+            let om = if b.get(i + 3) == Some(&b':') {
+                num(i + 4..i + 6)?
+            } else {
+                num(i + 3..i + 5).unwrap_or(0)
+            };
             let o = oh * 3600 + om * 60;
             if sign == b'+' { o } else { -o }
         }
@@ -90,15 +94,24 @@ mod tests {
     fn formats_known_instants() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000000Z");
         // 2024-02-29T12:34:56.000000789Z (a leap day)
-        assert_eq!(rfc3339(1_709_210_096_000_000_789), "2024-02-29T12:34:56.000000789Z");
+        assert_eq!(
+            rfc3339(1_709_210_096_000_000_789),
+            "2024-02-29T12:34:56.000000789Z"
+        );
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
     }
 
     #[test]
     fn parses_har_timestamps() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2024-02-29T12:34:56.000000789Z"), Some(1_709_210_096_000_000_789));
-        assert_eq!(parse_rfc3339("2024-02-29T14:34:56.5+02:00"), Some(1_709_210_096_500_000_000));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T12:34:56.000000789Z"),
+            Some(1_709_210_096_000_000_789)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29T14:34:56.5+02:00"),
+            Some(1_709_210_096_500_000_000)
+        );
         assert_eq!(parse_rfc3339("not a date"), None);
         assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
     }

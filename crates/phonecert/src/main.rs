@@ -17,7 +17,13 @@ use std::process::ExitCode;
 /// Start with the bundled example:
 ///   phonecert traffic --case examples/acme-a1/case.toml
 #[derive(Parser)]
-#[command(name = "phonecert", version, about, long_about, propagate_version = true)]
+#[command(
+    name = "phonecert",
+    version,
+    about,
+    long_about,
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

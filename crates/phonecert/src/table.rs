@@ -8,9 +8,11 @@ use std::io::{self, Write};
 pub fn progress_bar(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar.set_message(what.to_string());
     bar
@@ -35,7 +37,10 @@ fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Resu
         }
         writeln!(out, "{}", s.trim_end())
     };
-    line(out, &header.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
+    line(
+        out,
+        &header.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+    )?;
     for r in rows {
         line(out, r)?;
     }
@@ -43,14 +48,19 @@ fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Resu
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map_or_else(|| "-".to_string(), ToString::to_string)
+    v.as_ref()
+        .map_or_else(|| "-".to_string(), ToString::to_string)
 }
 
 /// The traffic summary: identifiers per destination, then every destination, then inputs.
 pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
     writeln!(out, "IDENTIFIERS SENT ({} findings)", r.findings.len())?;
     if r.findings.is_empty() {
-        writeln!(out, "  none of the {} identifiers was found", r.search.identifiers.len())?;
+        writeln!(
+            out,
+            "  none of the {} identifiers was found",
+            r.search.identifiers.len()
+        )?;
     } else {
         let rows: Vec<Vec<String>> = r
             .findings
@@ -65,7 +75,11 @@ pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
                     opt(&f.host),
                     opt(&f.country),
                     f.protocol.clone(),
-                    if f.encrypted_on_wire { "encrypted".into() } else { "CLEAR".into() },
+                    if f.encrypted_on_wire {
+                        "encrypted".into()
+                    } else {
+                        "CLEAR".into()
+                    },
                     f.count.to_string(),
                     opt(&f.app),
                 ]
@@ -73,7 +87,19 @@ pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
             .collect();
         table(
             out,
-            &["PHASE", "CONSENT", "IDENTIFIER", "FORM", "WHERE", "HOST", "CC", "PROTO", "WIRE", "COUNT", "APP"],
+            &[
+                "PHASE",
+                "CONSENT",
+                "IDENTIFIER",
+                "FORM",
+                "WHERE",
+                "HOST",
+                "CC",
+                "PROTO",
+                "WIRE",
+                "COUNT",
+                "APP",
+            ],
             &rows,
         )?;
     }
@@ -86,22 +112,44 @@ pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
             vec![
                 opt(&d.host),
                 d.ips.first().cloned().unwrap_or_default()
-                    + &if d.ips.len() > 1 { format!(" +{}", d.ips.len() - 1) } else { String::new() },
+                    + &if d.ips.len() > 1 {
+                        format!(" +{}", d.ips.len() - 1)
+                    } else {
+                        String::new()
+                    },
                 d.port.to_string(),
                 d.protocol.clone(),
                 opt(&d.country),
-                d.asn.map(|a| format!("AS{a}")).unwrap_or_else(|| "-".into()),
+                d.asn
+                    .map(|a| format!("AS{a}"))
+                    .unwrap_or_else(|| "-".into()),
                 opt(&d.org).chars().take(28).collect(),
                 d.flows.to_string(),
                 d.bytes_sent.to_string(),
                 d.bytes_received.to_string(),
-                if d.cleartext_data_sent { "yes".into() } else { "no".into() },
+                if d.cleartext_data_sent {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
             ]
         })
         .collect();
     table(
         out,
-        &["HOST", "IP", "PORT", "PROTO", "CC", "ASN", "ORG", "FLOWS", "SENT", "RECEIVED", "CLEARTEXT"],
+        &[
+            "HOST",
+            "IP",
+            "PORT",
+            "PROTO",
+            "CC",
+            "ASN",
+            "ORG",
+            "FLOWS",
+            "SENT",
+            "RECEIVED",
+            "CLEARTEXT",
+        ],
         &rows,
     )?;
     writeln!(out)?;
@@ -114,12 +162,24 @@ pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
                 i.path.clone(),
                 i.phase.clone(),
                 i.format.clone(),
-                if i.format == "har" { format!("{} entries", i.har_entries) } else { format!("{} packets", i.packets) },
+                if i.format == "har" {
+                    format!("{} entries", i.har_entries)
+                } else {
+                    format!("{} packets", i.packets)
+                },
                 i.bytes.to_string(),
-                if i.errors.is_empty() { "ok".into() } else { i.errors.join("; ") },
+                if i.errors.is_empty() {
+                    "ok".into()
+                } else {
+                    i.errors.join("; ")
+                },
             ]
         })
         .collect();
-    table(out, &["FILE", "PHASE", "FORMAT", "READ", "BYTES", "STATUS"], &rows)?;
+    table(
+        out,
+        &["FILE", "PHASE", "FORMAT", "READ", "BYTES", "STATUS"],
+        &rows,
+    )?;
     Ok(())
 }

@@ -91,7 +91,9 @@ impl From<ConsentArg> for Consent {
 
 /// Parse `KIND=VALUE` (or `custom:NAME=VALUE`, `location=LAT,LON[,R]`).
 pub fn parse_id(s: &str, n: usize) -> Result<Identifier> {
-    let (kind, value) = s.split_once('=').with_context(|| format!("--id {s}: expected KIND=VALUE"))?;
+    let (kind, value) = s
+        .split_once('=')
+        .with_context(|| format!("--id {s}: expected KIND=VALUE"))?;
     if value.is_empty() {
         bail!("--id {s}: empty value");
     }
@@ -103,9 +105,16 @@ pub fn parse_id(s: &str, n: usize) -> Result<Identifier> {
     }
     let kind = IdentifierKind::parse(kind).with_context(|| {
         let names: Vec<_> = IdentifierKind::ALL.iter().map(|k| k.as_str()).collect();
-        format!("--id {s}: unknown kind `{kind}` (one of {}, or custom:NAME)", names.join(", "))
+        format!(
+            "--id {s}: unknown kind `{kind}` (one of {}, or custom:NAME)",
+            names.join(", ")
+        )
     })?;
-    let name = if n == 0 { kind.as_str().to_string() } else { format!("{}{}", kind.as_str(), n + 1) };
+    let name = if n == 0 {
+        kind.as_str().to_string()
+    } else {
+        format!("{}{}", kind.as_str(), n + 1)
+    };
     if kind == IdentifierKind::Location {
         let parts: Vec<f64> = value
             .split(',')
@@ -133,7 +142,10 @@ pub fn parse_id(s: &str, n: usize) -> Result<Identifier> {
 
 pub fn run(args: TrafficArgs) -> Result<u8> {
     if let Some(n) = args.threads {
-        rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().ok();
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .ok();
     }
     let mut ids = Vec::new();
     let mut inputs = Vec::new();
@@ -142,7 +154,11 @@ pub fn run(args: TrafficArgs) -> Result<u8> {
         ids = case.identifiers();
         for phase in &case.phases {
             for c in &phase.captures {
-                inputs.push(Input { path: case.resolve(c), phase: phase.name.clone(), consent: phase.consent });
+                inputs.push(Input {
+                    path: case.resolve(c),
+                    phase: phase.name.clone(),
+                    consent: phase.consent,
+                });
             }
         }
     }
@@ -152,30 +168,45 @@ pub fn run(args: TrafficArgs) -> Result<u8> {
         ids.push(parse_id(s, n)?);
     }
     for c in &args.captures {
-        inputs.push(Input { path: c.clone(), phase: args.phase.clone(), consent: args.consent.into() });
+        inputs.push(Input {
+            path: c.clone(),
+            phase: args.phase.clone(),
+            consent: args.consent.into(),
+        });
     }
     if inputs.is_empty() {
         bail!("no capture to analyse: give capture files or --case CASE.toml (see --help)");
     }
     if ids.is_empty() {
-        eprintln!("phonecert: warning: no identifiers given: only destinations, requests and DNS are reported");
+        eprintln!(
+            "phonecert: warning: no identifiers given: only destinations, requests and DNS are reported"
+        );
     }
     for i in &inputs {
         if !i.path.exists() {
             bail!("{}: no such file", i.path.display());
         }
     }
-    let total: u64 = inputs.iter().map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0)).sum();
+    let total: u64 = inputs
+        .iter()
+        .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
+        .sum();
     let bar = crate::table::progress_bar(total, "analysing");
-    let opts = Options { reveal: args.reveal, geoip: args.geoip.clone(), ..Default::default() };
+    let opts = Options {
+        reveal: args.reveal,
+        geoip: args.geoip.clone(),
+        ..Default::default()
+    };
     let report = pc_traffic::analyze(&inputs, &ids, &opts, &|n| bar.inc(n))?;
     bar.finish_and_clear();
 
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() && args.output.is_none() {
-        Format::Table
-    } else {
-        Format::Json
-    });
+    let format = args.format.unwrap_or(
+        if std::io::stdout().is_terminal() && args.output.is_none() {
+            Format::Table
+        } else {
+            Format::Json
+        },
+    );
     let mut out = Vec::new();
     match format {
         Format::Json => {
@@ -192,7 +223,10 @@ pub fn run(args: TrafficArgs) -> Result<u8> {
     let mut code = EXIT_OK;
     for i in &report.inputs {
         for e in &i.errors {
-            eprintln!("phonecert: {}: {e}", if i.failed { "error" } else { "warning" });
+            eprintln!(
+                "phonecert: {}: {e}",
+                if i.failed { "error" } else { "warning" }
+            );
         }
         if i.failed {
             code = EXIT_ERROR;
@@ -237,11 +271,16 @@ fn write_ndjson(out: &mut Vec<u8>, r: &TrafficReport) -> Result<()> {
 
 /// Write to a temporary file beside the target, sync, then rename: a reader never sees half.
 pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("{}: cannot create", dir.display()))?;
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).with_context(|| format!("{}: cannot write", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("{}: cannot write", path.display()))?;
     Ok(())
 }
 
@@ -255,11 +294,19 @@ mod tests {
         assert_eq!((id.kind, id.name.as_str()), (IdentifierKind::Imei, "imei"));
         assert_eq!(parse_id("imei=356938035643817", 1).unwrap().name, "imei2");
         let c = parse_id("custom:fb_anon_id=XZ9dd", 0).unwrap();
-        assert_eq!((c.kind, c.name.as_str()), (IdentifierKind::Custom, "fb_anon_id"));
+        assert_eq!(
+            (c.kind, c.name.as_str()),
+            (IdentifierKind::Custom, "fb_anon_id")
+        );
         let l = parse_id("location=48.85,2.35", 0).unwrap();
         assert!(matches!(l.value, IdentifierValue::Location(GeoPoint { lat, .. }) if lat == 48.85));
         assert!(parse_id("imei", 0).is_err());
-        assert!(parse_id("color=blue", 0).unwrap_err().to_string().contains("unknown kind"));
+        assert!(
+            parse_id("color=blue", 0)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown kind")
+        );
         assert!(parse_id("location=1", 0).is_err());
         assert!(parse_id("custom:=x", 0).is_err());
     }

@@ -84,13 +84,14 @@ def main():
         f.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1))
         while written < size:
             for pkts in sources:
-                base = pkts[0][0] if pkts else 0
+                base = min(p[0] for p in pkts) if pkts else 0
                 span = 0
                 for ns, frame, orig in pkts:
                     fr = bytearray(frame)
                     shift_ports(fr, rep)
-                    ts = t + (ns - base)
-                    span = max(span, ns - base)
+                    # Captures with stray timestamps keep their order but no more than an hour.
+                    ts = t + min(ns - base, 3600 * 1_000_000_000)
+                    span = max(span, min(ns - base, 3600 * 1_000_000_000))
                     f.write(struct.pack("<IIII", ts // 1_000_000_000, ts % 1_000_000_000, len(fr), max(orig, len(fr))))
                     f.write(fr)
                     written += 16 + len(fr)

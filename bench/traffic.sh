@@ -15,7 +15,7 @@ mkdir -p "$OUT"
 CAP="$OUT/big-$SIZE.pcap"
 SRC=(examples/acme-a1/captures/declined-idle.pcap tests/data/pcap/ndpi/instagram.pcap
      tests/data/pcap/ndpi/iphone.pcap tests/data/pcap/ndpi/whatsapp.pcap tests/data/pcap/ndpi/facebook.pcap)
-if [ ! -s "$CAP" ]; then
+if [ ! -s "$CAP" ] || [ "$(stat -c %s "$CAP")" -lt 1000000000 ] && [ "$SIZE" = 1G ]; then
   python3 bench/make-big-capture.py "$CAP" --size "$SIZE" "${SRC[@]}"
 fi
 BYTES=$(stat -c %s "$CAP")

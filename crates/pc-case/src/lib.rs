@@ -197,6 +197,17 @@ pub struct CaseInfo {
     pub lab: Option<String>,
 }
 
+/// The firmware under test: the folder holding its extracted partitions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareSpec {
+    /// Folder with `system/`, `product/`, `vendor/` … (relative to the case file).
+    pub path: PathBuf,
+    /// The firmware version as the manufacturer names it.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
 /// A whole case file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -208,6 +219,13 @@ pub struct Case {
     pub identifiers: IdentifierTable,
     #[serde(default, rename = "phase")]
     pub phases: Vec<Phase>,
+    /// The firmware to analyse (`phonecert firmware` / `audit`).
+    #[serde(default)]
+    pub firmware: Option<FirmwareSpec>,
+    /// Certification policy (declared recipients, allowed countries …), read by the
+    /// certification stage; kept as TOML here so this crate does not depend on it.
+    #[serde(default)]
+    pub policy: Option<toml::Table>,
     /// The folder the case file is in; capture paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -13,6 +13,7 @@
 //! [`CodeAnalyzer`] and [`SignatureVerifier`].
 #![forbid(unsafe_code)]
 
+pub mod adapters;
 pub mod endpoints;
 pub mod facts;
 pub mod perms;
@@ -21,6 +22,7 @@ pub mod trackers;
 pub mod tree;
 pub mod xml;
 
+pub use adapters::{ApkSig, DexCode};
 pub use facts::{
     AppFacts, CodeAnalyzer, CodeFacts, FirmwareProgress, FirmwareReport, IdentifierCall, NoCode,
     NoSignatures, Options, SignatureVerifier, SigningSummary, analyze_apk, analyze_app,

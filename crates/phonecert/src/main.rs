@@ -2,6 +2,7 @@
 //! work is done by the library crates.
 #![forbid(unsafe_code)]
 
+mod firmware;
 mod table;
 mod traffic;
 
@@ -16,6 +17,7 @@ use std::process::ExitCode;
 ///
 /// Start with the bundled example:
 ///   phonecert traffic --case examples/acme-a1/case.toml
+///   phonecert firmware --case examples/acme-a1/case.toml
 #[derive(Parser)]
 #[command(
     name = "phonecert",
@@ -32,6 +34,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Traffic(traffic::TrafficArgs),
+    Apk(firmware::ApkArgs),
+    Firmware(firmware::FirmwareArgs),
 }
 
 /// Exit statuses: 0 the work ran, 2 an error stopped it, 3 findings with `--fail-on-findings`.
@@ -43,6 +47,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Traffic(args) => traffic::run(args),
+        Command::Apk(args) => firmware::run_apk(args),
+        Command::Firmware(args) => firmware::run_firmware(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -183,3 +183,135 @@ pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
     )?;
     Ok(())
 }
+
+/// A counting progress bar (apps, files) on stderr; hidden when stderr is not a terminal.
+pub fn count_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn app_row(a: &pc_firmware::AppFacts) -> Vec<String> {
+    let signing = match &a.signing {
+        Some(s) if s.verified => {
+            let schemes: Vec<_> = s
+                .schemes
+                .iter()
+                .filter(|(_, ok)| *ok)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let mut t = format!("ok {}", schemes.join("+"));
+            if s.platform_signed {
+                t.push_str(" PLATFORM");
+            }
+            if let Some(k) = &s.test_key {
+                t.push_str(&format!(" TESTKEY:{k}"));
+            }
+            if s.debug_cert {
+                t.push_str(" DEBUG");
+            }
+            t
+        }
+        Some(_) => "NOT VERIFIED".into(),
+        None => "-".into(),
+    };
+    let readers: std::collections::BTreeSet<&str> = a
+        .identifier_calls
+        .iter()
+        .flat_map(|c| c.identifiers.iter().map(String::as_str))
+        .collect();
+    vec![
+        if a.package.is_empty() {
+            a.path.clone()
+        } else {
+            a.package.clone()
+        },
+        a.version_name.clone().unwrap_or_else(|| "-".into()),
+        a.partition.clone(),
+        if a.privileged {
+            "priv".into()
+        } else {
+            "-".into()
+        },
+        signing,
+        a.permissions.len().to_string(),
+        if readers.is_empty() {
+            "-".into()
+        } else {
+            readers.into_iter().collect::<Vec<_>>().join(",")
+        },
+        a.trackers.len().to_string(),
+        a.endpoints.len().to_string(),
+        if a.uses_cleartext_traffic {
+            "yes".into()
+        } else {
+            "no".into()
+        },
+        a.error.clone().unwrap_or_else(|| "ok".into()),
+    ]
+}
+
+const APP_HEADER: [&str; 11] = [
+    "APP",
+    "VERSION",
+    "PARTITION",
+    "PRIV",
+    "SIGNING",
+    "PERMS",
+    "READS",
+    "TRACKERS",
+    "ENDPOINTS",
+    "CLEARTEXT",
+    "STATUS",
+];
+
+/// One line per app.
+pub fn write_apps(out: &mut dyn Write, apps: &[pc_firmware::AppFacts]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = apps.iter().map(app_row).collect();
+    table(out, &APP_HEADER, &rows)
+}
+
+/// Apps, then the risk score and the identifier readers.
+pub fn write_firmware(out: &mut dyn Write, r: &pc_firmware::FirmwareReport) -> io::Result<()> {
+    writeln!(out, "APPS ({})", r.apps.len())?;
+    write_apps(out, &r.apps)?;
+    writeln!(out)?;
+    let u = &r.risk.uraniborg;
+    writeln!(
+        out,
+        "DEVICE RISK (Uraniborg-compatible): {:.2} of {:.0}  [platform signature {:.2}, risky permissions {:.2}, cleartext {:.2}; baseline {}{}]",
+        u.total,
+        u.max,
+        u.platform_signature.score,
+        u.risky_permissions.score,
+        u.cleartext_traffic.score,
+        u.baseline,
+        if u.baseline_exact { "" } else { ", nearest" }
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "APPS THAT READ PHONE IDENTIFIERS AND MAY SEND THEM ({})",
+        r.risk.identifiers.readers.len()
+    )?;
+    for reader in &r.risk.identifiers.readers {
+        writeln!(
+            out,
+            "  {}",
+            serde_json::to_string(reader).unwrap_or_default()
+        )?;
+    }
+    if !r.errors.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "ERRORS")?;
+        for e in &r.errors {
+            writeln!(out, "  {e}")?;
+        }
+    }
+    Ok(())
+}

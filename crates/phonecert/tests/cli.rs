@@ -219,3 +219,120 @@ fn output_file_is_written_whole() {
         "no temporary file left behind"
     );
 }
+
+#[test]
+fn apk_json_has_the_per_app_facts() {
+    let out = run(&[
+        "apk",
+        "tests/data/apk/androguard/a2dp.Vol_137.apk",
+        "tests/data/apk/apksig/v3-only-with-ecdsa-sha256-p256.apk",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let apps = v["apps"].as_array().unwrap();
+    assert_eq!(apps.len(), 2);
+    let a = apps.iter().find(|a| a["package"] == "a2dp.Vol").unwrap();
+    for key in [
+        "package",
+        "version_code",
+        "version_name",
+        "min_sdk",
+        "target_sdk",
+        "permissions",
+        "signing",
+        "identifier_calls",
+        "trackers",
+        "endpoints",
+    ] {
+        assert!(a.get(key).is_some(), "{key} missing");
+    }
+    assert_eq!(a["version_code"], 137);
+    assert_eq!(a["signing"]["verified"], true);
+    assert_eq!(
+        a["signing"]["certificates"][0],
+        "1e3bf46f964d494c9094cbf1a7ebec99b63d4acf6ae7519287d94faf5ea6871b"
+    );
+    let calls = a["identifier_calls"].as_array().unwrap();
+    assert!(calls.iter().any(|c| {
+        c["api"] == "Landroid/location/LocationManager;->getLastKnownLocation"
+            && c["caller"]
+                .as_str()
+                .unwrap()
+                .starts_with("La2dp/Vol/StoreLoc;->grabGPS")
+    }));
+}
+
+#[test]
+fn apk_corrupt_file_is_reported_and_the_others_analysed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.apk");
+    let full = std::fs::read(root().join("tests/data/apk/fdroid/souch.smsbypass_9.apk")).unwrap();
+    std::fs::write(&bad, &full[..full.len() / 3]).unwrap();
+    let out = run(&[
+        "apk",
+        bad.to_str().unwrap(),
+        "tests/data/apk/fdroid/v2.only.sig_2.apk",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.apk"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let apps = v["apps"].as_array().unwrap();
+    assert!(
+        apps.iter()
+            .any(|a| a["package"] == "v2.only.sig" && a["error"].is_null())
+    );
+    assert!(
+        apps.iter()
+            .any(|a| a["path"].as_str().unwrap().ends_with("broken.apk") && a["error"].is_string())
+    );
+}
+
+#[test]
+fn firmware_of_the_example_case() {
+    let out = run(&[
+        "firmware",
+        "--case",
+        "examples/acme-a1/case.toml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let apps = v["apps"].as_array().unwrap();
+    assert_eq!(apps.len(), 4);
+    let msg = apps.iter().find(|a| a["package"] == "a2dp.Vol").unwrap();
+    assert_eq!(msg["partition"], "system");
+    assert_eq!(msg["privileged"], true);
+    assert!(
+        msg["privileged_granted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "android.permission.READ_PRIVILEGED_PHONE_STATE")
+    );
+    let helper = apps.iter().find(|a| a["partition"] == "product").unwrap();
+    assert_eq!(helper["signing"]["test_key"], "testkey");
+    assert!(v["risk"]["uraniborg"]["total"].as_f64().is_some());
+    let readers = v["risk"]["identifiers"]["readers"].as_array().unwrap();
+    assert!(readers.iter().any(|r| r["package"] == "io.appium.settings"));
+    let table = run(&["firmware", "examples/acme-a1/firmware", "--format", "table"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("TESTKEY:testkey") && text.contains("DEVICE RISK"),
+        "{text}"
+    );
+}

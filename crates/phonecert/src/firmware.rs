@@ -1,0 +1,221 @@
+//! `phonecert apk` and `phonecert firmware`.
+
+use crate::traffic::write_atomic;
+use crate::{EXIT_ERROR, EXIT_OK};
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use pc_firmware::facts::Context as AppContext;
+use pc_firmware::tree::{AppKind, AppLocation};
+use pc_firmware::{ApkSig, AppFacts, DexCode, FirmwareProgress, TrackerDb};
+use rayon::prelude::*;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum Format {
+    /// One line per app, for people.
+    Table,
+    /// Everything, as JSON.
+    Json,
+}
+
+/// Analyse APK files: manifest, permissions, signing (v1/v2/v3/v3.1), identifier-reading code,
+/// tracker SDKs and hard-coded endpoints.
+///
+///   phonecert apk app.apk other.apk bundle.xapk --format json
+///
+/// Each app is analysed on its own; a corrupt APK is reported with its error and the others go
+/// on. Exit status: 0 every file was analysed, 2 at least one could not be.
+#[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct ApkArgs {
+    /// APK files, split APKs, or .xapk / .apks bundles.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'f', value_enum)]
+    format: Option<Format>,
+    /// Write the output to this file (atomically) instead of standard output.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+}
+
+/// Analyse a firmware: every pre-installed app of the extracted partitions, the permissions the
+/// image pre-grants, and a device risk score (Uraniborg-compatible, plus the apps that can read
+/// phone identifiers and have code that does).
+///
+///   phonecert firmware extracted/            # a folder with system/, product/, vendor/ …
+///   phonecert firmware --case case.toml      # the case's [firmware] path
+///
+/// Exit status: 0 the analysis ran (apps that failed are listed with their error), 2 the
+/// folder could not be read.
+#[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct FirmwareArgs {
+    /// The folder holding the extracted partitions.
+    dir: Option<PathBuf>,
+    /// Take the folder from this case file's [firmware] table.
+    #[arg(long, short = 'c')]
+    case: Option<PathBuf>,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'f', value_enum)]
+    format: Option<Format>,
+    /// Write the output to this file (atomically) instead of standard output.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+}
+
+fn pick(format: Option<Format>, output: &Option<PathBuf>) -> Format {
+    format.unwrap_or(if std::io::stdout().is_terminal() && output.is_none() {
+        Format::Table
+    } else {
+        Format::Json
+    })
+}
+
+fn emit(out: &[u8], output: &Option<PathBuf>) -> Result<()> {
+    match output {
+        Some(p) => write_atomic(p, out),
+        None => Ok(std::io::stdout().lock().write_all(out)?),
+    }
+}
+
+/// One app of the command line as a firmware-tree location: a bundle by extension, else an APK.
+fn location(path: &Path) -> (PathBuf, AppLocation) {
+    let root = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let kind = if ext == "xapk" || ext == "apks" {
+        AppKind::Bundle
+    } else {
+        AppKind::Apk
+    };
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let loc = AppLocation {
+        path: name,
+        kind,
+        splits: Vec::new(),
+        partition: "none".into(),
+        privileged: false,
+        oat_files: Vec::new(),
+        size,
+    };
+    (root, loc)
+}
+
+pub fn run_apk(args: ApkArgs) -> Result<u8> {
+    for f in &args.files {
+        if !f.is_file() {
+            bail!("{}: no such file", f.display());
+        }
+    }
+    let code = DexCode::new();
+    let sig = ApkSig;
+    let ctx = AppContext {
+        code: &code,
+        sig: &sig,
+        trackers: TrackerDb::embedded(),
+        limits: Default::default(),
+    };
+    let bar = crate::table::count_bar(args.files.len() as u64, "apps");
+    let apps: Vec<AppFacts> = args
+        .files
+        .par_iter()
+        .map(|f| {
+            let (root, loc) = location(f);
+            let mut facts = pc_firmware::analyze_app(&root, &loc, &ctx);
+            facts.path = f.display().to_string();
+            bar.inc(1);
+            facts
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut out = Vec::new();
+    match pick(args.format, &args.output) {
+        Format::Json => {
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({ "tool": tool(), "apps": apps }),
+            )?;
+            out.push(b'\n');
+        }
+        Format::Table => crate::table::write_apps(&mut out, &apps)?,
+    }
+    emit(&out, &args.output)?;
+    let mut code = EXIT_OK;
+    for a in &apps {
+        if let Some(e) = &a.error {
+            eprintln!("phonecert: error: {}: {e}", a.path);
+            code = EXIT_ERROR;
+        }
+    }
+    Ok(code)
+}
+
+fn tool() -> String {
+    format!("phonecert {}", env!("CARGO_PKG_VERSION"))
+}
+
+pub fn run_firmware(args: FirmwareArgs) -> Result<u8> {
+    let dir = match (&args.dir, &args.case) {
+        (Some(d), None) => d.clone(),
+        (None, Some(c)) => {
+            let case = pc_case::Case::load(c)?;
+            let fw = case
+                .firmware
+                .as_ref()
+                .with_context(|| format!("{}: no [firmware] table", c.display()))?;
+            case.resolve(&fw.path)
+        }
+        (Some(_), Some(_)) => bail!("give either a folder or --case, not both"),
+        (None, None) => bail!(
+            "no firmware: give the extracted partitions' folder or --case CASE.toml (see --help)"
+        ),
+    };
+    if !dir.is_dir() {
+        bail!("{}: not a folder", dir.display());
+    }
+    let code = DexCode::new();
+    let sig = ApkSig;
+    let bar = crate::table::count_bar(0, "apps");
+    let report = pc_firmware::analyze_firmware(&dir, &code, &sig, &|p| match p {
+        FirmwareProgress::Scanned { apps } => bar.set_length(apps as u64),
+        FirmwareProgress::AppDone { .. } => bar.inc(1),
+    });
+    bar.finish_and_clear();
+    let mut out = Vec::new();
+    match pick(args.format, &args.output) {
+        Format::Json => {
+            let mut v = serde_json::to_value(&report)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("tool".into(), tool().into());
+                o.insert("root".into(), dir.display().to_string().into());
+            }
+            serde_json::to_writer_pretty(&mut out, &v)?;
+            out.push(b'\n');
+        }
+        Format::Table => crate::table::write_firmware(&mut out, &report)?,
+    }
+    emit(&out, &args.output)?;
+    for a in report.apps.iter().filter(|a| a.error.is_some()) {
+        eprintln!(
+            "phonecert: warning: {}: {}",
+            a.path,
+            a.error.as_deref().unwrap_or_default()
+        );
+    }
+    for e in &report.errors {
+        eprintln!("phonecert: warning: {e}");
+    }
+    Ok(EXIT_OK)
+}

@@ -15,8 +15,10 @@ mkdir -p "$OUT"
 CAP="$OUT/big-$SIZE.pcap"
 SRC=(examples/acme-a1/captures/declined-idle.pcap tests/data/pcap/ndpi/instagram.pcap
      tests/data/pcap/ndpi/iphone.pcap tests/data/pcap/ndpi/whatsapp.pcap tests/data/pcap/ndpi/facebook.pcap)
-if [ ! -s "$CAP" ] || [ "$(stat -c %s "$CAP")" -lt 1000000000 ] && [ "$SIZE" = 1G ]; then
-  python3 bench/make-big-capture.py "$CAP" --size "$SIZE" "${SRC[@]}"
+if [ ! -s "$CAP" ]; then
+  # Built beside and renamed, so an interrupted build never leaves a short capture behind.
+  python3 bench/make-big-capture.py "$CAP.part" --size "$SIZE" "${SRC[@]}"
+  mv "$CAP.part" "$CAP"
 fi
 BYTES=$(stat -c %s "$CAP")
 cargo build --release --quiet -p phonecert

@@ -2,6 +2,7 @@
 //! work is done by the library crates.
 #![forbid(unsafe_code)]
 
+mod certify;
 mod firmware;
 mod table;
 mod traffic;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 /// Start with the bundled example:
 ///   phonecert traffic --case examples/acme-a1/case.toml
 ///   phonecert firmware --case examples/acme-a1/case.toml
+///   phonecert audit examples/acme-a1/case.toml --out report/
 #[derive(Parser)]
 #[command(
     name = "phonecert",
@@ -36,6 +38,10 @@ enum Command {
     Traffic(traffic::TrafficArgs),
     Apk(firmware::ApkArgs),
     Firmware(firmware::FirmwareArgs),
+    Audit(certify::AuditArgs),
+    Keygen(certify::KeygenArgs),
+    Verify(certify::VerifyArgs),
+    Diff(certify::DiffArgs),
 }
 
 /// Exit statuses: 0 the work ran, 2 an error stopped it, 3 findings with `--fail-on-findings`.
@@ -49,6 +55,10 @@ fn main() -> ExitCode {
         Command::Traffic(args) => traffic::run(args),
         Command::Apk(args) => firmware::run_apk(args),
         Command::Firmware(args) => firmware::run_firmware(args),
+        Command::Audit(args) => certify::run_audit(args),
+        Command::Keygen(args) => certify::run_keygen(args),
+        Command::Verify(args) => certify::run_verify(args),
+        Command::Diff(args) => certify::run_diff(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

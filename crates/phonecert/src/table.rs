@@ -315,3 +315,77 @@ pub fn write_firmware(out: &mut dyn Write, r: &pc_firmware::FirmwareReport) -> i
     }
     Ok(())
 }
+
+/// The audit's decision and one line per requirement.
+pub fn write_audit(
+    out: &mut dyn Write,
+    r: &pc_certify::AuditReport,
+    files: &[std::path::PathBuf],
+) -> io::Result<()> {
+    writeln!(out, "DECISION: {}", r.summary.decision.as_str())?;
+    if !r.summary.blocking.is_empty() {
+        writeln!(out, "  blocking: {}", r.summary.blocking.join(", "))?;
+    }
+    writeln!(out)?;
+    let rows: Vec<Vec<String>> = r
+        .results
+        .iter()
+        .map(|x| {
+            let reviewed = match &x.review {
+                Some(_) => format!(" (reviewed; automatic {})", x.automatic.verdict),
+                None => String::new(),
+            };
+            vec![
+                x.requirement.clone(),
+                format!("{:?}", x.level).to_lowercase(),
+                format!("{}{}", x.verdict, reviewed),
+                x.automatic.summary.chars().take(100).collect(),
+            ]
+        })
+        .collect();
+    table(out, &["REQUIREMENT", "LEVEL", "VERDICT", "WHY"], &rows)?;
+    writeln!(out)?;
+    for f in files {
+        writeln!(out, "wrote {}", f.display())?;
+    }
+    Ok(())
+}
+
+/// What changed between two audits.
+pub fn write_diff(out: &mut dyn Write, d: &pc_certify::DiffReport) -> io::Result<()> {
+    if d.is_empty() {
+        return writeln!(out, "no change");
+    }
+    writeln!(
+        out,
+        "firmware digest: {} -> {}",
+        opt(&d.firmware_digest.0),
+        opt(&d.firmware_digest.1)
+    )?;
+    for a in &d.apps_added {
+        writeln!(out, "+ app {a}")?;
+    }
+    for a in &d.apps_removed {
+        writeln!(out, "- app {a}")?;
+    }
+    for c in &d.apps_changed {
+        let kinds: Vec<String> = c
+            .changes
+            .iter()
+            .map(|f| match (&f.old, &f.new) {
+                (Some(o), Some(n)) => format!("{} {o} -> {n}", f.kind),
+                _ => f.kind.clone(),
+            })
+            .collect();
+        writeln!(out, "~ app {}: {}", c.package, kinds.join("; "))?;
+    }
+    for dst in &d.new_destinations {
+        writeln!(out, "+ destination {dst}")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "RE-TEST")?;
+    for r in &d.retest {
+        writeln!(out, "  {}: {}", r.requirement, r.because.join("; "))?;
+    }
+    Ok(())
+}

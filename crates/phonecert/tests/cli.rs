@@ -336,3 +336,146 @@ fn firmware_of_the_example_case() {
         "{text}"
     );
 }
+
+#[test]
+fn audit_of_the_example_fails_and_explains_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let out = run(&[
+        "audit",
+        "examples/acme-a1/case.toml",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("NOT_CERTIFIABLE") && text.contains("PCB-CONSENT-01"),
+        "{text}"
+    );
+    for f in ["report.json", "report.html", "report.sarif"] {
+        assert!(out_dir.join(f).is_file(), "{f}");
+    }
+    assert!(!out_dir.join("certificate.json").exists());
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("reg.acme-push.cn") && !html.contains("356938035643809"),
+        "masked, with the destination"
+    );
+}
+
+/// A reviewer overrides every blocking verdict: the certificate is issued, verifies with the
+/// lab's key, and any change to it is rejected.
+#[test]
+fn keygen_audit_with_reviews_certificate_verify_and_tamper() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("lab");
+    assert_eq!(
+        run(&["keygen", "--out", prefix.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let key = dir.path().join("lab.key");
+    let pubkey = dir.path().join("lab.pub");
+    // First audit to learn which requirements block.
+    let first = dir.path().join("first");
+    run(&[
+        "audit",
+        "examples/acme-a1/case.toml",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(first.join("report.json")).unwrap()).unwrap();
+    let mut review = String::new();
+    for id in report["summary"]["blocking"].as_array().unwrap() {
+        review.push_str(&format!(
+            "[[review]]\nrequirement = {id}\nverdict = \"PASS\"\nreason = \"test override\"\nreviewer = \"QA\"\ndate = \"2026-11-24\"\n\n"
+        ));
+    }
+    let review_path = dir.path().join("review.toml");
+    std::fs::write(&review_path, review).unwrap();
+    let second = dir.path().join("second");
+    let out = run(&[
+        "audit",
+        "examples/acme-a1/case.toml",
+        "--out",
+        second.to_str().unwrap(),
+        "--review",
+        review_path.to_str().unwrap(),
+        "--signing-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cert = second.join("certificate.json");
+    assert!(cert.is_file());
+    let ok = run(&[
+        "verify",
+        cert.to_str().unwrap(),
+        "--key",
+        pubkey.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("Acme A1"));
+    // Tamper with one byte of the signed content.
+    let text = std::fs::read_to_string(&cert).unwrap();
+    let bad = text.replacen("\"payload\": \"ey", "\"payload\": \"ez", 1);
+    assert_ne!(bad, text, "the certificate has a payload field: {text}");
+    let bad_path = dir.path().join("bad.json");
+    std::fs::write(&bad_path, bad).unwrap();
+    assert_eq!(
+        run(&[
+            "verify",
+            bad_path.to_str().unwrap(),
+            "--key",
+            pubkey.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(3)
+    );
+    // Another lab's key.
+    let other = dir.path().join("other");
+    run(&["keygen", "--out", other.to_str().unwrap()]);
+    let wrong = dir.path().join("other.pub");
+    assert_eq!(
+        run(&[
+            "verify",
+            cert.to_str().unwrap(),
+            "--key",
+            wrong.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(3)
+    );
+    // The two audits differ only in reviews: no app or destination changed.
+    let d = run(&[
+        "diff",
+        first.join("report.json").to_str().unwrap(),
+        second.join("report.json").to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+    assert!(
+        v["apps_added"].as_array().unwrap().is_empty()
+            && v["apps_changed"].as_array().unwrap().is_empty()
+    );
+}

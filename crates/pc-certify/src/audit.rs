@@ -1,0 +1,502 @@
+//! The audit: evidence + catalogue + reviews → one [`AuditReport`] (what `report.json` holds).
+
+use crate::catalogue::{Catalogue, Level};
+use crate::evidence::{self, AppFact, FirmwareEvidence, TrafficEvidence};
+use crate::policy::Policy;
+use crate::review::Review;
+use crate::{TOOL_NAME, TOOL_VERSION, Verdict};
+use pc_case::Case;
+use pc_detect::IdentifierValue;
+use pc_firmware::FirmwareReport;
+use pc_traffic::TrafficReport;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The `format` value of report.json.
+pub const REPORT_FORMAT: &str = "phonecert-audit/1";
+/// Most evidence references kept per requirement (the rest are counted).
+pub const MAX_EVIDENCE: usize = 100;
+/// Largest input hashed for the inputs list.
+pub const MAX_HASHED_INPUT: u64 = 64 << 30;
+
+/// A fact a verdict rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRef {
+    /// `finding`, `destination`, `connection`, `app`, `phase`, `risk`, `policy` or `note`.
+    pub kind: String,
+    /// Index in the traffic report's findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<usize>,
+    /// Index in the traffic report's destinations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<usize>,
+    /// App package (or path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// Destination host (or address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Phase name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Capture file, for traffic evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<String>,
+    /// One line.
+    pub description: String,
+}
+
+impl EvidenceRef {
+    /// A bare reference of `kind` with a description.
+    pub fn new(kind: &str, description: impl Into<String>) -> Self {
+        EvidenceRef {
+            kind: kind.into(),
+            finding: None,
+            destination: None,
+            app: None,
+            host: None,
+            phase: None,
+            capture: None,
+            description: description.into(),
+        }
+    }
+}
+
+/// A check's (or a reviewer's) decision with its justification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    /// One or two sentences.
+    pub summary: String,
+    /// The facts it rests on (at most [`MAX_EVIDENCE`], then one `note` counting the rest).
+    pub evidence: Vec<EvidenceRef>,
+}
+
+/// One requirement's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequirementResult {
+    pub requirement: String,
+    pub title: String,
+    pub level: Level,
+    pub check: String,
+    pub references: Vec<String>,
+    /// What the check decided.
+    pub automatic: Outcome,
+    /// The last review of this requirement, if any.
+    pub review: Option<Review>,
+    /// The verdict that counts: the review's, else the automatic one.
+    pub verdict: Verdict,
+}
+
+/// The overall decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Decision {
+    /// Every mandatory requirement is PASS: a certificate can be issued.
+    Certifiable,
+    /// Some mandatory requirement is FAIL.
+    NotCertifiable,
+    /// No mandatory FAIL, but some mandatory requirement is not PASS.
+    Incomplete,
+}
+
+impl Decision {
+    /// Report name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Certifiable => "CERTIFIABLE",
+            Decision::NotCertifiable => "NOT_CERTIFIABLE",
+            Decision::Incomplete => "INCOMPLETE",
+        }
+    }
+}
+
+/// Verdict counts and the decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub decision: Decision,
+    /// Final verdict → number of requirements.
+    pub counts: BTreeMap<Verdict, usize>,
+    /// Mandatory requirements that are not PASS.
+    pub blocking: Vec<String>,
+}
+
+/// An input file and its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputDigest {
+    /// `capture`, `keylog`, `case`, `catalogue`, `review`, `traffic_report`, `firmware_report`,
+    /// `firmware_apk`, …
+    pub kind: String,
+    pub path: String,
+    /// Lower-case hex SHA-256; `None` when the file could not be read.
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl InputDigest {
+    /// Hashes a file (streaming).
+    pub fn of_file(kind: &str, path: &std::path::Path) -> InputDigest {
+        let bytes = std::fs::metadata(path).ok().map(|m| m.len());
+        match evidence::sha256_file(path, MAX_HASHED_INPUT) {
+            Ok(d) => InputDigest {
+                kind: kind.into(),
+                path: path.display().to_string(),
+                sha256: Some(d),
+                bytes,
+                error: None,
+            },
+            Err(e) => InputDigest {
+                kind: kind.into(),
+                path: path.display().to_string(),
+                sha256: None,
+                bytes,
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+/// The case as reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub id: Option<String>,
+    pub title: Option<String>,
+    pub lab: Option<String>,
+    pub manufacturer: String,
+    pub model: String,
+    pub build_fingerprint: Option<String>,
+    pub phases: Vec<PhaseSummary>,
+    /// Identifier names and kinds known for the unit (values masked unless revealed).
+    pub identifiers: Vec<IdentifierSummary>,
+}
+
+/// A phase as reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseSummary {
+    pub name: String,
+    pub consent: String,
+    pub description: Option<String>,
+    pub captures: Vec<String>,
+}
+
+/// A known identifier as reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentifierSummary {
+    pub name: String,
+    pub kind: String,
+    /// Masked (`3569…3809`) unless the audit ran with `reveal`.
+    pub value: String,
+}
+
+/// The catalogue as reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogueRef {
+    pub id: String,
+    pub version: String,
+    pub date: String,
+    pub source: String,
+}
+
+/// The tool as reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+/// Risk score as reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskSummary {
+    pub total: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// Everything an audit found and decided (`report.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditReport {
+    /// [`REPORT_FORMAT`].
+    pub format: String,
+    pub tool: ToolInfo,
+    /// When the audit ran (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub generated: String,
+    pub case: CaseSummary,
+    pub policy: Option<Policy>,
+    pub catalogue: CatalogueRef,
+    pub inputs: Vec<InputDigest>,
+    /// Whether identifier values are shown unmasked in this report.
+    pub reveal: bool,
+    /// Traffic evidence (findings, destinations, TLS connections, phase coverage).
+    pub traffic: Option<TrafficEvidence>,
+    /// Firmware evidence (apps, risk).
+    pub firmware: Option<FirmwareEvidence>,
+    /// SHA-256 over every app's package, version, APK digest and signer (see
+    /// [`evidence::firmware_digest`]).
+    pub firmware_digest: Option<String>,
+    pub risk: Option<RiskSummary>,
+    pub results: Vec<RequirementResult>,
+    /// Every review read, in file order.
+    pub reviews: Vec<Review>,
+    pub summary: Summary,
+    /// Problems that do not stop the audit (unknown requirement in a review, …).
+    pub warnings: Vec<String>,
+}
+
+impl AuditReport {
+    /// The result of a requirement.
+    pub fn result(&self, id: &str) -> Option<&RequirementResult> {
+        self.results.iter().find(|r| r.requirement == id)
+    }
+
+    /// Apps of the firmware evidence (empty without firmware).
+    pub fn apps(&self) -> &[AppFact] {
+        self.firmware.as_ref().map_or(&[], |f| f.apps.as_slice())
+    }
+
+    /// report.json text (pretty, deterministic, trailing newline).
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into());
+        s.push('\n');
+        s
+    }
+}
+
+/// Options of [`audit_with`].
+#[derive(Debug, Clone, Default)]
+pub struct AuditOptions {
+    /// The declared policy (from [`Policy::from_case_text`]).
+    pub policy: Option<Policy>,
+    /// Audit time in Unix seconds (default: now).
+    pub now: Option<i64>,
+    /// Input digests (default: the case's captures and key logs, hashed now).
+    pub inputs: Option<Vec<InputDigest>>,
+    /// Extra inputs appended to the list (case file, catalogue, review file, firmware …).
+    pub extra_inputs: Vec<InputDigest>,
+    /// APK path → SHA-256, for the firmware digest (see [`evidence::apk_digests`]).
+    pub apk_sha256: BTreeMap<String, String>,
+    /// Show identifier values unmasked.
+    pub reveal: bool,
+}
+
+/// Audits with default options: no policy, now, the case's captures hashed.
+pub fn audit(
+    case: &Case,
+    traffic: Option<&TrafficReport>,
+    firmware: Option<&FirmwareReport>,
+    catalogue: &Catalogue,
+    reviews: &[Review],
+) -> AuditReport {
+    audit_with(
+        case,
+        traffic,
+        firmware,
+        catalogue,
+        reviews,
+        &AuditOptions::default(),
+    )
+}
+
+/// Masks an identifier value: first and last few characters kept.
+pub fn mask(v: &str) -> String {
+    let chars: Vec<char> = v.chars().collect();
+    let n = chars.len();
+    if n <= 6 {
+        return "•".repeat(n.max(1));
+    }
+    let keep = if n >= 12 { 4 } else { 2 };
+    let head: String = chars.iter().take(keep).collect();
+    let tail: String = chars.iter().skip(n - keep).collect();
+    format!("{head}{}{tail}", "•".repeat(n - 2 * keep))
+}
+
+fn case_summary(case: &Case, reveal: bool) -> CaseSummary {
+    CaseSummary {
+        id: case.case.id.clone(),
+        title: case.case.title.clone(),
+        lab: case.case.lab.clone(),
+        manufacturer: case.device.manufacturer.clone(),
+        model: case.device.model.clone(),
+        build_fingerprint: case.device.build_fingerprint.clone(),
+        phases: case
+            .phases
+            .iter()
+            .map(|p| PhaseSummary {
+                name: p.name.clone(),
+                consent: p.consent.as_str().into(),
+                description: p.description.clone(),
+                captures: p.captures.iter().map(|c| c.display().to_string()).collect(),
+            })
+            .collect(),
+        identifiers: case
+            .identifiers()
+            .iter()
+            .map(|i| {
+                let value = match (&i.value, reveal) {
+                    (IdentifierValue::Text(t), true) => t.clone(),
+                    (IdentifierValue::Text(t), false) => mask(t),
+                    (IdentifierValue::Location(p), true) => format!("{}, {}", p.lat, p.lon),
+                    // Even a partial coordinate locates the user: mask it whole.
+                    (IdentifierValue::Location(_), false) => "•••".into(),
+                };
+                IdentifierSummary {
+                    name: i.name.clone(),
+                    kind: i.kind.as_str().into(),
+                    value,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn default_inputs(case: &Case) -> Vec<InputDigest> {
+    let mut out = Vec::new();
+    for p in &case.phases {
+        for c in &p.captures {
+            let mut d = InputDigest::of_file("capture", &case.resolve(c));
+            d.path = c.display().to_string();
+            out.push(d);
+        }
+        for k in &p.keylogs {
+            let mut d = InputDigest::of_file("keylog", &case.resolve(k));
+            d.path = k.display().to_string();
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// Audits: converts the evidence, runs every requirement's check, applies reviews, decides.
+pub fn audit_with(
+    case: &Case,
+    traffic: Option<&TrafficReport>,
+    firmware: Option<&FirmwareReport>,
+    catalogue: &Catalogue,
+    reviews: &[Review],
+    opts: &AuditOptions,
+) -> AuditReport {
+    let t = traffic.map(|t| evidence::from_traffic(t, case));
+    let f = firmware.map(|f| evidence::from_firmware(f, &opts.apk_sha256));
+    let ctx = crate::checks::Ctx {
+        traffic: t.as_ref(),
+        firmware: f.as_ref(),
+        policy: opts.policy.as_ref(),
+    };
+    let mut warnings = Vec::new();
+    for r in reviews {
+        if catalogue.get(&r.requirement).is_none() {
+            warnings.push(format!(
+                "review by {} names requirement {} which is not in catalogue {} {}",
+                r.reviewer, r.requirement, catalogue.id, catalogue.version
+            ));
+        }
+    }
+    let results: Vec<RequirementResult> = catalogue
+        .requirements
+        .iter()
+        .map(|req| {
+            let mut automatic = crate::checks::run(&req.decided_by, &ctx);
+            cap_evidence(&mut automatic.evidence);
+            // The latest review wins (by date, then file order).
+            let review = reviews
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.requirement == req.id)
+                .max_by(|(ia, a), (ib, b)| {
+                    crate::time::parse_utc(&a.date)
+                        .cmp(&crate::time::parse_utc(&b.date))
+                        .then(ia.cmp(ib))
+                })
+                .map(|(_, r)| r.clone());
+            let verdict = review.as_ref().map_or(automatic.verdict, |r| r.verdict);
+            RequirementResult {
+                requirement: req.id.clone(),
+                title: req.title.clone(),
+                level: req.level,
+                check: req.check.clone(),
+                references: req.references.clone(),
+                automatic,
+                review,
+                verdict,
+            }
+        })
+        .collect();
+    let summary = summarize(&results);
+    let mut inputs = opts.inputs.clone().unwrap_or_else(|| default_inputs(case));
+    inputs.extend(opts.extra_inputs.iter().cloned());
+    let firmware_digest = f.as_ref().map(|f| evidence::firmware_digest(&f.apps));
+    let risk = f.as_ref().map(|f| RiskSummary {
+        total: f.risk_total,
+        max: f.risk_max,
+    });
+    AuditReport {
+        format: REPORT_FORMAT.into(),
+        tool: ToolInfo {
+            name: TOOL_NAME.into(),
+            version: TOOL_VERSION.into(),
+        },
+        generated: crate::time::format_utc(opts.now.unwrap_or_else(crate::time::now)),
+        case: case_summary(case, opts.reveal),
+        policy: opts.policy.clone(),
+        catalogue: CatalogueRef {
+            id: catalogue.id.clone(),
+            version: catalogue.version.clone(),
+            date: catalogue.date.clone(),
+            source: catalogue.source.clone(),
+        },
+        inputs,
+        reveal: opts.reveal,
+        traffic: t,
+        firmware: f,
+        firmware_digest,
+        risk,
+        results,
+        reviews: reviews.to_vec(),
+        summary,
+        warnings,
+    }
+}
+
+fn cap_evidence(ev: &mut Vec<EvidenceRef>) {
+    if ev.len() > MAX_EVIDENCE {
+        let more = ev.len() - MAX_EVIDENCE;
+        ev.truncate(MAX_EVIDENCE);
+        ev.push(EvidenceRef::new(
+            "note",
+            format!("… and {more} more (see the traffic and firmware sections)"),
+        ));
+    }
+}
+
+/// Counts verdicts and decides.
+pub fn summarize(results: &[RequirementResult]) -> Summary {
+    let mut counts: BTreeMap<Verdict, usize> = Verdict::ALL.iter().map(|v| (*v, 0)).collect();
+    for r in results {
+        *counts.entry(r.verdict).or_default() += 1;
+    }
+    let mandatory = results.iter().filter(|r| r.level == Level::Mandatory);
+    let blocking: Vec<String> = mandatory
+        .clone()
+        .filter(|r| r.verdict != Verdict::Pass)
+        .map(|r| r.requirement.clone())
+        .collect();
+    let decision = if mandatory.clone().any(|r| r.verdict == Verdict::Fail) {
+        Decision::NotCertifiable
+    } else if blocking.is_empty() {
+        Decision::Certifiable
+    } else {
+        Decision::Incomplete
+    };
+    Summary {
+        decision,
+        counts,
+        blocking,
+    }
+}
+
+/// The case file's path, for the inputs list.
+pub fn case_input(path: &std::path::Path) -> InputDigest {
+    InputDigest::of_file("case", &PathBuf::from(path))
+}

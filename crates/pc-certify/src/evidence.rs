@@ -1,0 +1,495 @@
+//! The evidence the checks decide on, in this crate's own terms.
+//!
+//! This is the ONLY module that reads pc-traffic and pc-firmware types: when their reports
+//! change shape, only the conversions here need to follow.
+
+use pc_case::{Case, Consent};
+use pc_firmware::FirmwareReport;
+use pc_traffic::TrafficReport;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+
+/// One identifier transmission (a pc-traffic finding), with its index in the traffic report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingFact {
+    /// Index in the traffic report's `findings`.
+    pub index: usize,
+    /// Identifier kind (`imei`, …).
+    pub identifier: String,
+    /// Identifier name in the case (`imei2`, custom names).
+    pub name: String,
+    /// Encoding chain, outermost first.
+    pub encoding: Vec<String>,
+    /// Field (`url`, `header:x`, `body`, `sni`, …).
+    #[serde(rename = "where")]
+    pub location: String,
+    pub protocol: String,
+    /// Readable on the wire (not protected by TLS/QUIC).
+    pub cleartext: bool,
+    pub host: Option<String>,
+    pub ip: Option<String>,
+    pub port: Option<u16>,
+    pub country: Option<String>,
+    pub phase: String,
+    pub consent: Option<Consent>,
+    pub app: Option<String>,
+    pub capture: String,
+    pub frames: Vec<u64>,
+    pub entries: Vec<u64>,
+    pub count: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    /// Masked context (masked by pc-traffic unless `--reveal`).
+    pub snippet: String,
+}
+
+impl FindingFact {
+    /// Host, else IP, else `?`.
+    pub fn target(&self) -> &str {
+        self.host.as_deref().or(self.ip.as_deref()).unwrap_or("?")
+    }
+
+    /// A one-line description for evidence lists.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}) via {} {} to {}{} [{}], phase {}{}",
+            self.name,
+            self.encoding.join("/"),
+            self.protocol,
+            self.location,
+            self.target(),
+            self.country
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default(),
+            if self.cleartext {
+                "cleartext"
+            } else {
+                "encrypted"
+            },
+            self.phase,
+            self.app
+                .as_deref()
+                .map(|a| format!(", app {a}"))
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// A contacted destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DestFact {
+    pub index: usize,
+    pub host: Option<String>,
+    pub ips: Vec<String>,
+    pub port: u16,
+    pub protocol: String,
+    pub country: Option<String>,
+    pub countries: Vec<String>,
+    pub bytes_sent: u64,
+    pub cleartext_data_sent: bool,
+    pub tls_versions: Vec<String>,
+    pub phases: Vec<String>,
+    pub apps: Vec<String>,
+}
+
+impl DestFact {
+    /// Host, else first IP.
+    pub fn name(&self) -> String {
+        self.host
+            .clone()
+            .or_else(|| self.ips.first().cloned())
+            .unwrap_or_else(|| "?".into())
+    }
+
+    /// Whether the bytes sent there are TLS/QUIC the analysis could not read.
+    pub fn uninspected(&self) -> bool {
+        // pc-traffic labels undecrypted TLS flows "tls" and QUIC "quic"; decrypted HTTPS (HAR
+        // from an intercepting proxy) is "https". Revisit if pc-traffic gains key-log decryption.
+        matches!(self.protocol.as_str(), "tls" | "quic")
+    }
+}
+
+/// A TLS/QUIC handshake seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsConn {
+    pub capture: String,
+    pub frame: u64,
+    pub protocol: String,
+    pub server: String,
+    pub sni: Option<String>,
+    /// Negotiated version, when the server's answer was seen.
+    pub version: Option<String>,
+}
+
+/// How much a phase's captures show.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseCoverage {
+    pub phase: String,
+    pub consent: Option<Consent>,
+    /// Captures the case lists for the phase.
+    pub captures_declared: usize,
+    /// Inputs the traffic analysis read for the phase.
+    pub inputs: usize,
+    /// Inputs that could be read and held packets or HAR entries.
+    pub usable_inputs: usize,
+    pub packets: u64,
+    pub har_entries: u64,
+    pub tls_key_log_blocks: u64,
+    /// Bytes sent to destinations seen in the phase.
+    pub bytes_sent: u64,
+    /// Of which TLS/QUIC that could not be inspected.
+    pub uninspected_bytes: u64,
+    /// Read errors.
+    pub errors: Vec<String>,
+}
+
+impl PhaseCoverage {
+    /// Share of sent bytes that could not be inspected (0 when nothing was sent).
+    pub fn uninspected_ratio(&self) -> f64 {
+        if self.bytes_sent == 0 {
+            0.0
+        } else {
+            self.uninspected_bytes as f64 / self.bytes_sent as f64
+        }
+    }
+}
+
+/// Everything the traffic checks use.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrafficEvidence {
+    pub findings: Vec<FindingFact>,
+    pub destinations: Vec<DestFact>,
+    pub connections: Vec<TlsConn>,
+    /// Keyed by phase name.
+    pub phases: BTreeMap<String, PhaseCoverage>,
+}
+
+/// One identifier-reading call site summary.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CallFact {
+    pub api: String,
+    pub identifiers: Vec<String>,
+    pub count: u32,
+}
+
+/// Everything the firmware checks (and diffs) use about one app.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppFact {
+    pub package: String,
+    pub path: String,
+    pub partition: String,
+    pub privileged: bool,
+    pub version_code: Option<u64>,
+    pub version_name: Option<String>,
+    /// SHA-256 of the APK file, when known.
+    pub apk_sha256: Option<String>,
+    /// Requested permissions.
+    pub permissions: Vec<String>,
+    /// Permissions granted without asking (privapp allowlist, default grants, first boot).
+    pub pre_granted: Vec<String>,
+    pub debuggable: bool,
+    /// Base cleartext policy (manifest or network security config base-config).
+    pub allows_cleartext: bool,
+    /// Domains the network security config permits cleartext for.
+    pub cleartext_domains: Vec<String>,
+    /// Whether signing was analysed.
+    pub signing_known: bool,
+    pub signature_verified: bool,
+    /// SHA-256 of the first signer certificate.
+    pub signer: Option<String>,
+    pub platform_signed: bool,
+    pub test_key: Option<String>,
+    pub debug_cert: bool,
+    pub identifier_calls: Vec<CallFact>,
+    /// Whether its code was analysed: `Some(true)` DEX analysed, `Some(false)` it has code
+    /// that was not analysed (odex only, unreadable), `None` no code.
+    pub code_analysed: Option<bool>,
+    /// Tracker names.
+    pub trackers: Vec<String>,
+    /// Endpoint values (URLs, hosts, addresses).
+    pub endpoints: Vec<String>,
+    /// Why the app could not be analysed.
+    pub error: Option<String>,
+}
+
+impl AppFact {
+    /// Package, or path when the package is unknown.
+    pub fn key(&self) -> &str {
+        if self.package.is_empty() {
+            &self.path
+        } else {
+            &self.package
+        }
+    }
+}
+
+/// Everything the firmware checks use.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FirmwareEvidence {
+    pub apps: Vec<AppFact>,
+    /// Uraniborg-compatible score (0..=max) and its maximum.
+    pub risk_total: Option<f64>,
+    pub risk_max: Option<f64>,
+    pub errors: Vec<String>,
+}
+
+/// Converts a traffic report; `case` supplies the phases' consent and declared captures.
+pub fn from_traffic(t: &TrafficReport, case: &Case) -> TrafficEvidence {
+    let consent_of = |phase: &str, fallback: &str| -> Option<Consent> {
+        case.phases
+            .iter()
+            .find(|p| p.name == phase)
+            .map(|p| p.consent)
+            .or(match fallback {
+                "none" => Some(Consent::None),
+                "declined" => Some(Consent::Declined),
+                "granted" => Some(Consent::Granted),
+                _ => None,
+            })
+    };
+    let findings = t
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(index, f)| FindingFact {
+            index,
+            identifier: f.identifier.clone(),
+            name: f.identifier_name.clone(),
+            encoding: f.encoding.clone(),
+            location: f.location.clone(),
+            protocol: f.protocol.clone(),
+            // The SNI of a TLS handshake is readable on the wire too: pc-traffic marks it
+            // `encrypted_on_wire = false`, like HTTP and DNS.
+            cleartext: !f.encrypted_on_wire,
+            host: f.host.clone(),
+            ip: f.ip.clone(),
+            port: f.port,
+            country: f.country.clone(),
+            phase: f.phase.clone(),
+            consent: consent_of(&f.phase, &f.consent),
+            app: f.app.clone(),
+            capture: f.capture.clone(),
+            frames: f.evidence.frames.clone(),
+            entries: f.evidence.entries.clone(),
+            count: f.count,
+            first_seen: f.first_seen.clone(),
+            last_seen: f.last_seen.clone(),
+            snippet: f.evidence.snippet.clone(),
+        })
+        .collect();
+    let destinations: Vec<DestFact> = t
+        .destinations
+        .iter()
+        .enumerate()
+        .map(|(index, d)| DestFact {
+            index,
+            host: d.host.clone(),
+            ips: d.ips.clone(),
+            port: d.port,
+            protocol: d.protocol.clone(),
+            country: d.country.clone(),
+            countries: d.countries.clone(),
+            bytes_sent: d.bytes_sent,
+            cleartext_data_sent: d.cleartext_data_sent,
+            tls_versions: d.tls_versions.clone(),
+            phases: d.phases.clone(),
+            apps: d.apps.clone(),
+        })
+        .collect();
+    let connections = t
+        .handshakes
+        .iter()
+        .map(|h| TlsConn {
+            capture: h.capture.clone(),
+            frame: h.frame,
+            protocol: h.protocol.clone(),
+            server: format!("{}:{}", h.server_ip, h.server_port),
+            sni: h.sni.clone(),
+            version: h.version_chosen.clone(),
+        })
+        .collect();
+    let mut phases: BTreeMap<String, PhaseCoverage> = BTreeMap::new();
+    for p in &case.phases {
+        let e = phases.entry(p.name.clone()).or_default();
+        e.phase = p.name.clone();
+        e.consent = Some(p.consent);
+        e.captures_declared = p.captures.len();
+    }
+    for i in &t.inputs {
+        let e = phases.entry(i.phase.clone()).or_default();
+        if e.phase.is_empty() {
+            e.phase = i.phase.clone();
+            e.consent = consent_of(&i.phase, &i.consent);
+        }
+        e.inputs += 1;
+        if !i.failed && (i.packets > 0 || i.har_entries > 0) {
+            e.usable_inputs += 1;
+        }
+        e.packets = e.packets.saturating_add(i.packets);
+        e.har_entries = e.har_entries.saturating_add(i.har_entries);
+        e.tls_key_log_blocks = e.tls_key_log_blocks.saturating_add(i.tls_key_log_blocks);
+        e.errors.extend(i.errors.iter().take(20).cloned());
+    }
+    // A destination seen in several phases has its bytes counted in each: ratios stay
+    // meaningful per phase even though pc-traffic does not split bytes by phase.
+    for d in &destinations {
+        for ph in &d.phases {
+            if let Some(e) = phases.get_mut(ph) {
+                e.bytes_sent = e.bytes_sent.saturating_add(d.bytes_sent);
+                if d.uninspected() {
+                    e.uninspected_bytes = e.uninspected_bytes.saturating_add(d.bytes_sent);
+                }
+            }
+        }
+    }
+    TrafficEvidence {
+        findings,
+        destinations,
+        connections,
+        phases,
+    }
+}
+
+/// Converts a firmware report; `apk_sha256` maps app paths to their APK digests.
+pub fn from_firmware(
+    fw: &FirmwareReport,
+    apk_sha256: &BTreeMap<String, String>,
+) -> FirmwareEvidence {
+    let apps = fw
+        .apps
+        .iter()
+        .map(|a| {
+            let s = a.signing.as_ref();
+            let mut pre: BTreeSet<String> = a.privileged_granted.iter().cloned().collect();
+            pre.extend(a.default_granted.iter().map(|(p, _)| p.clone()));
+            pre.extend(a.granted_at_boot.iter().cloned());
+            let mut trackers: Vec<String> = a.trackers.iter().map(|t| t.name.clone()).collect();
+            trackers.sort();
+            trackers.dedup();
+            AppFact {
+                package: a.package.clone(),
+                path: a.path.clone(),
+                partition: a.partition.clone(),
+                privileged: a.privileged,
+                version_code: a.version_code,
+                version_name: a.version_name.clone(),
+                apk_sha256: apk_sha256.get(&a.path).cloned(),
+                permissions: a.permissions.clone(),
+                pre_granted: pre.into_iter().collect(),
+                debuggable: a.debuggable,
+                allows_cleartext: a.uses_cleartext_traffic,
+                cleartext_domains: a.cleartext_domains.clone(),
+                signing_known: s.is_some_and(|s| !s.certificates.is_empty() || s.verified),
+                signature_verified: s.is_some_and(|s| s.verified),
+                signer: s.and_then(|s| s.certificates.first().cloned()),
+                platform_signed: s.is_some_and(|s| s.platform_signed),
+                test_key: s.and_then(|s| s.test_key.clone()),
+                debug_cert: s.is_some_and(|s| s.debug_cert),
+                identifier_calls: a
+                    .identifier_calls
+                    .iter()
+                    .map(|c| CallFact {
+                        api: c.api.clone(),
+                        identifiers: c.identifiers.clone(),
+                        count: c.count,
+                    })
+                    .collect(),
+                code_analysed: if !a.has_code {
+                    None
+                } else {
+                    Some(!a.dex_files.is_empty() && a.error.is_none())
+                },
+                trackers,
+                endpoints: a.endpoints.iter().map(|e| e.value.clone()).collect(),
+                error: a.error.clone(),
+            }
+        })
+        .collect();
+    let u = &fw.risk.uraniborg;
+    // An empty score (no baseline/config) is "not scored", not a perfect 0.
+    let scored = !u.config_version.is_empty() || u.max > 0.0;
+    FirmwareEvidence {
+        apps,
+        risk_total: scored.then_some(u.total),
+        risk_max: scored.then_some(u.max),
+        errors: fw.errors.clone(),
+    }
+}
+
+/// Largest APK hashed by [`apk_digests`].
+pub const MAX_HASHED_APK: u64 = 4 << 30;
+
+/// SHA-256 of every app's file under the extracted firmware root (path → lower-case hex).
+/// Unreadable or oversized files are left out (their digest shows as unknown).
+pub fn apk_digests(root: &Path, fw: &FirmwareReport) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for a in &fw.apps {
+        // Paths come from the firmware walk; refuse anything that could leave the root.
+        let rel = Path::new(&a.path);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            continue;
+        }
+        if let Ok(d) = sha256_file(&root.join(rel), MAX_HASHED_APK) {
+            out.insert(a.path.clone(), d);
+        }
+    }
+    out
+}
+
+/// Streams a file through SHA-256 (lower-case hex); errors when larger than `max`.
+pub fn sha256_file(path: &Path, max: u64) -> std::io::Result<String> {
+    let f = std::fs::File::open(path)?;
+    let mut r = f.take(max.saturating_add(1));
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total: u64 = 0;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        total = total.saturating_add(n as u64);
+        if total > max {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "file larger than the hashing limit",
+            ));
+        }
+        h.update(buf.get(..n).unwrap_or_default());
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// The firmware digest a certificate names: SHA-256 over the sorted lines
+/// `package TAB version_code TAB version_name TAB apk_sha256 TAB signer LF` of every app
+/// (`-` for unknown values), as `sha256:<hex>`.
+pub fn firmware_digest(apps: &[AppFact]) -> String {
+    let dash = |s: Option<&str>| s.unwrap_or("-").replace(['\t', '\n'], " ");
+    let mut lines: Vec<String> = apps
+        .iter()
+        .map(|a| {
+            format!(
+                "{}\t{}\t{}\t{}\t{}\n",
+                dash(Some(a.key())),
+                a.version_code.map_or("-".into(), |v| v.to_string()),
+                dash(a.version_name.as_deref()),
+                dash(a.apk_sha256.as_deref()),
+                dash(a.signer.as_deref()),
+            )
+        })
+        .collect();
+    lines.sort();
+    let mut h = Sha256::new();
+    for l in &lines {
+        h.update(l.as_bytes());
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}

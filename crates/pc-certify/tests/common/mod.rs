@@ -1,0 +1,283 @@
+//! Synthetic evidence builders shared by the integration tests.
+#![allow(dead_code)]
+
+use pc_case::Case;
+use pc_certify::{AuditOptions, AuditReport, Catalogue, Review, audit_with};
+use pc_firmware::risk::{RiskReport, UraniborgScore};
+use pc_firmware::{AppFacts, FirmwareReport, IdentifierCall, SigningSummary, TrackerHit};
+use pc_traffic::{
+    Destination, Evidence, Finding, Handshake, InputSummary, SearchSummary, TrafficReport,
+};
+use std::path::{Path, PathBuf};
+
+pub const CASE: &str = r#"
+[case]
+id = "LAB-T-1"
+title = "synthetic"
+lab = "Test Lab"
+
+[device]
+manufacturer = "Acme"
+model = "A1"
+build_fingerprint = "acme/a1/a1:14/UP1A/1:user/release-keys"
+
+[identifiers]
+imei = "356938035643809"
+advertising_id = "1209d0b9-b959-42e6-b921-aa5d9d08c1af"
+location = { lat = 48.8566, lon = 2.3522, radius_m = 500.0 }
+
+[[phase]]
+name = "first-boot"
+consent = "none"
+captures = ["fb.pcapng"]
+
+[[phase]]
+name = "declined"
+consent = "declined"
+captures = ["dc.pcap"]
+
+[[phase]]
+name = "granted"
+consent = "granted"
+captures = ["gr.har"]
+"#;
+
+pub fn case() -> Case {
+    Case::parse(CASE, Path::new("case.toml"), PathBuf::from("/nonexistent")).unwrap()
+}
+
+pub fn consent_of(phase: &str) -> &'static str {
+    match phase {
+        "first-boot" => "none",
+        "declined" => "declined",
+        _ => "granted",
+    }
+}
+
+pub fn input(phase: &str, packets: u64) -> InputSummary {
+    InputSummary {
+        path: format!("{phase}.pcapng"),
+        format: "pcapng".into(),
+        phase: phase.into(),
+        consent: consent_of(phase).into(),
+        bytes: 1000,
+        packets,
+        ..InputSummary::default()
+    }
+}
+
+pub fn finding(kind: &str, phase: &str, host: &str, protocol: &str, frames: &[u64]) -> Finding {
+    Finding {
+        identifier: kind.into(),
+        identifier_name: kind.into(),
+        encoding: vec!["plain".into()],
+        location: "url".into(),
+        protocol: protocol.into(),
+        encrypted_on_wire: protocol == "https",
+        host: Some(host.into()),
+        ip: Some("198.51.100.7".into()),
+        port: Some(if protocol == "http" { 80 } else { 443 }),
+        country: Some("FR".into()),
+        asn: None,
+        org: None,
+        first_seen: Some("2026-04-01T10:00:00.000000000Z".into()),
+        last_seen: Some("2026-04-01T10:00:01.000000000Z".into()),
+        count: 1,
+        capture: format!("{phase}.pcapng"),
+        phase: phase.into(),
+        consent: consent_of(phase).into(),
+        app: Some("com.acme.sync".into()),
+        evidence: Evidence {
+            frames: frames.to_vec(),
+            entries: vec![],
+            more: 0,
+            snippet: "GET /r?imei=35••••••••••809".into(),
+        },
+    }
+}
+
+pub fn dest(host: &str, protocol: &str, phases: &[&str], bytes: u64, tls: &[&str]) -> Destination {
+    Destination {
+        host: Some(host.into()),
+        ips: vec!["198.51.100.7".into()],
+        port: if protocol == "http" { 80 } else { 443 },
+        protocol: protocol.into(),
+        sni: vec![],
+        country: Some("FR".into()),
+        countries: vec!["FR".into()],
+        asn: None,
+        org: None,
+        flows: 1,
+        bytes_sent: bytes,
+        bytes_received: 0,
+        cleartext_data_sent: protocol == "http",
+        tls_versions: tls.iter().map(|s| s.to_string()).collect(),
+        phases: phases.iter().map(|s| s.to_string()).collect(),
+        apps: vec![],
+        captures: vec![],
+    }
+}
+
+pub fn handshake(version: Option<&str>) -> Handshake {
+    Handshake {
+        capture: "first-boot.pcapng".into(),
+        frame: 4,
+        protocol: "tls".into(),
+        server_ip: "198.51.100.7".into(),
+        server_port: 443,
+        sni: Some("api.acme.example".into()),
+        alpn: vec![],
+        versions_offered: vec![],
+        version_chosen: version.map(String::from),
+    }
+}
+
+pub fn traffic(
+    findings: Vec<Finding>,
+    destinations: Vec<Destination>,
+    handshakes: Vec<Handshake>,
+    inputs: Vec<InputSummary>,
+) -> TrafficReport {
+    TrafficReport {
+        tool: "phonecert test".into(),
+        findings,
+        destinations,
+        requests: vec![],
+        dns: vec![],
+        handshakes,
+        inputs,
+        search: SearchSummary {
+            identifiers: vec![],
+            patterns: 0,
+            skipped: vec![],
+        },
+    }
+}
+
+/// Every phase captured, all traffic inspected (HTTPS through a proxy with TLS 1.3 seen), no
+/// identifier sent.
+pub fn clean_traffic() -> TrafficReport {
+    traffic(
+        vec![],
+        vec![dest(
+            "api.acme.example",
+            "https",
+            &["first-boot", "declined", "granted"],
+            5000,
+            &["TLSv1.3"],
+        )],
+        vec![handshake(Some("TLSv1.3"))],
+        vec![
+            input("first-boot", 100),
+            input("declined", 100),
+            input("granted", 100),
+        ],
+    )
+}
+
+pub const SIGNER: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
+pub fn app(package: &str) -> AppFacts {
+    AppFacts {
+        path: format!("system/app/{package}/{package}.apk"),
+        partition: "system".into(),
+        package: package.into(),
+        version_code: Some(1),
+        version_name: Some("1.0".into()),
+        has_code: true,
+        dex_files: vec!["classes.dex".into()],
+        permissions: vec!["android.permission.INTERNET".into()],
+        signing: Some(SigningSummary {
+            verified: true,
+            schemes: vec![("v2".into(), true)],
+            certificates: vec![SIGNER.into()],
+            platform_signed: false,
+            test_key: None,
+            debug_cert: false,
+        }),
+        ..AppFacts::default()
+    }
+}
+
+pub fn call(api: &str, ids: &[&str]) -> IdentifierCall {
+    IdentifierCall {
+        api: api.into(),
+        caller: "Lcom/acme/X;->run".into(),
+        identifiers: ids.iter().map(|s| s.to_string()).collect(),
+        count: 2,
+    }
+}
+
+pub fn tracker(name: &str) -> TrackerHit {
+    TrackerHit {
+        id: 1,
+        name: name.into(),
+        website: None,
+        categories: vec![],
+        matched_by: pc_firmware::trackers::MatchedBy::Code,
+        evidence: "com.tracker".into(),
+    }
+}
+
+pub fn firmware(apps: Vec<AppFacts>, total: f64) -> FirmwareReport {
+    FirmwareReport {
+        api_level: Some(34),
+        apps,
+        risk: RiskReport {
+            uraniborg: UraniborgScore {
+                total,
+                max: 10.0,
+                config_version: "test".into(),
+                ..UraniborgScore::default()
+            },
+            ..RiskReport::default()
+        },
+        ..FirmwareReport::default()
+    }
+}
+
+pub fn clean_firmware() -> FirmwareReport {
+    firmware(vec![app("com.acme.launcher"), app("com.acme.sync")], 2.0)
+}
+
+pub fn baseline() -> Catalogue {
+    Catalogue::baseline().unwrap()
+}
+
+pub const NOW: i64 = 1_775_000_000; // 2026-03-31
+
+pub fn run(
+    t: Option<&TrafficReport>,
+    f: Option<&FirmwareReport>,
+    reviews: &[Review],
+    policy: Option<pc_certify::Policy>,
+) -> AuditReport {
+    run_with(&baseline(), t, f, reviews, policy)
+}
+
+pub fn run_with(
+    cat: &Catalogue,
+    t: Option<&TrafficReport>,
+    f: Option<&FirmwareReport>,
+    reviews: &[Review],
+    policy: Option<pc_certify::Policy>,
+) -> AuditReport {
+    let opts = AuditOptions {
+        policy,
+        now: Some(NOW),
+        inputs: Some(vec![]),
+        ..AuditOptions::default()
+    };
+    audit_with(&case(), t, f, cat, reviews, &opts)
+}
+
+pub fn verdict(r: &AuditReport, id: &str) -> pc_certify::Verdict {
+    r.result(id)
+        .unwrap_or_else(|| panic!("no {id}"))
+        .automatic
+        .verdict
+}
+
+pub fn policy(text: &str) -> pc_certify::Policy {
+    pc_certify::Policy::from_case_text(text).unwrap().unwrap()
+}

@@ -1,6 +1,6 @@
 //! Runs the analysis over every input and builds the report.
 
-use crate::agg::{Agg, HitKey};
+use crate::agg::{Agg, HitKey, LocalHits};
 use crate::model::*;
 use crate::time::{parse_rfc3339, rfc3339};
 use pc_case::Consent;
@@ -44,6 +44,46 @@ pub struct Ctx<'a> {
     pub scan: ScanOptions,
     pub reveal: bool,
     pub net: pc_net::Limits,
+}
+
+/// The field a payload came from, as findings name it.
+pub struct HitField<'a> {
+    pub location: &'a str,
+    pub protocol: &'static str,
+    pub encrypted: bool,
+    /// Set when the field names its own destination (a DNS query names the host asked for).
+    pub host: Option<&'a str>,
+}
+
+/// Search one field and add every hit ending after `skip_before` (bytes already searched as
+/// the tail of the previous chunk) to `hits`, seen at `ts` in `frame` or HAR `entry`.
+#[allow(clippy::too_many_arguments)]
+pub fn scan_field(
+    ctx: &Ctx<'_>,
+    hits: &mut LocalHits,
+    data: &[u8],
+    skip_before: usize,
+    field: &HitField<'_>,
+    ts: Option<i64>,
+    frame: Option<u64>,
+    entry: Option<u64>,
+) {
+    ctx.matcher.scan(data, &ctx.scan, &mut |h| {
+        if h.end <= skip_before {
+            return;
+        }
+        let key = HitKey {
+            ident: h.ident,
+            encoding: h.encoding.clone(),
+            location: field.location.to_string(),
+            protocol: field.protocol,
+            encrypted: field.encrypted,
+            host: field.host.map(str::to_string),
+        };
+        hits.entry(key).or_default().add(ts, frame, entry, || {
+            ctx.matcher.snippet(data, h.start, h.end, ctx.reveal)
+        });
+    });
 }
 
 /// A finding's identity once its destination is known.

@@ -1,7 +1,7 @@
 //! HAR files: every request of every entry is searched like a decrypted HTTP request.
 
-use crate::agg::{HitKey, LocalHits};
-use crate::engine::{CaptureResult, Ctx, DestKey, FindingKey, har_time};
+use crate::agg::LocalHits;
+use crate::engine::{CaptureResult, Ctx, DestKey, FindingKey, HitField, har_time, scan_field};
 use crate::model::Request;
 use std::net::IpAddr;
 use std::path::Path;
@@ -66,19 +66,13 @@ pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
         let idx = entry.index as u64;
         let mut hits = LocalHits::new();
         let mut scan = |data: &[u8], location: &str| {
-            ctx.matcher.scan(data, &ctx.scan, &mut |h| {
-                let key = HitKey {
-                    ident: h.ident,
-                    encoding: h.encoding.clone(),
-                    location: location.to_string(),
-                    protocol,
-                    encrypted,
-                    host: None,
-                };
-                hits.entry(key).or_default().add(ts, None, Some(idx), || {
-                    ctx.matcher.snippet(data, h.start, h.end, ctx.reveal)
-                });
-            });
+            let field = HitField {
+                location,
+                protocol,
+                encrypted,
+                host: None,
+            };
+            scan_field(ctx, &mut hits, data, 0, &field, ts, None, Some(idx));
         };
         scan(req.url.as_bytes(), "url");
         let mut cookie_header = false;

@@ -1,7 +1,7 @@
 //! Packet captures: packets → flows (pc-net) → protocol analyzers (pc-proto) → matcher.
 
-use crate::agg::{HitKey, LocalHits};
-use crate::engine::{CaptureResult, Ctx, DestKey, DnsKey};
+use crate::agg::LocalHits;
+use crate::engine::{CaptureResult, Ctx, DestKey, DnsKey, HitField, scan_field};
 use crate::model::Handshake;
 use crate::model::Request;
 use pc_net::{Direction, FlowId, FlowKey, FlowSink, FlowStats, PacketMeta, Transport};
@@ -107,24 +107,22 @@ fn scan_into(
     host: Option<&str>,
     meta: &PacketMeta,
 ) {
-    ctx.matcher.scan(data, &ctx.scan, &mut |h| {
-        if h.end <= skip_before {
-            return;
-        }
-        let key = HitKey {
-            ident: h.ident,
-            encoding: h.encoding.clone(),
-            location: location.to_string(),
-            protocol,
-            encrypted,
-            host: host.map(str::to_string),
-        };
-        hits.entry(key)
-            .or_default()
-            .add(Some(meta.ts), Some(meta.frame), None, || {
-                ctx.matcher.snippet(data, h.start, h.end, ctx.reveal)
-            });
-    });
+    let field = HitField {
+        location,
+        protocol,
+        encrypted,
+        host,
+    };
+    scan_field(
+        ctx,
+        hits,
+        data,
+        skip_before,
+        &field,
+        Some(meta.ts),
+        Some(meta.frame),
+        None,
+    );
 }
 
 impl Analysis<'_> {

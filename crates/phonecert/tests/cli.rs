@@ -479,3 +479,81 @@ fn keygen_audit_with_reviews_certificate_verify_and_tamper() {
             && v["apps_changed"].as_array().unwrap().is_empty()
     );
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+/// A firmware update: one app removed, one replaced by another version, one added.
+#[test]
+fn diff_of_two_firmware_versions_names_the_changes_and_what_to_retest() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1");
+    copy_dir(&root().join("examples/acme-a1"), &v1);
+    let v2 = dir.path().join("v2");
+    copy_dir(&v1, &v2);
+    let fw = v2.join("firmware");
+    std::fs::remove_dir_all(fw.join("vendor/app/AcmeClock")).unwrap();
+    // The messaging app updated: a2dp.Vol 137 replaced by the partially re-signed build.
+    std::fs::copy(
+        root().join("tests/data/apk/androguard/partialsignature.apk"),
+        fw.join("system/priv-app/AcmeMessaging/AcmeMessaging.apk"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(fw.join("product/app/Sms")).unwrap();
+    std::fs::copy(
+        root().join("tests/data/apk/fdroid/souch.smsbypass_9.apk"),
+        fw.join("product/app/Sms/Sms.apk"),
+    )
+    .unwrap();
+    for (v, out) in [(&v1, "r1"), (&v2, "r2")] {
+        let o = run(&[
+            "audit",
+            v.join("case.toml").to_str().unwrap(),
+            "--out",
+            dir.path().join(out).to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let out = run(&[
+        "diff",
+        dir.path().join("r1/report.json").to_str().unwrap(),
+        dir.path().join("r2/report.json").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "a change exits 3");
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = d.to_string();
+    assert!(s.contains("org.dyndns.fules.ck"), "removed app: {s}");
+    assert!(s.contains("souch.smsbypass"), "added app: {s}");
+    assert!(
+        d["apps_changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["package"] == "a2dp.Vol"),
+        "{s}"
+    );
+    assert!(!d["retest"].as_array().unwrap().is_empty());
+    assert_ne!(d["firmware_digest"][0], d["firmware_digest"][1]);
+    let text = run(&[
+        "diff",
+        dir.path().join("r1/report.json").to_str().unwrap(),
+        dir.path().join("r2/report.json").to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("RE-TEST"));
+}

@@ -531,17 +531,7 @@ fn example_case_end_to_end() {
         "/../../examples/acme-a1/case.toml"
     ));
     let case = pc_case::Case::load(path).unwrap();
-    let inputs: Vec<pc_traffic::Input> = case
-        .phases
-        .iter()
-        .flat_map(|p| {
-            p.captures.iter().map(|c| pc_traffic::Input {
-                path: case.resolve(c),
-                phase: p.name.clone(),
-                consent: p.consent,
-            })
-        })
-        .collect();
+    let inputs = pc_traffic::Input::from_case(&case);
     let t =
         pc_traffic::analyze(&inputs, &case.identifiers(), &Default::default(), &|_| {}).unwrap();
     let r = pc_certify::audit(&case, Some(&t), None, &baseline(), &[]);

@@ -16,6 +16,26 @@ pub struct Input {
     pub path: PathBuf,
     pub phase: String,
     pub consent: Consent,
+    /// NSS key logs (`SSLKEYLOGFILE`) for this capture's TLS connections.
+    pub keylogs: Vec<PathBuf>,
+}
+
+impl Input {
+    /// Every capture of every phase of a case, with the phase's key logs.
+    pub fn from_case(case: &pc_case::Case) -> Vec<Input> {
+        let mut out = Vec::new();
+        for p in &case.phases {
+            for c in &p.captures {
+                out.push(Input {
+                    path: case.resolve(c),
+                    phase: p.name.clone(),
+                    consent: p.consent,
+                    keylogs: p.keylogs.iter().map(|k| case.resolve(k)).collect(),
+                });
+            }
+        }
+        out
+    }
 }
 
 /// How to run.
@@ -29,6 +49,8 @@ pub struct Options {
     pub scan: ScanOptions,
     /// Limits of the flow table and reassembly.
     pub net: pc_net::Limits,
+    /// NSS key logs for every input (in addition to each input's own).
+    pub keylogs: Vec<PathBuf>,
 }
 
 /// Errors that stop the whole analysis (per-input errors are reported in `inputs` instead).
@@ -36,11 +58,19 @@ pub struct Options {
 pub enum TrafficError {
     #[error("GeoIP database: {0}")]
     Geo(#[from] pc_detect::geo::GeoError),
+    #[error("{path}: cannot read key log: {source}")]
+    KeyLog {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Shared, read-only state of one run.
 pub struct Ctx<'a> {
     pub matcher: &'a Matcher,
+    /// Secrets from the key logs named for every input.
+    pub keylog: pc_tlsdec::keylog::KeyLog,
     pub scan: ScanOptions,
     pub reveal: bool,
     pub net: pc_net::Limits,
@@ -160,7 +190,9 @@ pub fn analyze(
         None => pc_detect::geo::GeoDb::embedded()?,
     };
     let matcher = Matcher::new(ids);
+    let keylog = read_keylogs(&opts.keylogs)?;
     let ctx = Ctx {
+        keylog,
         matcher: &matcher,
         scan: opts.scan,
         reveal: opts.reveal,
@@ -199,7 +231,14 @@ fn analyze_one(ctx: &Ctx<'_>, input: &Input, progress: &(dyn Fn(u64) + Sync)) ->
             crate::har::analyze(ctx, &input.path, &mut result);
             progress(result.input.bytes);
         }
-        _ => analyze_packets(ctx, &input.path, &mut result, progress),
+        _ => {
+            let mut keys = ctx.keylog.clone();
+            match read_keylogs(&input.keylogs) {
+                Ok(k) => keys.merge(k),
+                Err(e) => result.input.errors.push(e.to_string()),
+            }
+            analyze_packets(ctx, &input.path, keys, &mut result, progress)
+        }
     }
     for d in result.destinations.values_mut() {
         d.phases.insert(input.phase.clone());
@@ -211,6 +250,7 @@ fn analyze_one(ctx: &Ctx<'_>, input: &Input, progress: &(dyn Fn(u64) + Sync)) ->
 fn analyze_packets(
     ctx: &Ctx<'_>,
     path: &Path,
+    mut keys: pc_tlsdec::keylog::KeyLog,
     result: &mut CaptureResult,
     progress: &(dyn Fn(u64) + Sync),
 ) {
@@ -231,35 +271,54 @@ fn analyze_packets(
     result.input.compressed = reader.compressed();
     let mut decoder = pc_net::Decoder::new(ctx.net.clone());
     let mut analysis = crate::pcap::Analysis::new(ctx, std::mem::take(result));
+    analysis.keys = std::sync::Arc::new(keys.clone());
+    let mut secrets_seen = 0;
+    let mut frame = Vec::new();
     let mut reported = 0u64;
     let mut packets = 0u64;
     let mut undecoded = 0u64;
     loop {
-        match reader.next_packet() {
+        let (linktype, meta) = match reader.next_packet() {
             Ok(Some(pkt)) => {
-                packets += 1;
+                // The packet is copied out so that the reader can be asked for the secrets
+                // blocks it met on the way to it (a copy costs far less than the analysis).
+                frame.clear();
+                frame.extend_from_slice(pkt.data);
                 let meta = pc_net::PacketMeta {
                     frame: pkt.frame,
                     ts: pkt.ts,
                     app: pkt.app.clone(),
                 };
-                if decoder
-                    .push(pkt.linktype, pkt.data, &meta, &mut analysis)
-                    .is_err()
-                {
-                    undecoded += 1;
-                }
-                if packets.is_multiple_of(4096) {
-                    let now = reader.bytes_read();
-                    progress(now.saturating_sub(reported));
-                    reported = now;
-                }
+                (pkt.linktype, meta)
             }
             Ok(None) => break,
             Err(e) => {
                 analysis.result.input.errors.push(e.to_string());
                 break;
             }
+        };
+        // Decryption Secrets Blocks come before the packets they unlock: fold new ones in
+        // before this packet, so that its connection can be decrypted.
+        if reader.secrets().len() > secrets_seen {
+            for sec in &reader.secrets()[secrets_seen..] {
+                if sec.secrets_type == pc_capture::SECRETS_TLS_KEYLOG {
+                    keys.merge(pc_tlsdec::keylog::KeyLog::parse(&sec.data));
+                }
+            }
+            secrets_seen = reader.secrets().len();
+            analysis.keys = std::sync::Arc::new(keys.clone());
+        }
+        packets += 1;
+        if decoder
+            .push(linktype, &frame, &meta, &mut analysis)
+            .is_err()
+        {
+            undecoded += 1;
+        }
+        if packets.is_multiple_of(4096) {
+            let now = reader.bytes_read();
+            progress(now.saturating_sub(reported));
+            reported = now;
         }
     }
     decoder.finish(&mut analysis);
@@ -272,6 +331,27 @@ fn analyze_packets(
         .iter()
         .filter(|s| s.secrets_type == 0x544c_534b)
         .count() as u64;
+}
+
+/// Key log files are small text files; anything larger is not a key log.
+const MAX_KEYLOG_BYTES: u64 = 256 << 20;
+
+/// Read and merge NSS key log files.
+fn read_keylogs(paths: &[PathBuf]) -> Result<pc_tlsdec::keylog::KeyLog, TrafficError> {
+    let mut all = pc_tlsdec::keylog::KeyLog::default();
+    for p in paths {
+        let mut text = Vec::new();
+        std::fs::File::open(p)
+            .and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_KEYLOG_BYTES), &mut text)
+            })
+            .map_err(|source| TrafficError::KeyLog {
+                path: p.clone(),
+                source,
+            })?;
+        all.merge(pc_tlsdec::keylog::KeyLog::parse(&text));
+    }
+    Ok(all)
 }
 
 /// Merge per-input results, attach countries and network owners, sort.

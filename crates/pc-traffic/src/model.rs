@@ -124,6 +124,12 @@ pub struct Handshake {
     pub alpn: Vec<String>,
     pub versions_offered: Vec<String>,
     pub version_chosen: Option<String>,
+    /// `decrypted`, `no key`, `unsupported cipher suite 0x…`, `failed: …` (TLS over TCP), or
+    /// null when decryption does not apply.
+    pub decryption: Option<String>,
+    /// Bytes of the connection's TLS records (ciphertext), and how many of them were decrypted.
+    pub encrypted_bytes: u64,
+    pub decrypted_bytes: u64,
 }
 
 /// One input file and what reading it gave.
@@ -142,6 +148,9 @@ pub struct InputSummary {
     pub undecoded_packets: u64,
     pub tcp_gaps: u64,
     pub tls_key_log_blocks: u64,
+    /// TLS record bytes seen, and how many were decrypted with the key material given.
+    pub tls_bytes: u64,
+    pub tls_bytes_decrypted: u64,
     /// Errors met while reading (file and byte offset); what came before them was analysed.
     pub errors: Vec<String>,
     /// Whether the input could not be read at all.

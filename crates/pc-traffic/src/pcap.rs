@@ -18,16 +18,64 @@ const MAX_DNS_NAMES: usize = 1_000_000;
 /// Bytes kept from the end of one raw chunk so that a value split across two TCP segments
 /// is still found; longer than any derived form (SHA-256 hex is 64).
 const RAW_OVERLAP: usize = 160;
+/// Server bytes kept while waiting for the client's first bytes.
+const MAX_EARLY_SERVER: usize = 64 * 1024;
+
+/// HTTP over one connection, whether its bytes came in clear or out of TLS.
+enum HttpConn {
+    H1 {
+        req: Box<http1::Parser>,
+        resp: Box<http1::Parser>,
+        /// The client asked to upgrade to cleartext HTTP/2 (`Upgrade: h2c`).
+        h2c: bool,
+    },
+    H2(Box<pc_h2::Connection>),
+    /// Not HTTP: searched as raw bytes.
+    Raw,
+}
+
+impl HttpConn {
+    fn h1() -> Self {
+        HttpConn::H1 {
+            req: Box::new(http1::Parser::requests()),
+            resp: Box::new(http1::Parser::responses()),
+            h2c: false,
+        }
+    }
+
+    fn h2() -> Self {
+        HttpConn::H2(Box::new(pc_h2::Connection::new()))
+    }
+}
+
+/// Where an HTTP/1.1 response switches to HTTP/2 after `Upgrade: h2c`: just past the headers
+/// of a `101` response in `data`, if there is one.
+fn after_switching_protocols(data: &[u8]) -> Option<usize> {
+    let at = memchr::memmem::find(data, b" 101 ")?;
+    let line = data[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    if !data[line..].starts_with(b"HTTP/1.") {
+        return None;
+    }
+    memchr::memmem::find(&data[at..], b"\r\n\r\n").map(|e| at + e + 4)
+}
+
+/// TLS decryption state of one connection and what runs on its plaintext.
+struct Decrypt {
+    session: pc_tlsdec::Session,
+    inner: Option<HttpConn>,
+}
 
 enum Analyzer {
     Undecided,
-    Http {
-        req: Box<http1::Parser>,
-        resp: Box<http1::Parser>,
-    },
+    Http(HttpConn),
     Tls {
         c: tls::RecordStream,
         s: tls::RecordStream,
+        /// Present when key material was given for the capture.
+        dec: Option<Box<Decrypt>>,
     },
     Dns {
         c: dns::TcpFramer,
@@ -53,12 +101,15 @@ struct Flow {
     cleartext_sent: bool,
     hits: LocalHits,
     tail: Vec<u8>,
+    /// What the server sent before the client said anything (an HTTP/2 server's SETTINGS, a
+    /// banner), kept until the client's first bytes tell the protocol.
+    early_server: Vec<u8>,
 }
 
 impl Flow {
     fn protocol(&self) -> &'static str {
         match (&self.analyzer, self.key.transport) {
-            (Analyzer::Http { .. }, _) => "http",
+            (Analyzer::Http(_), _) => "http",
             (Analyzer::Tls { .. }, _) => "tls",
             (Analyzer::Dns { .. } | Analyzer::DnsUdp, _) => "dns",
             (Analyzer::Quic(_), _) => "quic",
@@ -78,6 +129,10 @@ pub struct Analysis<'c> {
     scratch: Vec<u8>,
     http_out: Vec<http1::Message>,
     tls_out: Vec<tls::Event>,
+    /// TLS secrets known so far (key log files and the capture's Decryption Secrets Blocks).
+    pub keys: Arc<pc_tlsdec::keylog::KeyLog>,
+    /// TLS 1.2 sessions resumed by id or ticket within this capture.
+    resumption: Arc<std::sync::Mutex<pc_tlsdec::ResumptionCache>>,
 }
 
 impl<'c> Analysis<'c> {
@@ -90,6 +145,8 @@ impl<'c> Analysis<'c> {
             scratch: Vec::new(),
             http_out: Vec::new(),
             tls_out: Vec::new(),
+            keys: Arc::new(pc_tlsdec::keylog::KeyLog::default()),
+            resumption: pc_tlsdec::ResumptionCache::shared(),
         }
     }
 }
@@ -126,7 +183,14 @@ fn scan_into(
 }
 
 impl Analysis<'_> {
-    fn http_request(&mut self, id: Fk, msg: &http1::Message, meta: &PacketMeta) {
+    fn http_request(
+        &mut self,
+        id: Fk,
+        msg: &http1::Message,
+        meta: &PacketMeta,
+        protocol: &'static str,
+        encrypted: bool,
+    ) {
         let ctx = self.ctx;
         let Some(flow) = self.flows.get_mut(&id) else {
             return;
@@ -150,7 +214,7 @@ impl Analysis<'_> {
             method: method.clone(),
             host: host.clone(),
             path: target.clone(),
-            protocol: "http".into(),
+            protocol: protocol.into(),
             ip: Some(flow.key.server.ip().to_string()),
             port: Some(flow.key.server.port()),
             app: flow.app.as_deref().map(str::to_string),
@@ -161,8 +225,8 @@ impl Analysis<'_> {
             target.as_bytes(),
             0,
             "url",
-            "http",
-            false,
+            protocol,
+            encrypted,
             None,
             meta,
         );
@@ -179,8 +243,8 @@ impl Analysis<'_> {
                 value,
                 0,
                 &loc,
-                "http",
-                false,
+                protocol,
+                encrypted,
                 None,
                 meta,
             );
@@ -192,8 +256,8 @@ impl Analysis<'_> {
                 &msg.body,
                 0,
                 "body",
-                "http",
-                false,
+                protocol,
+                encrypted,
                 None,
                 meta,
             );
@@ -311,17 +375,35 @@ impl Analysis<'_> {
                     .map(|v| tls::version_name(*v).to_string())
                     .collect(),
                 version_chosen: None,
+                decryption: None,
+                encrypted_bytes: 0,
+                decrypted_bytes: 0,
             });
         }
     }
 
     fn raw(&mut self, id: Fk, data: &[u8], meta: &PacketMeta) {
+        let Some(protocol) = self.flows.get(&id).map(Flow::protocol) else {
+            return;
+        };
+        self.raw_as(id, data, meta, protocol, false);
+    }
+
+    /// Search stream bytes of no known protocol, keeping a tail so that values split across
+    /// chunks are found.
+    fn raw_as(
+        &mut self,
+        id: Fk,
+        data: &[u8],
+        meta: &PacketMeta,
+        protocol: &'static str,
+        encrypted: bool,
+    ) {
         let ctx = self.ctx;
         let Some(flow) = self.flows.get_mut(&id) else {
             return;
         };
-        flow.cleartext_sent = true;
-        let protocol = flow.protocol();
+        flow.cleartext_sent |= !encrypted;
         self.scratch.clear();
         self.scratch.extend_from_slice(&flow.tail);
         let skip = self.scratch.len();
@@ -333,7 +415,7 @@ impl Analysis<'_> {
             skip,
             "payload",
             protocol,
-            false,
+            encrypted,
             None,
             meta,
         );
@@ -341,6 +423,170 @@ impl Analysis<'_> {
         flow.tail.clear();
         flow.tail
             .extend_from_slice(&self.scratch[self.scratch.len() - keep..]);
+    }
+
+    /// HTTP bytes of one direction, from the wire or out of TLS.
+    #[allow(clippy::too_many_arguments)]
+    fn http_bytes(
+        &mut self,
+        id: Fk,
+        dir: Direction,
+        data: &[u8],
+        meta: &PacketMeta,
+        conn: &mut HttpConn,
+        protocol: &'static str,
+        encrypted: bool,
+    ) {
+        match conn {
+            HttpConn::H1 { req, resp, h2c } => {
+                let mut out = std::mem::take(&mut self.http_out);
+                let mut switch_at = None;
+                if dir == Direction::ToServer {
+                    let _ = req.push(data, &mut out);
+                    for m in &out {
+                        if let http1::StartLine::Request { method, .. } = &m.start {
+                            resp.expect_response_to(method);
+                            *h2c |= m.headers.iter().any(|(n, v)| {
+                                n.eq_ignore_ascii_case("upgrade")
+                                    && v.windows(3).any(|w| w.eq_ignore_ascii_case(b"h2c"))
+                            });
+                        }
+                    }
+                    for m in out.iter().filter(|m| !is_h2_preface(m)) {
+                        self.http_request(id, m, meta, protocol, encrypted);
+                    }
+                } else {
+                    // After `101 Switching Protocols` the server speaks HTTP/2.
+                    switch_at = if *h2c {
+                        after_switching_protocols(data)
+                    } else {
+                        None
+                    };
+                    let _ = resp.push(&data[..switch_at.unwrap_or(data.len())], &mut out);
+                }
+                out.clear();
+                self.http_out = out;
+                if let Some(at) = switch_at {
+                    *conn = HttpConn::H2(Box::new(pc_h2::Connection::after_upgrade()));
+                    self.http_bytes(id, dir, &data[at..], meta, conn, protocol, encrypted);
+                }
+            }
+            HttpConn::H2(h2) => {
+                let mut out = Vec::new();
+                let _ = h2.push(dir == Direction::ToServer, data, &mut out);
+                for m in &out {
+                    self.h2_message(id, m, meta, encrypted);
+                }
+            }
+            HttpConn::Raw => {
+                if dir == Direction::ToServer {
+                    self.raw_as(id, data, meta, protocol, encrypted);
+                }
+            }
+        }
+    }
+
+    /// One HTTP/2 message: requests are recorded and searched (headers, body, gRPC messages
+    /// and their protobuf fields, WebSocket frames the client sent).
+    fn h2_message(&mut self, id: Fk, m: &pc_h2::Message, meta: &PacketMeta, encrypted: bool) {
+        if !m.to_server {
+            return;
+        }
+        let ctx = self.ctx;
+        let Some(flow) = self.flows.get_mut(&id) else {
+            return;
+        };
+        let text = |v: Option<&[u8]>| v.map(|b| String::from_utf8_lossy(b).into_owned());
+        let authority = text(m.authority());
+        let path = text(m.path()).unwrap_or_default();
+        if flow.http_host.is_none() {
+            flow.http_host = authority.as_deref().map(strip_port).map(str::to_string);
+        }
+        if m.method().is_some() || !path.is_empty() {
+            self.result.requests.push(Request {
+                capture: self.result.input.path.clone(),
+                phase: self.result.input.phase.clone(),
+                frame: Some(meta.frame),
+                entry: None,
+                method: text(m.method()).unwrap_or_default(),
+                host: authority,
+                path: path.clone(),
+                protocol: "http2".into(),
+                ip: Some(flow.key.server.ip().to_string()),
+                port: Some(flow.key.server.port()),
+                app: flow.app.as_deref().map(str::to_string),
+            });
+        }
+        let scan = |hits: &mut LocalHits, data: &[u8], location: &str| {
+            scan_into(ctx, hits, data, 0, location, "http2", encrypted, None, meta);
+        };
+        scan(&mut flow.hits, path.as_bytes(), "url");
+        for (name, value) in m.headers.iter().chain(&m.trailers) {
+            match name.as_str() {
+                ":path" => {}
+                "cookie" => scan(&mut flow.hits, value, "cookie"),
+                n => scan(&mut flow.hits, value, &format!("header:{n}")),
+            }
+        }
+        if !m.body.is_empty() {
+            scan(&mut flow.hits, &m.body, "body");
+        }
+        for g in &m.grpc {
+            if g.compressed && g.decompressed {
+                scan(&mut flow.hits, &g.data, "grpc");
+            }
+            // Numbers travel as varints: an IMEI sent as an int64 field is only found in its
+            // decimal form.
+            for f in &g.fields {
+                if let pc_h2::protobuf::ProtoValue::Varint(v) = f.value {
+                    scan(
+                        &mut flow.hits,
+                        v.to_string().as_bytes(),
+                        &format!("grpc:{}", f.path),
+                    );
+                }
+            }
+        }
+        for w in &m.websocket {
+            scan(&mut flow.hits, &w.payload, "websocket");
+        }
+    }
+
+    /// Decrypted TLS application data: HTTP/1.x, HTTP/2, or raw bytes.
+    fn tls_plain(&mut self, id: Fk, plain: &[pc_tlsdec::Plain], meta: &PacketMeta) {
+        for p in plain {
+            let Some(flow) = self.flows.get_mut(&id) else {
+                return;
+            };
+            let Analyzer::Tls { dec: Some(dec), .. } = &mut flow.analyzer else {
+                return;
+            };
+            let mut conn = match dec.inner.take() {
+                Some(c) => c,
+                None if p.to_server => {
+                    if dec.session.alpn() == Some("h2") || p.data.starts_with(pc_h2::PREFACE) {
+                        HttpConn::h2()
+                    } else if pc_proto::sniff_stream(&p.data, 443) == AppProto::Http1 {
+                        HttpConn::h1()
+                    } else {
+                        HttpConn::Raw
+                    }
+                }
+                // Wait for the client to speak first to tell the protocol.
+                None => continue,
+            };
+            let dir = if p.to_server {
+                Direction::ToServer
+            } else {
+                Direction::ToClient
+            };
+            self.http_bytes(id, dir, &p.data, meta, &mut conn, "https-decrypted", true);
+            if let Some(flow) = self.flows.get_mut(&id)
+                && let Analyzer::Tls { dec: Some(dec), .. } = &mut flow.analyzer
+            {
+                dec.inner = Some(conn);
+            }
+        }
     }
 
     fn tls_events(&mut self, id: Fk, dir: Direction, meta: &PacketMeta) {
@@ -408,12 +654,15 @@ impl FlowSink for Analysis<'_> {
                 cleartext_sent: false,
                 hits: LocalHits::new(),
                 tail: Vec::new(),
+                early_server: Vec::new(),
             },
         );
     }
 
     fn stream_data(&mut self, id: FlowId, dir: Direction, data: &[u8], meta: &PacketMeta) {
         let id = (Transport::Tcp, id);
+        let keys = &self.keys;
+        let resumption = &self.resumption;
         let Some(flow) = self.flows.get_mut(&id) else {
             return;
         };
@@ -421,14 +670,26 @@ impl FlowSink for Analysis<'_> {
             flow.app = meta.app.clone();
         }
         if matches!(flow.analyzer, Analyzer::Undecided) {
+            if dir == Direction::ToClient
+                && flow.early_server.len() + data.len() <= MAX_EARLY_SERVER
+            {
+                flow.early_server.extend_from_slice(data);
+                return;
+            }
+            // HTTP/2 with prior knowledge starts with its connection preface.
+            let h2 = dir == Direction::ToServer && data.starts_with(pc_h2::PREFACE);
             flow.analyzer = match pc_proto::sniff_stream(data, flow.key.server.port()) {
-                AppProto::Http1 => Analyzer::Http {
-                    req: Box::new(http1::Parser::requests()),
-                    resp: Box::new(http1::Parser::responses()),
-                },
+                _ if h2 => Analyzer::Http(HttpConn::h2()),
+                AppProto::Http1 => Analyzer::Http(HttpConn::h1()),
                 AppProto::Tls => Analyzer::Tls {
                     c: tls::RecordStream::new(),
                     s: tls::RecordStream::new(),
+                    dec: (!keys.is_empty()).then(|| {
+                        Box::new(Decrypt {
+                            session: pc_tlsdec::Session::new_with(keys.clone(), resumption.clone()),
+                            inner: None,
+                        })
+                    }),
                 },
                 AppProto::Dns => Analyzer::Dns {
                     c: dns::TcpFramer::default(),
@@ -437,50 +698,61 @@ impl FlowSink for Analysis<'_> {
                 AppProto::Unknown => Analyzer::Raw,
             };
             // A server that speaks first (banner) on an unknown port: keep it raw.
-            if dir == Direction::ToClient && matches!(flow.analyzer, Analyzer::Http { .. }) {
+            if dir == Direction::ToClient && matches!(flow.analyzer, Analyzer::Http(_)) {
                 flow.analyzer = Analyzer::Raw;
             }
+            let early = std::mem::take(&mut flow.early_server);
+            if !early.is_empty() {
+                self.stream_data(id.1, Direction::ToClient, &early, meta);
+                if dir == Direction::ToClient {
+                    // The buffer overflowed before the client spoke: this chunk follows it.
+                    self.stream_data(id.1, dir, data, meta);
+                    return;
+                }
+            }
         }
+        let Some(flow) = self.flows.get_mut(&id) else {
+            return;
+        };
         match &mut flow.analyzer {
-            Analyzer::Http { req, resp } => {
-                let mut out = std::mem::take(&mut self.http_out);
+            Analyzer::Http(_) => {
                 if dir == Direction::ToServer {
                     flow.cleartext_sent = true;
-                    let _ = req.push(data, &mut out);
-                    let mut h2 = false;
-                    for m in &out {
-                        if let http1::StartLine::Request { method, target, .. } = &m.start {
-                            // The HTTP/2 connection preface ("PRI * HTTP/2.0") is not a request.
-                            h2 |= method == "PRI" && target == "*";
-                            resp.expect_response_to(method);
-                        }
-                    }
-                    for m in out.iter().filter(|m| !is_h2_preface(m)) {
-                        self.http_request(id, m, meta);
-                    }
-                    if h2 && let Some(f) = self.flows.get_mut(&id) {
-                        // Cleartext HTTP/2 from here on: searched as raw bytes until the HTTP/2
-                        // analyzer exists.
-                        f.analyzer = Analyzer::Raw;
-                    }
-                } else {
-                    let _ = resp.push(data, &mut out);
                 }
-                out.clear();
-                self.http_out = out;
+                // Taken out while it runs: the request handler needs the flow table.
+                let Analyzer::Http(mut conn) =
+                    std::mem::replace(&mut flow.analyzer, Analyzer::Undecided)
+                else {
+                    return;
+                };
+                self.http_bytes(id, dir, data, meta, &mut conn, "http", false);
+                if let Some(f) = self.flows.get_mut(&id) {
+                    f.analyzer = Analyzer::Http(conn);
+                }
             }
-            Analyzer::Tls { c, s } => {
-                let stream = if dir == Direction::ToServer { c } else { s };
-                if stream.push(data, &mut self.tls_out).is_err() {
+            Analyzer::Tls { c, s, dec } => {
+                let to_server = dir == Direction::ToServer;
+                let stream = if to_server { c } else { s };
+                let mut plain = Vec::new();
+                let pushed = match dec {
+                    Some(d) => stream.push_with(data, &mut self.tls_out, |frag| {
+                        d.session.fragment(to_server, frag, &mut plain)
+                    }),
+                    None => stream.push(data, &mut self.tls_out),
+                };
+                if pushed.is_err() {
                     // Not TLS after all (or a corrupt stream): search the rest as raw bytes.
                     flow.analyzer = Analyzer::Raw;
                     self.tls_out.clear();
-                    if dir == Direction::ToServer {
+                    if to_server {
                         self.raw(id, data, meta);
                     }
                     return;
                 }
                 self.tls_events(id, dir, meta);
+                if !plain.is_empty() {
+                    self.tls_plain(id, &plain, meta);
+                }
             }
             Analyzer::Dns { c, s } => {
                 let msgs = if dir == Direction::ToServer {
@@ -508,19 +780,36 @@ impl FlowSink for Analysis<'_> {
             return;
         };
         flow.tail.clear();
+        let to_server = dir == Direction::ToServer;
         match &mut flow.analyzer {
-            Analyzer::Http { req, resp } => {
-                if dir == Direction::ToServer {
+            Analyzer::Http(HttpConn::H1 { req, resp, .. }) => {
+                if to_server {
                     req.gap(missing)
                 } else {
                     resp.gap(missing)
                 }
             }
-            Analyzer::Tls { c, s } => {
-                if dir == Direction::ToServer {
-                    c.gap()
+            Analyzer::Http(HttpConn::H2(h2)) => h2.gap(to_server),
+            Analyzer::Tls { c, s, dec } => {
+                if to_server {
+                    c.gap_len(missing)
                 } else {
-                    s.gap()
+                    s.gap_len(missing)
+                }
+                if let Some(d) = dec {
+                    d.session.gap(to_server);
+                    match &mut d.inner {
+                        // Plaintext lost with the records: let the parser resynchronise.
+                        Some(HttpConn::H1 { req, resp, .. }) => {
+                            if to_server {
+                                req.gap(0)
+                            } else {
+                                resp.gap(0)
+                            }
+                        }
+                        Some(HttpConn::H2(h2)) => h2.gap(to_server),
+                        _ => {}
+                    }
                 }
             }
             Analyzer::Dns { c, s } => {
@@ -610,7 +899,42 @@ impl FlowSink for Analysis<'_> {
         let Some(mut flow) = self.flows.remove(&id) else {
             return;
         };
-        if let Analyzer::Http { req, .. } = &mut flow.analyzer {
+        // HTTP/2 streams still open when the flow ends.
+        let h2 = match &mut flow.analyzer {
+            Analyzer::Http(HttpConn::H2(h2)) => Some((h2, false)),
+            Analyzer::Tls { dec: Some(d), .. } => match &mut d.inner {
+                Some(HttpConn::H2(h2)) => Some((h2, true)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some((h2, encrypted)) = h2 {
+            let mut out = Vec::new();
+            h2.finish(&mut out);
+            let meta = PacketMeta {
+                frame: stats.last_frame,
+                ts: stats.last_ts,
+                app: flow.app.clone(),
+            };
+            self.flows.insert(id, flow);
+            for m in &out {
+                self.h2_message(id, m, &meta, encrypted);
+            }
+            let Some(f) = self.flows.remove(&id) else {
+                return;
+            };
+            flow = f;
+        }
+        // Requests still open when the flow ends (bodies read until close, cut captures).
+        let pending = match &mut flow.analyzer {
+            Analyzer::Http(HttpConn::H1 { req, .. }) => Some((req, "http", false)),
+            Analyzer::Tls { dec: Some(d), .. } => match &mut d.inner {
+                Some(HttpConn::H1 { req, .. }) => Some((req, "https-decrypted", true)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some((req, protocol, encrypted)) = pending {
             let mut out = std::mem::take(&mut self.http_out);
             req.finish(&mut out);
             let meta = PacketMeta {
@@ -619,8 +943,8 @@ impl FlowSink for Analysis<'_> {
                 app: flow.app.clone(),
             };
             self.flows.insert(id, flow);
-            for m in &out {
-                self.http_request(id, m, &meta);
+            for m in out.iter().filter(|m| !is_h2_preface(m)) {
+                self.http_request(id, m, &meta, protocol, encrypted);
             }
             out.clear();
             self.http_out = out;
@@ -628,6 +952,34 @@ impl FlowSink for Analysis<'_> {
                 return;
             };
             flow = f;
+        }
+        if let Analyzer::Tls { dec, .. } = &flow.analyzer {
+            // How much of this connection could be read, and if nothing, why.
+            let (status, encrypted, decrypted) = match dec {
+                Some(d) => {
+                    let status = match d.session.outcome() {
+                        pc_tlsdec::Outcome::Decrypted => "decrypted".to_string(),
+                        pc_tlsdec::Outcome::NoKey => "no key".to_string(),
+                        pc_tlsdec::Outcome::UnsupportedSuite(cs) => {
+                            format!("unsupported cipher suite 0x{cs:04x}")
+                        }
+                        pc_tlsdec::Outcome::Failed(why) => format!("failed: {why}"),
+                    };
+                    let (e, x) = (d.session.encrypted_bytes(), d.session.decrypted_bytes());
+                    (status, e[0] + e[1], x[0] + x[1])
+                }
+                None => ("no key".to_string(), stats.bytes[0] + stats.bytes[1], 0),
+            };
+            self.result.input.tls_bytes += encrypted;
+            self.result.input.tls_bytes_decrypted += decrypted;
+            if let Some(h) = flow
+                .handshake
+                .and_then(|i| self.result.handshakes.get_mut(i))
+            {
+                h.decryption = Some(status);
+                h.encrypted_bytes = encrypted;
+                h.decrypted_bytes = decrypted;
+            }
         }
         let protocol = flow.protocol();
         let server_ip = key.server.ip();

@@ -7,20 +7,7 @@ use std::path::Path;
 fn example() -> TrafficReport {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme-a1/case.toml");
     let case = Case::load(&path).unwrap();
-    let inputs: Vec<Input> = case
-        .phases
-        .iter()
-        .flat_map(|p| {
-            p.captures
-                .iter()
-                .map(|c| Input {
-                    path: case.resolve(c),
-                    phase: p.name.clone(),
-                    consent: p.consent,
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let inputs = Input::from_case(&case);
     analyze(&inputs, &case.identifiers(), &Options::default(), &|_| {}).unwrap()
 }
 

@@ -144,17 +144,7 @@ pub fn run_audit(args: AuditArgs) -> Result<u8> {
         }
         None => None,
     };
-    let inputs: Vec<Input> = case
-        .phases
-        .iter()
-        .flat_map(|p| {
-            p.captures.iter().map(|c| Input {
-                path: case.resolve(c),
-                phase: p.name.clone(),
-                consent: p.consent,
-            })
-        })
-        .collect();
+    let inputs = Input::from_case(&case);
     let traffic = if inputs.is_empty() {
         None
     } else {

@@ -58,6 +58,10 @@ pub struct TrafficArgs {
     /// Write the output to this file (atomically) instead of standard output.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
+    /// An NSS key log (SSLKEYLOGFILE) to decrypt TLS with; repeatable. Keys in the case's
+    /// phases and in pcapng Decryption Secrets Blocks are used as well.
+    #[arg(long, value_name = "FILE")]
+    keylog: Vec<PathBuf>,
     /// Show identifier values in evidence snippets (masked by default).
     #[arg(long)]
     reveal: bool,
@@ -152,15 +156,7 @@ pub fn run(args: TrafficArgs) -> Result<u8> {
     if let Some(path) = &args.case {
         let case = Case::load(path)?;
         ids = case.identifiers();
-        for phase in &case.phases {
-            for c in &phase.captures {
-                inputs.push(Input {
-                    path: case.resolve(c),
-                    phase: phase.name.clone(),
-                    consent: phase.consent,
-                });
-            }
-        }
+        inputs = Input::from_case(&case);
     }
     for s in &args.ids {
         let kind = s.split('=').next().unwrap_or_default();
@@ -172,6 +168,7 @@ pub fn run(args: TrafficArgs) -> Result<u8> {
             path: c.clone(),
             phase: args.phase.clone(),
             consent: args.consent.into(),
+            keylogs: Vec::new(),
         });
     }
     if inputs.is_empty() {
@@ -195,6 +192,7 @@ pub fn run(args: TrafficArgs) -> Result<u8> {
     let opts = Options {
         reveal: args.reveal,
         geoip: args.geoip.clone(),
+        keylogs: args.keylog.clone(),
         ..Default::default()
     };
     let report = pc_traffic::analyze(&inputs, &ids, &opts, &|n| bar.inc(n))?;

@@ -129,6 +129,9 @@ pub fn handshake(version: Option<&str>) -> Handshake {
         alpn: vec![],
         versions_offered: vec![],
         version_chosen: version.map(String::from),
+        decryption: None,
+        encrypted_bytes: 0,
+        decrypted_bytes: 0,
     }
 }
 

@@ -90,6 +90,9 @@ pub struct DestFact {
     pub country: Option<String>,
     pub countries: Vec<String>,
     pub bytes_sent: u64,
+    /// Of `bytes_sent`, what the traffic analysis could read.
+    #[serde(default)]
+    pub bytes_sent_inspected: u64,
     pub cleartext_data_sent: bool,
     pub tls_versions: Vec<String>,
     pub phases: Vec<String>,
@@ -105,11 +108,10 @@ impl DestFact {
             .unwrap_or_else(|| "?".into())
     }
 
-    /// Whether the bytes sent there are TLS/QUIC the analysis could not read.
-    pub fn uninspected(&self) -> bool {
-        // pc-traffic labels undecrypted TLS flows "tls" and QUIC "quic"; decrypted HTTPS (HAR
-        // from an intercepting proxy) is "https". Revisit if pc-traffic gains key-log decryption.
-        matches!(self.protocol.as_str(), "tls" | "quic")
+    /// Bytes sent there that the analysis could not read (TLS/QUIC without keys; TLS whose
+    /// key log covered only part of it).
+    pub fn uninspected_bytes(&self) -> u64 {
+        self.bytes_sent.saturating_sub(self.bytes_sent_inspected)
     }
 }
 
@@ -294,6 +296,7 @@ pub fn from_traffic(t: &TrafficReport, case: &Case) -> TrafficEvidence {
             country: d.country.clone(),
             countries: d.countries.clone(),
             bytes_sent: d.bytes_sent,
+            bytes_sent_inspected: d.bytes_sent_inspected,
             cleartext_data_sent: d.cleartext_data_sent,
             tls_versions: d.tls_versions.clone(),
             phases: d.phases.clone(),
@@ -340,9 +343,7 @@ pub fn from_traffic(t: &TrafficReport, case: &Case) -> TrafficEvidence {
         for ph in &d.phases {
             if let Some(e) = phases.get_mut(ph) {
                 e.bytes_sent = e.bytes_sent.saturating_add(d.bytes_sent);
-                if d.uninspected() {
-                    e.uninspected_bytes = e.uninspected_bytes.saturating_add(d.bytes_sent);
-                }
+                e.uninspected_bytes = e.uninspected_bytes.saturating_add(d.uninspected_bytes());
             }
         }
     }

@@ -142,6 +142,7 @@ pub struct DestAgg {
     pub tls_versions: BTreeSet<String>,
     pub flows: u64,
     pub bytes_sent: u64,
+    pub bytes_sent_inspected: u64,
     pub bytes_received: u64,
     pub cleartext: bool,
     pub apps: BTreeSet<String>,
@@ -415,6 +416,7 @@ fn build_report(
             e.tls_versions.extend(d.tls_versions);
             e.flows += d.flows;
             e.bytes_sent += d.bytes_sent;
+            e.bytes_sent_inspected += d.bytes_sent_inspected;
             e.bytes_received += d.bytes_received;
             e.cleartext |= d.cleartext;
             e.apps.extend(d.apps);
@@ -472,6 +474,7 @@ fn build_report(
                 org: info.map(|i| i.org.clone()),
                 flows: d.flows,
                 bytes_sent: d.bytes_sent,
+                bytes_sent_inspected: d.bytes_sent_inspected.min(d.bytes_sent),
                 bytes_received: d.bytes_received,
                 cleartext_data_sent: d.cleartext,
                 tls_versions: d.tls_versions.into_iter().collect(),

@@ -137,7 +137,9 @@ pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
             .iter()
             .map(|(n, v)| (n.len() + v.len() + 4) as u64)
             .sum();
-        d.bytes_sent += body_len + header_bytes + req.url.len() as u64;
+        let sent = body_len + header_bytes + req.url.len() as u64;
+        d.bytes_sent += sent;
+        d.bytes_sent_inspected += sent;
         d.bytes_received += entry
             .response
             .as_ref()

@@ -72,6 +72,10 @@ pub struct Destination {
     pub org: Option<String>,
     pub flows: u64,
     pub bytes_sent: u64,
+    /// Of `bytes_sent`, what the analysis could read: everything for cleartext protocols and
+    /// decrypted HTTPS recordings, the decrypted TLS records for TLS with keys, 0 for TLS/QUIC
+    /// without keys.
+    pub bytes_sent_inspected: u64,
     pub bytes_received: u64,
     /// Whether the phone sent application data that was not encrypted (HTTP, raw TCP/UDP, DNS).
     pub cleartext_data_sent: bool,

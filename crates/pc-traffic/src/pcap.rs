@@ -1015,6 +1015,11 @@ impl FlowSink for Analysis<'_> {
         }
         d.flows += 1;
         d.bytes_sent += stats.bytes[0];
+        d.bytes_sent_inspected += match &flow.analyzer {
+            Analyzer::Tls { dec: Some(dec), .. } => dec.session.decrypted_bytes()[0],
+            Analyzer::Tls { dec: None, .. } | Analyzer::Quic(_) | Analyzer::Gquic { .. } => 0,
+            _ => stats.bytes[0],
+        };
         d.bytes_received += stats.bytes[1];
         d.cleartext |= flow.cleartext_sent && stats.bytes[0] > 0;
         if let Some(a) = app {

@@ -109,6 +109,12 @@ pub fn dest(host: &str, protocol: &str, phases: &[&str], bytes: u64, tls: &[&str
         org: None,
         flows: 1,
         bytes_sent: bytes,
+        // As pc-traffic reports them: TLS/QUIC without keys is unread, the rest is read.
+        bytes_sent_inspected: if matches!(protocol, "tls" | "quic") {
+            0
+        } else {
+            bytes
+        },
         bytes_received: 0,
         cleartext_data_sent: protocol == "http",
         tls_versions: tls.iter().map(|s| s.to_string()).collect(),

@@ -120,6 +120,8 @@ pub struct Endpoint {
     pub value: String,
     /// Sources, sorted: `dex`, `resource`, `native:<lib path>`, ...
     pub sources: Vec<String>,
+    /// Country of an IP literal (ISO 3166 alpha-2), from the offline GeoIP database.
+    pub country: Option<String>,
 }
 
 /// A deduplicating collection of endpoints.
@@ -166,6 +168,7 @@ impl EndpointSet {
                 kind,
                 value,
                 sources: s.into_iter().collect(),
+                country: None,
             })
             .collect()
     }

@@ -215,6 +215,28 @@ pub struct Context<'a> {
     pub limits: Limits,
 }
 
+/// Drop the app's own version name read as an IPv4 literal ("2.12.9.2"), and give IP
+/// literals their country.
+fn locate_endpoints(mut endpoints: Vec<Endpoint>, version_name: Option<&str>) -> Vec<Endpoint> {
+    use crate::endpoints::EndpointKind::{Ipv4, Ipv6};
+    endpoints.retain(|e| !(e.kind == Ipv4 && Some(e.value.as_str()) == version_name));
+    for e in &mut endpoints {
+        if matches!(e.kind, Ipv4 | Ipv6)
+            && let (Some(geo), Ok(ip)) = (geo(), e.value.parse::<std::net::IpAddr>())
+        {
+            e.country = geo.country(ip);
+        }
+    }
+    endpoints
+}
+
+/// The embedded country database, opened once for all apps.
+fn geo() -> Option<&'static pc_detect::geo::GeoDb> {
+    static GEO: std::sync::OnceLock<Option<pc_detect::geo::GeoDb>> = std::sync::OnceLock::new();
+    GEO.get_or_init(|| pc_detect::geo::GeoDb::embedded().ok())
+        .as_ref()
+}
+
 fn dex_index(name: &str) -> Option<u32> {
     // Android loads classes.dex, classes2.dex, classes3.dex, ... from the APK root.
     let mid = name.strip_prefix("classes")?.strip_suffix(".dex")?;
@@ -426,7 +448,7 @@ fn analyze_parts(f: &mut AppFacts, base: &[u8], splits: &[(String, Vec<u8>)], ct
     hits.extend(ctx.trackers.match_hosts(eps.hosts()));
     hits.sort_by_key(|h| (h.id, h.matched_by));
     f.trackers = hits;
-    f.endpoints = eps.into_vec();
+    f.endpoints = locate_endpoints(eps.into_vec(), f.version_name.as_deref());
 
     f.signing = Some(ctx.sig.verify(base, &archive, mf.min_sdk));
 }
@@ -867,5 +889,45 @@ mod tests {
             let f = analyze_apk("x.apk", data, &NoCode, &NoSignatures, db);
             assert!(f.error.is_some());
         }
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+    use crate::endpoints::EndpointKind;
+
+    fn ep(kind: EndpointKind, value: &str) -> Endpoint {
+        Endpoint {
+            kind,
+            value: value.into(),
+            sources: vec!["dex".into()],
+            country: None,
+        }
+    }
+
+    #[test]
+    fn ip_literals_get_a_country_and_the_version_name_is_not_an_ip() {
+        let out = locate_endpoints(
+            vec![
+                ep(EndpointKind::Ipv4, "8.8.8.8"),
+                ep(EndpointKind::Ipv4, "2.12.9.2"),
+                ep(EndpointKind::Ipv4, "10.0.0.1"),
+                ep(EndpointKind::Host, "example.org"),
+            ],
+            Some("2.12.9.2"),
+        );
+        let got: Vec<_> = out
+            .iter()
+            .map(|e| (e.value.as_str(), e.country.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("8.8.8.8", Some("US")),
+                ("10.0.0.1", None),
+                ("example.org", None)
+            ]
+        );
     }
 }

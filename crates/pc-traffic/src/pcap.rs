@@ -957,7 +957,16 @@ impl FlowSink for Analysis<'_> {
             // How much of this connection could be read, and if nothing, why.
             let (status, encrypted, decrypted) = match dec {
                 Some(d) => {
+                    let (e, x) = (d.session.encrypted_bytes(), d.session.decrypted_bytes());
                     let status = match d.session.outcome() {
+                        // A key that fits one direction only (a wrong or stale secret) leaves
+                        // the other unread: say so, the phone's side is what matters.
+                        pc_tlsdec::Outcome::Decrypted if x[0] < e[0] => {
+                            "partial: client data not decrypted".to_string()
+                        }
+                        pc_tlsdec::Outcome::Decrypted if x[1] < e[1] => {
+                            "partial: server data not decrypted".to_string()
+                        }
                         pc_tlsdec::Outcome::Decrypted => "decrypted".to_string(),
                         pc_tlsdec::Outcome::NoKey => "no key".to_string(),
                         pc_tlsdec::Outcome::UnsupportedSuite(cs) => {
@@ -965,7 +974,6 @@ impl FlowSink for Analysis<'_> {
                         }
                         pc_tlsdec::Outcome::Failed(why) => format!("failed: {why}"),
                     };
-                    let (e, x) = (d.session.encrypted_bytes(), d.session.decrypted_bytes());
                     (status, e[0] + e[1], x[0] + x[1])
                 }
                 None => ("no key".to_string(), stats.bytes[0] + stats.bytes[1], 0),

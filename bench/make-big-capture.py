@@ -39,7 +39,7 @@ def read_pcap(path):
     return pkts
 
 
-def shift_ports(frame, rep):
+def shift_ports(frame, rep, src):
     # Ethernet + optional VLAN, IPv4 or IPv6, TCP/UDP: rewrite the larger (ephemeral) port.
     off, et = 12, struct.unpack("!H", frame[12:14])[0]
     while et in (0x8100, 0x88A8) and len(frame) >= off + 6:
@@ -62,7 +62,8 @@ def shift_ports(frame, rep):
         return
     sport, dport = struct.unpack("!HH", frame[l4:l4 + 4])
     def bump(p):
-        return 20000 + (p + rep * 7) % 40000
+        # Distinct per repetition and per source capture, so that no two flows share a 4-tuple.
+        return 20000 + (p + rep * 7 + src * 7919) % 40000
     if sport >= dport:
         sport = bump(sport)
     else:
@@ -83,12 +84,12 @@ def main():
     with open(a.out, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1))
         while written < size:
-            for pkts in sources:
+            for src, pkts in enumerate(sources):
                 base = min(p[0] for p in pkts) if pkts else 0
                 span = 0
                 for ns, frame, orig in pkts:
                     fr = bytearray(frame)
-                    shift_ports(fr, rep)
+                    shift_ports(fr, rep, src)
                     # Captures with stray timestamps keep their order but no more than an hour.
                     ts = t + min(ns - base, 3600 * 1_000_000_000)
                     span = max(span, min(ns - base, 3600 * 1_000_000_000))

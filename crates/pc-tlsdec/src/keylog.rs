@@ -110,6 +110,9 @@ impl KeyLog {
             }
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let line = line.trim_ascii();
+            // Some tools write each line with a trailing backslash (as in Wireshark's
+            // quic_follow_multistream secrets block); tshark accepts it, so do we.
+            let line = line.strip_suffix(b"\\").map_or(line, <[u8]>::trim_ascii);
             if line.is_empty() {
                 log.stats.blank_lines += 1;
             } else if line.starts_with(b"#") {

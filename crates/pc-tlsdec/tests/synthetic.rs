@@ -863,3 +863,17 @@ fn rsa_premaster_secret_with_and_without_extended_master_secret() {
         assert_eq!(text(&out, true), b"imsi=310150123456789");
     }
 }
+
+/// Wireshark's quic_follow_multistream secrets block ends every line with a backslash.
+#[test]
+fn keylog_lines_with_a_trailing_backslash_are_read() {
+    let r = "ab".repeat(32);
+    let s = "cd".repeat(32);
+    let text = format!("CLIENT_TRAFFIC_SECRET_0 {r} {s}\\\nSERVER_TRAFFIC_SECRET_0 {r} {s} \\\r\n");
+    let log = KeyLog::parse(text.as_bytes());
+    assert_eq!(log.stats().secret_lines, 2, "{:?}", log.stats());
+    let random: [u8; 32] = [0xab; 32];
+    let sec = log.lookup(&random).expect("secrets");
+    assert_eq!(sec.client_traffic_0.as_deref(), Some(&[0xcd; 32][..]));
+    assert_eq!(sec.server_traffic_0.as_deref(), Some(&[0xcd; 32][..]));
+}

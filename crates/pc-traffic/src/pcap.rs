@@ -10,6 +10,22 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+/// QUIC secrets from the capture's key log, by client random.
+struct KeySource<'a>(&'a pc_tlsdec::keylog::KeyLog);
+
+impl pc_h3::SecretSource for KeySource<'_> {
+    fn secrets(&self, client_random: &[u8; 32]) -> Option<pc_h3::QuicSecrets> {
+        let s = self.0.lookup(client_random)?;
+        Some(pc_h3::QuicSecrets {
+            client_handshake: s.client_handshake.clone(),
+            server_handshake: s.server_handshake.clone(),
+            client_app: s.client_traffic_0.clone(),
+            server_app: s.server_traffic_0.clone(),
+            client_early: s.client_early.clone(),
+        })
+    }
+}
+
 /// Flow ids are numbered per transport (like tshark's tcp.stream / udp.stream).
 type Fk = (Transport, FlowId);
 
@@ -81,7 +97,8 @@ enum Analyzer {
         c: dns::TcpFramer,
         s: dns::TcpFramer,
     },
-    Quic(Box<quic::InitialState>),
+    /// QUIC: Initial packets always (SNI), everything else when the key log has the secrets.
+    Quic(Box<pc_h3::Connection>),
     /// Google QUIC: the client hello is read from the first client datagrams.
     Gquic {
         seen: u8,
@@ -552,6 +569,61 @@ impl Analysis<'_> {
         }
     }
 
+    /// What a decrypted QUIC connection carried: HTTP/3 requests, or raw stream bytes.
+    fn h3_events(&mut self, id: Fk, events: &[pc_h3::Event], meta: &PacketMeta) {
+        let ctx = self.ctx;
+        for ev in events {
+            match ev {
+                pc_h3::Event::Request(m) => {
+                    let Some(flow) = self.flows.get_mut(&id) else {
+                        return;
+                    };
+                    let text = |n: &str| m.header(n).map(|v| v.into_owned());
+                    let authority = text(":authority");
+                    let path = text(":path").unwrap_or_default();
+                    if flow.http_host.is_none() {
+                        flow.http_host = authority.as_deref().map(strip_port).map(str::to_string);
+                    }
+                    self.result.requests.push(Request {
+                        capture: self.result.input.path.clone(),
+                        phase: self.result.input.phase.clone(),
+                        frame: Some(meta.frame),
+                        entry: None,
+                        method: text(":method").unwrap_or_default(),
+                        host: authority,
+                        path: path.clone(),
+                        protocol: "http3".into(),
+                        ip: Some(flow.key.server.ip().to_string()),
+                        port: Some(flow.key.server.port()),
+                        app: flow.app.as_deref().map(str::to_string),
+                    });
+                    let scan = |hits: &mut LocalHits, data: &[u8], location: &str| {
+                        scan_into(ctx, hits, data, 0, location, "http3", true, None, meta);
+                    };
+                    scan(&mut flow.hits, path.as_bytes(), "url");
+                    for (name, value) in &m.headers {
+                        match name.as_str() {
+                            ":path" => {}
+                            "cookie" => scan(&mut flow.hits, value, "cookie"),
+                            n => scan(&mut flow.hits, value, &format!("header:{n}")),
+                        }
+                    }
+                    if !m.body.is_empty() {
+                        scan(&mut flow.hits, &m.body, "body");
+                    }
+                }
+                pc_h3::Event::StreamData {
+                    to_server: true,
+                    data,
+                    ..
+                } => {
+                    self.raw_as(id, data, meta, "quic", true);
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Decrypted TLS application data: HTTP/1.x, HTTP/2, or raw bytes.
     fn tls_plain(&mut self, id: Fk, plain: &[pc_tlsdec::Plain], meta: &PacketMeta) {
         for p in plain {
@@ -837,7 +909,7 @@ impl FlowSink for Analysis<'_> {
             flow.analyzer = if ports.iter().any(|p| matches!(p, 53 | 5353 | 5355)) {
                 Analyzer::DnsUdp
             } else if dir == Direction::ToServer && quic::is_quic_long_header(data) {
-                Analyzer::Quic(Box::new(quic::InitialState::new()))
+                Analyzer::Quic(Box::new(pc_h3::Connection::new()))
             } else if dir == Direction::ToServer && gquic::version(data).is_some() {
                 Analyzer::Gquic { seen: 0 }
             } else if dir == Direction::ToServer
@@ -861,13 +933,36 @@ impl FlowSink for Analysis<'_> {
                     }
                 }
             }
-            Analyzer::Quic(st) => {
-                if dir == Direction::ToServer
-                    && let Some(init) = st.push_client_datagram(data)
-                    && let Some(ch) = init.client_hello
-                {
+            Analyzer::Quic(conn) => {
+                let mut events = Vec::new();
+                let keys = KeySource(&self.keys);
+                conn.datagram(dir == Direction::ToServer, data, &keys, &mut events);
+                let hello = (flow.handshake.is_none())
+                    .then(|| {
+                        conn.sni()
+                            .map(str::to_string)
+                            .map(|sni| (sni, conn.offered_alpn().to_vec(), conn.version()))
+                    })
+                    .flatten();
+                if let Some((sni, alpn, version)) = hello {
+                    let ch = tls::ClientHello {
+                        sni: Some(sni),
+                        alpn,
+                        versions: vec![0x0304],
+                        ..Default::default()
+                    };
                     self.client_hello(id, &ch, "quic", meta);
+                    if let Some(h) = self
+                        .flows
+                        .get(&id)
+                        .and_then(|f| f.handshake)
+                        .and_then(|i| self.result.handshakes.get_mut(i))
+                    {
+                        // QUIC v1 and v2 carry TLS 1.3 and nothing else (RFC 9001 §4.2).
+                        h.version_chosen = version.map(|_| "TLSv1.3".to_string());
+                    }
                 }
+                self.h3_events(id, &events, meta);
             }
             Analyzer::Gquic { seen } => {
                 // The CHLO comes in the first client packets (again after a REJ).
@@ -899,6 +994,40 @@ impl FlowSink for Analysis<'_> {
         let Some(mut flow) = self.flows.remove(&id) else {
             return;
         };
+        // QUIC: streams still open, and how much could be read.
+        if let Analyzer::Quic(conn) = &mut flow.analyzer {
+            let mut events = Vec::new();
+            conn.finish(&mut events);
+            let (seen, decrypted) = conn.bytes();
+            let status = match conn.outcome() {
+                pc_h3::Outcome::Decrypted if decrypted[0] < seen[0] => "partial".to_string(),
+                pc_h3::Outcome::Decrypted => "decrypted".to_string(),
+                pc_h3::Outcome::NoKey => "no key".to_string(),
+                pc_h3::Outcome::UnsupportedVersion(v) => format!("unsupported version 0x{v:08x}"),
+                pc_h3::Outcome::Failed(why) => format!("failed: {why}"),
+            };
+            self.result.input.tls_bytes += seen[0] + seen[1];
+            self.result.input.tls_bytes_decrypted += decrypted[0] + decrypted[1];
+            if let Some(h) = flow
+                .handshake
+                .and_then(|i| self.result.handshakes.get_mut(i))
+            {
+                h.decryption = Some(status);
+                h.encrypted_bytes = seen[0] + seen[1];
+                h.decrypted_bytes = decrypted[0] + decrypted[1];
+            }
+            let meta = PacketMeta {
+                frame: stats.last_frame,
+                ts: stats.last_ts,
+                app: flow.app.clone(),
+            };
+            self.flows.insert(id, flow);
+            self.h3_events(id, &events, &meta);
+            let Some(f) = self.flows.remove(&id) else {
+                return;
+            };
+            flow = f;
+        }
         // HTTP/2 streams still open when the flow ends.
         let h2 = match &mut flow.analyzer {
             Analyzer::Http(HttpConn::H2(h2)) => Some((h2, false)),
@@ -1025,7 +1154,8 @@ impl FlowSink for Analysis<'_> {
         d.bytes_sent += stats.bytes[0];
         d.bytes_sent_inspected += match &flow.analyzer {
             Analyzer::Tls { dec: Some(dec), .. } => dec.session.decrypted_bytes()[0],
-            Analyzer::Tls { dec: None, .. } | Analyzer::Quic(_) | Analyzer::Gquic { .. } => 0,
+            Analyzer::Quic(conn) => conn.bytes().1[0],
+            Analyzer::Tls { dec: None, .. } | Analyzer::Gquic { .. } => 0,
             _ => stats.bytes[0],
         };
         d.bytes_received += stats.bytes[1];

@@ -20,8 +20,10 @@ SRC=(tests/data/pcap/wireshark/tls12-chacha20poly1305.pcap tests/data/pcap/wires
      tests/data/pcap/wireshark/tls13-rfc8446.pcap)
 CAP="$OUT/tls-$SIZE.pcap"
 KEYS="$OUT/tls.keys"
-cat tests/data/pcap/wireshark/tls12-chacha20poly1305.keys tests/data/pcap/wireshark/http2-data-reassembly.keys \
-    tests/data/pcap/wireshark/tls13-rfc8446.keys > "$KEYS"
+# One line break between files: a key log need not end with one.
+for k in tests/data/pcap/wireshark/{tls12-chacha20poly1305,http2-data-reassembly,tls13-rfc8446}.keys; do
+  cat "$k"; echo
+done > "$KEYS"
 if [ ! -s "$CAP" ]; then
   python3 bench/make-big-capture.py "$CAP.part" --size "$SIZE" "${SRC[@]}"
   mv "$CAP.part" "$CAP"

@@ -44,8 +44,12 @@ enum HttpConn {
         resp: Box<http1::Parser>,
         /// The client asked to upgrade to cleartext HTTP/2 (`Upgrade: h2c`).
         h2c: bool,
+        /// The client asked to upgrade to WebSocket.
+        ws: bool,
     },
     H2(Box<pc_h2::Connection>),
+    /// After `Upgrade: websocket`: the client's frames.
+    Ws(Box<pc_h2::websocket::WsStream>),
     /// Not HTTP: searched as raw bytes.
     Raw,
 }
@@ -56,6 +60,7 @@ impl HttpConn {
             req: Box::new(http1::Parser::requests()),
             resp: Box::new(http1::Parser::responses()),
             h2c: false,
+            ws: false,
         }
     }
 
@@ -455,7 +460,7 @@ impl Analysis<'_> {
         encrypted: bool,
     ) {
         match conn {
-            HttpConn::H1 { req, resp, h2c } => {
+            HttpConn::H1 { req, resp, h2c, ws } => {
                 let mut out = std::mem::take(&mut self.http_out);
                 let mut switch_at = None;
                 if dir == Direction::ToServer {
@@ -463,18 +468,22 @@ impl Analysis<'_> {
                     for m in &out {
                         if let http1::StartLine::Request { method, .. } = &m.start {
                             resp.expect_response_to(method);
-                            *h2c |= m.headers.iter().any(|(n, v)| {
-                                n.eq_ignore_ascii_case("upgrade")
-                                    && v.windows(3).any(|w| w.eq_ignore_ascii_case(b"h2c"))
-                            });
+                            let upgrade = |to: &[u8]| {
+                                m.headers.iter().any(|(n, v)| {
+                                    n.eq_ignore_ascii_case("upgrade")
+                                        && v.windows(to.len()).any(|w| w.eq_ignore_ascii_case(to))
+                                })
+                            };
+                            *h2c |= upgrade(b"h2c");
+                            *ws |= upgrade(b"websocket");
                         }
                     }
                     for m in out.iter().filter(|m| !is_h2_preface(m)) {
                         self.http_request(id, m, meta, protocol, encrypted);
                     }
                 } else {
-                    // After `101 Switching Protocols` the server speaks HTTP/2.
-                    switch_at = if *h2c {
+                    // After `101 Switching Protocols` the connection speaks HTTP/2 or WebSocket.
+                    switch_at = if *h2c || *ws {
                         after_switching_protocols(data)
                     } else {
                         None
@@ -484,8 +493,43 @@ impl Analysis<'_> {
                 out.clear();
                 self.http_out = out;
                 if let Some(at) = switch_at {
-                    *conn = HttpConn::H2(Box::new(pc_h2::Connection::after_upgrade()));
+                    let websocket = matches!(
+                        conn,
+                        HttpConn::H1 {
+                            ws: true,
+                            h2c: false,
+                            ..
+                        }
+                    );
+                    *conn = if websocket {
+                        HttpConn::Ws(Box::new(pc_h2::websocket::WsStream::new()))
+                    } else {
+                        HttpConn::H2(Box::new(pc_h2::Connection::after_upgrade()))
+                    };
                     self.http_bytes(id, dir, &data[at..], meta, conn, protocol, encrypted);
+                }
+            }
+            HttpConn::Ws(ws) => {
+                // What the phone sends over the socket; the server's frames are not searched.
+                if dir == Direction::ToServer {
+                    let mut frames = Vec::new();
+                    let _ = ws.push(data, &mut frames);
+                    let ctx = self.ctx;
+                    if let Some(flow) = self.flows.get_mut(&id) {
+                        for f in &frames {
+                            scan_into(
+                                ctx,
+                                &mut flow.hits,
+                                &f.payload,
+                                0,
+                                "websocket",
+                                protocol,
+                                encrypted,
+                                None,
+                                meta,
+                            );
+                        }
+                    }
                 }
             }
             HttpConn::H2(h2) => {

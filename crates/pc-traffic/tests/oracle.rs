@@ -229,15 +229,22 @@ fn agrees_with_tshark_on_names_snis_and_http_requests() {
         // cannot be compared; what can be is whether the connections were decrypted at all.
         let d = &o["decryption"];
         let tshark_decrypted = d["quic_short_packets_decrypted"].as_u64().unwrap_or(0) > 0;
-        let ours_decrypted = r
-            .handshakes
-            .iter()
-            .any(|h| h.protocol == "quic" && h.decrypted_bytes > 0 && h.decryption.as_deref() != Some("no key"));
+        let ours_decrypted = r.handshakes.iter().any(|h| {
+            h.protocol == "quic"
+                && h.decrypted_bytes > 0
+                && h.decryption.as_deref() != Some("no key")
+        });
         if tshark_decrypted != ours_decrypted {
-            problems.push(format!("{name}: QUIC decrypted: phonecert {ours_decrypted}, tshark {tshark_decrypted}"));
+            problems.push(format!(
+                "{name}: QUIC decrypted: phonecert {ours_decrypted}, tshark {tshark_decrypted}"
+            ));
         }
-        if d["http3_layers"].as_u64().unwrap_or(0) > 0 && !r.requests.iter().any(|q| q.protocol == "http3") {
-            problems.push(format!("{name}: tshark saw HTTP/3, phonecert no HTTP/3 request"));
+        if d["http3_layers"].as_u64().unwrap_or(0) > 0
+            && !r.requests.iter().any(|q| q.protocol == "http3")
+        {
+            problems.push(format!(
+                "{name}: tshark saw HTTP/3, phonecert no HTTP/3 request"
+            ));
         }
 
         // Nothing may be lost: every packet tshark counted was read.

@@ -168,6 +168,16 @@ pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
                     format!("{} packets", i.packets)
                 },
                 i.bytes.to_string(),
+                // The share of encrypted bytes the key material given let us inspect.
+                if i.tls_bytes == 0 {
+                    "-".into()
+                } else {
+                    format!(
+                        "{:.0}% of {}",
+                        100.0 * i.tls_bytes_decrypted as f64 / i.tls_bytes as f64,
+                        i.tls_bytes
+                    )
+                },
                 if i.errors.is_empty() {
                     "ok".into()
                 } else {
@@ -178,7 +188,15 @@ pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
         .collect();
     table(
         out,
-        &["FILE", "PHASE", "FORMAT", "READ", "BYTES", "STATUS"],
+        &[
+            "FILE",
+            "PHASE",
+            "FORMAT",
+            "READ",
+            "BYTES",
+            "TLS/QUIC DECRYPTED",
+            "STATUS",
+        ],
         &rows,
     )?;
     Ok(())

@@ -1,4 +1,4 @@
-//! HPACK Huffman decoding (RFC 7541 §5.2 and Appendix B).
+//! HPACK Huffman decoding (RFC 7541 §5.2 and Appendix B); public because QPACK uses the same code.
 
 use crate::H2Error;
 use std::sync::OnceLock;
@@ -83,7 +83,7 @@ fn tree() -> &'static [[Link; 2]] {
 
 /// Decode a Huffman-coded string, appending to `out`. Padding must be fewer than 8 bits, all
 /// ones (a prefix of EOS); an EOS symbol is an error.
-pub(crate) fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), H2Error> {
+pub fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), H2Error> {
     let t = tree();
     let mut node = 0usize;
     // Bits consumed since the last complete symbol, and whether they were all ones.

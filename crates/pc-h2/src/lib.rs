@@ -12,7 +12,7 @@
 mod conn;
 pub mod grpc;
 pub mod hpack;
-mod huffman;
+pub mod huffman;
 pub mod protobuf;
 pub mod websocket;
 

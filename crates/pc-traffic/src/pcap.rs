@@ -1038,6 +1038,14 @@ impl FlowSink for Analysis<'_> {
         let Some(mut flow) = self.flows.remove(&id) else {
             return;
         };
+        if let (Analyzer::Gquic { .. }, Some(h)) = (
+            &flow.analyzer,
+            flow.handshake
+                .and_then(|i| self.result.handshakes.get_mut(i)),
+        ) {
+            // Google QUIC's own handshake crypto is not in any key log format.
+            h.decryption = Some("unsupported: Google QUIC".to_string());
+        }
         // QUIC: streams still open, and how much could be read.
         if let Analyzer::Quic(conn) = &mut flow.analyzer {
             let mut events = Vec::new();

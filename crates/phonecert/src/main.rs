@@ -4,6 +4,7 @@
 
 mod certify;
 mod firmware;
+mod serve;
 mod table;
 mod traffic;
 
@@ -42,6 +43,7 @@ enum Command {
     Keygen(certify::KeygenArgs),
     Verify(certify::VerifyArgs),
     Diff(certify::DiffArgs),
+    Serve(serve::ServeArgs),
 }
 
 /// Exit statuses: 0 the work ran, 2 an error stopped it, 3 findings with `--fail-on-findings`.
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => certify::run_keygen(args),
         Command::Verify(args) => certify::run_verify(args),
         Command::Diff(args) => certify::run_diff(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,254 @@
+//! Content-addressed artifact store: uploads are streamed to a temporary file while hashed, checked
+//! against a size cap, fsynced and renamed to `artifacts/<sha256[..2]>/<sha256>`.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use crate::{RegistryError, Store, new_id, unix_now};
+
+/// Longest accepted artifact file name, in bytes.
+pub const MAX_ARTIFACT_NAME_LEN: usize = 255;
+/// Longest accepted media type.
+pub const MAX_MEDIA_TYPE_LEN: usize = 127;
+/// Read buffer for uploads.
+const CHUNK: usize = 64 * 1024;
+
+/// Limits applied to uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArtifactLimits {
+    /// Largest accepted artifact in bytes (firmware images are big, but not unbounded).
+    pub max_size: u64,
+}
+
+impl Default for ArtifactLimits {
+    fn default() -> Self {
+        ArtifactLimits {
+            max_size: 16 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// A stored artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredArtifact {
+    /// Lower-case hex SHA-256 of the content.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Path relative to the artifact folder.
+    pub path: String,
+    /// Media type as given at first upload.
+    pub media_type: String,
+    /// True when the content was already present (deduplicated).
+    pub existed: bool,
+}
+
+/// Checks an artifact's file name: a single flat component, no traversal, no separators, no
+/// control characters, not hidden. Names never become paths (storage is by hash), but they are
+/// shown and exported, so hostile ones are refused at the door.
+pub fn validate_artifact_name(name: &str) -> Result<(), RegistryError> {
+    let bad = |why| RegistryError::Invalid {
+        field: "artifact name",
+        why,
+    };
+    if name.is_empty() || name.len() > MAX_ARTIFACT_NAME_LEN {
+        return Err(bad("empty or too long"));
+    }
+    if name.contains(['/', '\\', ':']) {
+        return Err(bad("contains a path separator"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(bad("contains control characters"));
+    }
+    if name.starts_with('.') || name.trim() != name {
+        return Err(bad("starts with a dot or has surrounding whitespace"));
+    }
+    Ok(())
+}
+
+fn check_media_type(media_type: &str) -> Result<(), RegistryError> {
+    let ok = !media_type.is_empty()
+        && media_type.len() <= MAX_MEDIA_TYPE_LEN
+        && media_type
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistryError::Invalid {
+            field: "media type",
+            why: "empty, too long or not printable ASCII",
+        })
+    }
+}
+
+impl Store {
+    /// The artifact folder.
+    pub fn artifact_dir(&self) -> PathBuf {
+        self.data_dir.join("artifacts")
+    }
+
+    /// Absolute path of a stored artifact, if `sha256` is a well-formed hash.
+    pub fn artifact_path(&self, sha256: &str) -> Option<PathBuf> {
+        let ok = sha256.len() == 64
+            && sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let prefix = sha256.get(..2)?;
+        ok.then(|| self.artifact_dir().join(prefix).join(sha256))
+    }
+
+    /// Streams `reader` into the artifact store and records it; content already present is
+    /// deduplicated. On any error (including the size limit) no temporary file is left behind.
+    pub async fn store_artifact_stream<R: AsyncRead + Unpin>(
+        &self,
+        media_type: &str,
+        reader: R,
+    ) -> Result<StoredArtifact, RegistryError> {
+        check_media_type(media_type)?;
+        let tmp_dir = self.artifact_dir().join("tmp");
+        tokio::fs::create_dir_all(&tmp_dir)
+            .await
+            .map_err(RegistryError::io("creating the artifact temp folder"))?;
+        let tmp = tmp_dir.join(format!("{}.part", new_id()?));
+        let written = copy_hashing(reader, &tmp, self.limits.max_size).await;
+        let (sha256, size) = match written {
+            Ok(v) => v,
+            Err(e) => {
+                // Best effort: the original error is the one worth reporting.
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(e);
+            }
+        };
+        let result = self.commit_artifact(&tmp, &sha256, size, media_type).await;
+        // After a successful rename this fails with NotFound, which is expected.
+        let _ = tokio::fs::remove_file(&tmp).await;
+        result
+    }
+
+    async fn commit_artifact(
+        &self,
+        tmp: &std::path::Path,
+        sha256: &str,
+        size: u64,
+        media_type: &str,
+    ) -> Result<StoredArtifact, RegistryError> {
+        let dest = self
+            .artifact_path(sha256)
+            .ok_or(RegistryError::Corrupt { column: "sha256" })?;
+        let rel = format!("{}/{}", sha256.get(..2).unwrap_or("00"), sha256);
+        let existed_on_disk = tokio::fs::try_exists(&dest)
+            .await
+            .map_err(RegistryError::io("checking for an existing artifact"))?;
+        if !existed_on_disk {
+            let parent = dest
+                .parent()
+                .ok_or(RegistryError::Corrupt { column: "path" })?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(RegistryError::io("creating the artifact folder"))?;
+            tokio::fs::rename(tmp, &dest)
+                .await
+                .map_err(RegistryError::io("moving the artifact into place"))?;
+            // Make the rename itself durable.
+            let dir = tokio::fs::File::open(parent)
+                .await
+                .map_err(RegistryError::io("opening the artifact folder"))?;
+            dir.sync_all()
+                .await
+                .map_err(RegistryError::io("syncing the artifact folder"))?;
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO artifacts (sha256, size, path, media_type, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256.to_owned())
+        .bind(i64::try_from(size).map_err(|_| RegistryError::TooLarge {
+            limit: self.limits.max_size,
+            at: size,
+        })?)
+        .bind(rel.clone())
+        .bind(media_type.to_owned())
+        .bind(unix_now())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let stored_type: String =
+            sqlx::query_scalar("SELECT media_type FROM artifacts WHERE sha256 = $1")
+                .bind(sha256.to_owned())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(StoredArtifact {
+            sha256: sha256.to_owned(),
+            size,
+            path: rel,
+            media_type: stored_type,
+            existed: inserted == 0,
+        })
+    }
+
+    /// Validates `name`, stores the stream and attaches it to a submission under that name.
+    pub async fn add_submission_artifact<R: AsyncRead + Unpin>(
+        &self,
+        submission_id: &str,
+        name: &str,
+        media_type: &str,
+        reader: R,
+    ) -> Result<StoredArtifact, RegistryError> {
+        validate_artifact_name(name)?;
+        let art = self.store_artifact_stream(media_type, reader).await?;
+        sqlx::query(
+            "INSERT INTO submission_artifacts (submission_id, name, artifact_sha256, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(submission_id.to_owned())
+        .bind(name.to_owned())
+        .bind(art.sha256.clone())
+        .bind(unix_now())
+        .execute(&self.pool)
+        .await?;
+        Ok(art)
+    }
+}
+
+/// Copies into a new file at `tmp`, hashing on the way, refusing more than `limit` bytes.
+async fn copy_hashing<R: AsyncRead + Unpin>(
+    mut reader: R,
+    tmp: &std::path::Path,
+    limit: u64,
+) -> Result<(String, u64), RegistryError> {
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .await
+        .map_err(RegistryError::io("creating the artifact temp file"))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut size: u64 = 0;
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .await
+            .map_err(RegistryError::io("reading the upload"))?;
+        if n == 0 {
+            break;
+        }
+        let chunk = buf.get(..n).unwrap_or_default();
+        size = size.saturating_add(n as u64);
+        if size > limit {
+            return Err(RegistryError::TooLarge { limit, at: size });
+        }
+        hasher.update(chunk);
+        file.write_all(chunk)
+            .await
+            .map_err(RegistryError::io("writing the artifact temp file"))?;
+    }
+    file.sync_all()
+        .await
+        .map_err(RegistryError::io("syncing the artifact temp file"))?;
+    Ok((hex::encode(hasher.finalize()), size))
+}

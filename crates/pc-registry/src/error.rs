@@ -1,0 +1,65 @@
+//! The one error type of the registry.
+
+/// Everything that can go wrong in the registry.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The database refused or failed a statement.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Applying the schema migrations failed.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A filesystem operation failed.
+    #[error("I/O error while {what}: {source}")]
+    Io {
+        /// What we were doing.
+        what: &'static str,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An upload exceeded the size limit; `at` is the byte offset at which it was cut off.
+    #[error("artifact exceeds the limit of {limit} bytes (cut off at byte {at})")]
+    TooLarge {
+        /// The configured limit.
+        limit: u64,
+        /// Bytes read when the limit was exceeded.
+        at: u64,
+    },
+    /// A caller-supplied value was rejected (bad file name, e-mail, role …).
+    #[error("invalid {field}: {why}")]
+    Invalid {
+        /// Which input.
+        field: &'static str,
+        /// Why it was rejected.
+        why: &'static str,
+    },
+    /// The database URL is neither `sqlite:` nor `postgres:`/`postgresql:`.
+    #[error("unsupported database URL (expected sqlite: or postgres:)")]
+    UnsupportedUrl,
+    /// Hashing or parsing a password hash failed.
+    #[error("password hashing failed")]
+    PasswordHash,
+    /// The operating system's random generator failed.
+    #[error("random number generator failed")]
+    Random,
+    /// A blocking background task panicked or was cancelled.
+    #[error("background task failed")]
+    Join,
+    /// The database holds a value this version does not understand.
+    #[error("unexpected value in column {column}")]
+    Corrupt {
+        /// The column.
+        column: &'static str,
+    },
+}
+
+impl RegistryError {
+    pub(crate) fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> Self {
+        move |source| Self::Io { what, source }
+    }
+
+    /// True when the database reported a UNIQUE/PRIMARY KEY violation.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Self::Db(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}

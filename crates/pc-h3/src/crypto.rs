@@ -6,29 +6,9 @@ use aes_gcm::aead::AeadInPlace;
 use hkdf::Hkdf;
 use sha2::{Sha256, Sha384};
 
-/// QUIC version 1 (RFC 9000).
-pub const VERSION_1: u32 = 0x0000_0001;
-/// QUIC version 2 (RFC 9369).
-pub const VERSION_2: u32 = 0x6b33_43cf;
+pub use pc_proto::quic::{VERSION_1, VERSION_2};
 /// Draft-29, still common in older captures (h3-29).
 pub const VERSION_DRAFT29: u32 = 0xff00_001d;
-
-const SALT_V1: [u8; 20] = [
-    0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad,
-    0xcc, 0xbb, 0x7f, 0x0a,
-];
-const SALT_V2: [u8; 20] = [
-    0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93, 0x81, 0xbe, 0x6e, 0x26, 0x9d, 0xcb,
-    0xf9, 0xbd, 0x2e, 0xd9,
-];
-const SALT_DRAFT29: [u8; 20] = [
-    0xaf, 0xbf, 0xec, 0x28, 0x99, 0x93, 0xd2, 0x4c, 0x9e, 0x97, 0x86, 0xf1, 0x9c, 0x61, 0x11, 0xe0,
-    0x43, 0x90, 0xa8, 0x99,
-];
-const SALT_DRAFT23: [u8; 20] = [
-    0xc3, 0xee, 0xf7, 0x12, 0xc7, 0x2e, 0xbb, 0x5a, 0x11, 0xa7, 0xd2, 0x43, 0x2b, 0xb4, 0x63, 0x65,
-    0xbe, 0xf9, 0xf5, 0x02,
-];
 
 /// Long-header packet types, as numbered by the version in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,19 +29,8 @@ pub(crate) struct Flavor {
 impl Flavor {
     /// The flavor of a version this crate can decrypt.
     pub(crate) fn of(version: u32) -> Option<Flavor> {
-        let v1 = |salt| Flavor { salt, v2: false };
-        match version {
-            VERSION_1 => Some(v1(&SALT_V1)),
-            VERSION_2 => Some(Flavor {
-                salt: &SALT_V2,
-                v2: true,
-            }),
-            // Drafts 33 and 34 already used the final salt.
-            0xff00_0021 | 0xff00_0022 => Some(v1(&SALT_V1)),
-            0xff00_001d..=0xff00_0020 => Some(v1(&SALT_DRAFT29)),
-            0xff00_0017..=0xff00_001c => Some(v1(&SALT_DRAFT23)),
-            _ => None,
-        }
+        // One table of salts for the project: pc-proto's, which also decrypts client Initials.
+        pc_proto::quic::initial_salt(version).map(|(salt, v2)| Flavor { salt, v2 })
     }
 
     /// The packet type of long-header type bits (RFC 9000 §17.2, RFC 9369 §3.2).

@@ -73,6 +73,12 @@ fn flavor(version: u32) -> Option<Flavor> {
     }
 }
 
+/// The Initial salt of a version (RFC 9001 §5.2, RFC 9369 §3.3.1, the drafts), and whether it
+/// uses the v2 labels and packet type numbers; `None` for versions without known Initial keys.
+pub fn initial_salt(version: u32) -> Option<(&'static [u8; 20], bool)> {
+    flavor(version).map(|f| (f.salt, f.v2_labels))
+}
+
 /// Name of a QUIC version ("v1", "v2", "draft-29", …, "unknown").
 pub fn version_name(version: u32) -> &'static str {
     match version {

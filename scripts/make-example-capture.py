@@ -20,6 +20,8 @@ import struct
 import sys
 import urllib.parse
 
+from pcapgen import IPv4, dns_name, ip4
+
 PHONE_MAC = bytes.fromhex("02005e100001")
 GW_MAC = bytes.fromhex("02005e1000fe")
 PHONE_IP = "192.168.49.23"
@@ -37,6 +39,8 @@ HOSTS = {
 }
 
 T0 = 1_782_000_000  # 2026-06-21T00:00:00Z, seconds
+_ip = IPv4(0x1000)
+udp, tcp_segment = _ip.udp, _ip.tcp_segment
 packets = []  # (timestamp_ns, bytes)
 clock = [T0 * 1_000_000_000]
 
@@ -44,29 +48,6 @@ clock = [T0 * 1_000_000_000]
 def tick(ms=3):
     clock[0] += ms * 1_000_000
     return clock[0]
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def ip4(a):
-    return bytes(int(x) for x in a.split("."))
-
-
-ip_id = [0x1000]
-
-
-def ipv4(src, dst, proto, payload):
-    ip_id[0] += 1
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ip_id[0], 0x4000, 64, proto, 0, ip4(src), ip4(dst))
-    hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
-    return hdr + payload
 
 
 def ether(src_mac, dst_mac, payload):
@@ -79,24 +60,6 @@ def emit(frame_src_is_phone, ip_packet):
     else:
         frame = ether(GW_MAC, PHONE_MAC, ip_packet)
     packets.append((tick(), frame))
-
-
-def udp(src, sport, dst, dport, payload):
-    pseudo = ip4(src) + ip4(dst) + struct.pack("!BBH", 0, 17, 8 + len(payload))
-    hdr = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
-    c = csum(pseudo + hdr + payload) or 0xFFFF
-    return ipv4(src, dst, 17, hdr[:6] + struct.pack("!H", c) + payload)
-
-
-def tcp_segment(src, sport, dst, dport, seq, ack, flags, payload=b""):
-    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags, 65535, 0, 0)
-    pseudo = ip4(src) + ip4(dst) + struct.pack("!BBH", 0, 6, len(hdr) + len(payload))
-    c = csum(pseudo + hdr + payload)
-    return ipv4(src, dst, 6, hdr[:16] + struct.pack("!H", c) + hdr[18:] + payload)
-
-
-def dns_name(name):
-    return b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
 
 
 def dns_exchange(name, txid, sport):

@@ -195,6 +195,11 @@ pub struct Entry<'a> {
     pub cd_index: usize,
     /// Whether the local header was found, has the right signature and fits before the data.
     pub local_header_ok: bool,
+    /// "Version made by" from the central directory; its high byte is the host system (3 = Unix).
+    pub version_made_by: u16,
+    /// External file attributes from the central directory (for Unix hosts, the high 16 bits
+    /// are `st_mode`: that is how zip marks symbolic links).
+    pub external_attributes: u32,
 }
 
 impl Entry<'_> {
@@ -477,6 +482,7 @@ impl<'a> Archive<'a> {
             }
             let rd16 = |o: usize| u16_at(data, pos + o).unwrap_or(0);
             let rd32 = |o: usize| u32_at(data, pos + o).unwrap_or(0);
+            let version_made_by = rd16(4);
             let flags = rd16(8);
             let method = rd16(10);
             let crc32 = rd32(16);
@@ -485,6 +491,7 @@ impl<'a> Archive<'a> {
             let name_len = usize::from(rd16(28));
             let extra_len = usize::from(rd16(30));
             let comment_len = usize::from(rd16(32));
+            let external_attributes = rd32(38);
             let mut local_header_offset = u64::from(rd32(42));
             let var_start = pos + CDE_LEN;
             let next = var_start + name_len + extra_len + comment_len;
@@ -521,6 +528,8 @@ impl<'a> Archive<'a> {
                 flags,
                 cd_index: entries.len(),
                 local_header_ok: false,
+                version_made_by,
+                external_attributes,
             });
             pos = next;
         }

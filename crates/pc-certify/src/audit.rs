@@ -399,17 +399,7 @@ pub fn audit_with(
         .map(|req| {
             let mut automatic = crate::checks::run(&req.decided_by, &ctx);
             cap_evidence(&mut automatic.evidence);
-            // The latest review wins (by date, then file order).
-            let review = reviews
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.requirement == req.id)
-                .max_by(|(ia, a), (ib, b)| {
-                    crate::time::parse_utc(&a.date)
-                        .cmp(&crate::time::parse_utc(&b.date))
-                        .then(ia.cmp(ib))
-                })
-                .map(|(_, r)| r.clone());
+            let review = latest_review(reviews, &req.id);
             let verdict = review.as_ref().map_or(automatic.verdict, |r| r.verdict);
             RequirementResult {
                 requirement: req.id.clone(),
@@ -457,6 +447,45 @@ pub fn audit_with(
         summary,
         warnings,
     }
+}
+
+/// The review that decides a requirement: the latest by date, then by order given.
+fn latest_review(reviews: &[Review], requirement: &str) -> Option<Review> {
+    reviews
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.requirement == requirement)
+        .max_by(|(ia, a), (ib, b)| {
+            crate::time::parse_utc(&a.date)
+                .cmp(&crate::time::parse_utc(&b.date))
+                .then(ia.cmp(ib))
+        })
+        .map(|(_, r)| r.clone())
+}
+
+/// Applies reviews given after the audit ran (the registry's reviewers work on a stored
+/// report): each requirement's verdict becomes its latest review's, or its automatic one, and
+/// the decision is taken again. Reviews of requirements not in the report are warned about.
+pub fn apply_reviews(report: &mut AuditReport, reviews: &[Review]) {
+    let mut all = report.reviews.clone();
+    all.extend(reviews.iter().cloned());
+    for r in reviews {
+        if report.result(&r.requirement).is_none() {
+            report.warnings.push(format!(
+                "review by {} names requirement {} which is not in catalogue {} {}",
+                r.reviewer, r.requirement, report.catalogue.id, report.catalogue.version
+            ));
+        }
+    }
+    for res in &mut report.results {
+        res.review = latest_review(&all, &res.requirement);
+        res.verdict = res
+            .review
+            .as_ref()
+            .map_or(res.automatic.verdict, |r| r.verdict);
+    }
+    report.summary = summarize(&report.results);
+    report.reviews = all;
 }
 
 fn cap_evidence(ev: &mut Vec<EvidenceRef>) {

@@ -299,6 +299,14 @@ fn requirement_row(h: &mut String, res: &RequirementResult) {
     );
 }
 
+/// The data-flow picture of a report (inline SVG), for pages that show a report's summary.
+pub fn data_flow_svg(r: &AuditReport) -> Option<String> {
+    let t = r.traffic.as_ref()?;
+    let mut h = String::new();
+    flow_svg(&mut h, t);
+    Some(h)
+}
+
 fn flow_svg(h: &mut String, t: &TrafficEvidence) {
     let receivers: BTreeSet<&str> = t.findings.iter().map(FindingFact::target).collect();
     let mut apps: BTreeSet<String> = BTreeSet::new();

@@ -9,6 +9,7 @@
 //! * [`audit()`]: evidence + catalogue + reviews → [`AuditReport`].
 //! * [`sarif`], [`html`], [`output`]: report writers and atomic output.
 //! * [`cert`]: Ed25519 JWS certificates, keys, verification and a printable rendering.
+//! * [`pipeline`]: a case file in, an [`AuditReport`] out (firmware, traffic, verdicts).
 //! * [`diff`]: what changed between two audits and which requirements must be re-tested.
 #![forbid(unsafe_code)]
 
@@ -20,6 +21,7 @@ pub mod diff;
 pub mod evidence;
 pub mod html;
 pub mod output;
+pub mod pipeline;
 pub mod policy;
 pub mod review;
 pub mod sarif;
@@ -27,7 +29,7 @@ pub mod time;
 
 pub use audit::{
     AuditOptions, AuditReport, Decision, EvidenceRef, InputDigest, Outcome, RequirementResult,
-    Summary, audit, audit_with,
+    Summary, apply_reviews, audit, audit_with,
 };
 pub use catalogue::{Catalogue, CatalogueError, Check, Level, Requirement};
 pub use cert::{
@@ -37,6 +39,7 @@ pub use cert::{
 pub use diff::{DiffError, DiffReport, diff, diff_reports};
 pub use evidence::firmware_digest;
 pub use output::{OutputError, WriteOptions, Written, write_outputs, write_report};
+pub use pipeline::{PipelineError, PipelineOptions, PipelineOutput, Stage, audit_case};
 pub use policy::{Policy, PolicyError, Recipient};
 pub use review::{Review, ReviewError, parse_reviews};
 

@@ -1,7 +1,9 @@
 //! Content-addressed artifact store: uploads are streamed to a temporary file while hashed, checked
 //! against a size cap, fsynced and renamed to `artifacts/<sha256[..2]>/<sha256>`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::bundle::{BundleLimits, UploadKind, check_archive, sniff};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -190,7 +192,9 @@ impl Store {
         })
     }
 
-    /// Validates `name`, stores the stream and attaches it to a submission under that name.
+    /// Validates `name`, stores the stream and attaches it to a submission under that name
+    /// (replacing an earlier file of that name). Nothing is checked beyond the name and size:
+    /// see [`Store::add_submission_upload`] for uploads from outside.
     pub async fn add_submission_artifact<R: AsyncRead + Unpin>(
         &self,
         submission_id: &str,
@@ -200,17 +204,138 @@ impl Store {
     ) -> Result<StoredArtifact, RegistryError> {
         validate_artifact_name(name)?;
         let art = self.store_artifact_stream(media_type, reader).await?;
+        self.attach(submission_id, name, &art.sha256).await?;
+        Ok(art)
+    }
+
+    async fn attach(
+        &self,
+        submission_id: &str,
+        name: &str,
+        sha256: &str,
+    ) -> Result<(), RegistryError> {
         sqlx::query(
             "INSERT INTO submission_artifacts (submission_id, name, artifact_sha256, created_at) \
-             VALUES ($1, $2, $3, $4)",
+             VALUES ($1, $2, $3, $4) ON CONFLICT (submission_id, name) \
+             DO UPDATE SET artifact_sha256 = excluded.artifact_sha256, created_at = excluded.created_at",
         )
         .bind(submission_id.to_owned())
         .bind(name.to_owned())
-        .bind(art.sha256.clone())
+        .bind(sha256.to_owned())
         .bind(unix_now())
         .execute(&self.pool)
         .await?;
-        Ok(art)
+        Ok(())
+    }
+
+    /// An upload from outside: streamed to a temporary file (hashed, size-capped), then its
+    /// type is decided from name and content, archives are read through against `limits`
+    /// (bombs, escaping paths, links), and only then is it stored and attached. The upload is
+    /// acknowledged (returns) only once file and database rows are durable.
+    pub async fn add_submission_upload<R: AsyncRead + Unpin>(
+        &self,
+        submission_id: &str,
+        name: &str,
+        reader: R,
+        limits: &BundleLimits,
+    ) -> Result<StoredArtifact, RegistryError> {
+        validate_artifact_name(name)?;
+        let tmp_dir = self.artifact_dir().join("tmp");
+        tokio::fs::create_dir_all(&tmp_dir)
+            .await
+            .map_err(RegistryError::io("creating the artifact temp folder"))?;
+        let tmp = tmp_dir.join(format!("{}.part", new_id()?));
+        let result = async {
+            let (sha256, size) = copy_hashing(reader, &tmp, self.limits.max_size).await?;
+            let media_type = {
+                let tmp = tmp.clone();
+                let name = name.to_owned();
+                let limits = limits.clone();
+                tokio::task::spawn_blocking(move || check_upload(&tmp, &name, &limits))
+                    .await
+                    .map_err(|_| RegistryError::Join)??
+            };
+            let art = self
+                .commit_artifact(&tmp, &sha256, size, media_type)
+                .await?;
+            self.attach(submission_id, name, &art.sha256).await?;
+            Ok(art)
+        }
+        .await;
+        // After a successful rename this fails with NotFound, which is expected.
+        let _ = tokio::fs::remove_file(&tmp).await;
+        result
+    }
+
+    /// Removes temporary upload files nobody has written to for `idle`: those of uploads cut
+    /// off by a crash. Live uploads (of this or another process sharing the store) keep
+    /// writing, so they are never that old.
+    pub async fn sweep_stale_uploads(
+        &self,
+        idle: std::time::Duration,
+    ) -> Result<u64, RegistryError> {
+        let dir = self.artifact_dir().join("tmp");
+        let mut rd = match tokio::fs::read_dir(&dir).await {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(RegistryError::io("listing the artifact temp folder")(e)),
+        };
+        let mut removed = 0;
+        while let Some(e) = rd
+            .next_entry()
+            .await
+            .map_err(RegistryError::io("listing the artifact temp folder"))?
+        {
+            let Ok(meta) = e.metadata().await else {
+                continue;
+            };
+            let old = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age >= idle);
+            if meta.is_file() && old && tokio::fs::remove_file(e.path()).await.is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Decides an upload's type from its name and first bytes and reads archives through.
+fn check_upload(
+    path: &Path,
+    name: &str,
+    limits: &BundleLimits,
+) -> Result<&'static str, RegistryError> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(512);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(512).read_to_end(&mut head))
+        .map_err(RegistryError::io("reading the upload"))?;
+    let kind = sniff(name, &head).map_err(|e| RegistryError::Rejected(format!("{name}: {e}")))?;
+    if matches!(
+        kind,
+        UploadKind::Tar | UploadKind::TarGz | UploadKind::Zip | UploadKind::Gzip
+    ) {
+        check_archive(path, kind, limits)
+            .map_err(|e| RegistryError::Rejected(format!("{name}: {e}")))?;
+    }
+    Ok(media_type_of(kind))
+}
+
+/// The media type recorded for an upload of this kind.
+pub fn media_type_of(kind: UploadKind) -> &'static str {
+    match kind {
+        UploadKind::Pcap => "application/vnd.tcpdump.pcap",
+        UploadKind::Pcapng => "application/x-pcapng",
+        UploadKind::Har => "application/json",
+        UploadKind::CaseToml => "application/toml",
+        UploadKind::KeyLog => "text/plain",
+        UploadKind::Apk => "application/vnd.android.package-archive",
+        UploadKind::Zip => "application/zip",
+        UploadKind::Tar => "application/x-tar",
+        UploadKind::TarGz | UploadKind::Gzip => "application/gzip",
     }
 }
 

@@ -43,7 +43,8 @@ pub struct AuditEntry {
 }
 
 /// Result of verifying the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
 pub enum AuditCheck {
     /// Every entry is in sequence and hashes correctly; `entries` were checked.
     Intact {

@@ -45,6 +45,16 @@ pub enum RegistryError {
     /// A blocking background task panicked or was cancelled.
     #[error("background task failed")]
     Join,
+    /// An upload was refused by its checks (type, archive bomb, path names …); the message says
+    /// why, naming the file and offset.
+    #[error("{0}")]
+    Rejected(String),
+    /// The action is not possible in the object's current state.
+    #[error("{0}")]
+    Refused(String),
+    /// No such object.
+    #[error("{0} not found")]
+    NotFound(&'static str),
     /// The database holds a value this version does not understand.
     #[error("unexpected value in column {column}")]
     Corrupt {

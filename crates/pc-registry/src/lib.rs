@@ -2,26 +2,35 @@
 //! for larger labs, same migrations and behaviour), a content-addressed artifact store, a durable
 //! job queue for analysis runs, an append-only audit log and the HTTP application.
 //!
-//! This is the foundation: schema, store primitives and the wiring of the web application.
+//! * [`web`]: pages and the JSON API over shared, authorizing actions.
+//! * [`jobs`]: the audit job the workers run (the same audit as `phonecert audit`).
+//! * [`certs`]: the lab key, issuing and verifying certificates.
+//! * [`bundle`]: upload type checks and safe archive reading.
 #![forbid(unsafe_code)]
 
 mod artifacts;
 mod audit;
+pub mod auth;
+pub mod bundle;
+pub mod certs;
 mod error;
-mod http;
+pub mod jobs;
 mod queue;
 mod store;
 #[cfg(test)]
 mod tests;
+pub mod web;
 mod worker;
+pub mod workflow;
 
-pub use artifacts::{ArtifactLimits, StoredArtifact, validate_artifact_name};
+pub use artifacts::{ArtifactLimits, StoredArtifact, media_type_of, validate_artifact_name};
 pub use audit::{AuditCheck, AuditEntry};
 pub use error::RegistryError;
-pub use http::{AppState, router, serve};
 pub use queue::{Run, RunState};
 pub use store::{Backend, PublicCertificate, Role, Store, User};
+pub use web::{AppState, ServeConfig, WebConfig, router, serve, work};
 pub use worker::{JobFailure, JobFuture, JobHandler, Progress, WorkerConfig, WorkerPool};
+pub use workflow::RunResults;
 
 /// Current time as unix seconds (0 if the clock is before 1970, which only a broken host has).
 pub fn unix_now() -> i64 {

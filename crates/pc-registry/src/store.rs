@@ -16,8 +16,14 @@ use crate::artifacts::ArtifactLimits;
 use crate::{RegistryError, new_id, unix_now};
 
 /// The schema migrations, embedded so the binary needs no migrations folder at run time.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "workflow",
+        include_str!("../migrations/0002_workflow.sql"),
+    ),
+];
 
 /// Longest accepted e-mail address (RFC 5321 path limit).
 pub const MAX_EMAIL_LEN: usize = 254;
@@ -98,6 +104,8 @@ pub struct User {
     pub email: String,
     /// Role.
     pub role: Role,
+    /// The company of a manufacturer account.
+    pub manufacturer_id: Option<String>,
 }
 
 /// A certificate as shown on the public register.
@@ -245,21 +253,46 @@ impl Store {
         password: &str,
         role: Role,
     ) -> Result<User, RegistryError> {
+        self.create_user_for(email, password, role, None).await
+    }
+
+    /// Creates an account tied to a manufacturer (required for, and only for, the
+    /// manufacturer role).
+    pub async fn create_user_for(
+        &self,
+        email: &str,
+        password: &str,
+        role: Role,
+        manufacturer_id: Option<&str>,
+    ) -> Result<User, RegistryError> {
+        if (role == Role::Manufacturer) != manufacturer_id.is_some() {
+            return Err(RegistryError::Invalid {
+                field: "manufacturer",
+                why: "a manufacturer account needs its company, and only such accounts have one",
+            });
+        }
         let email = normalise_email(email)?;
         check_password(password)?;
         let hash = hash_password(password.to_owned()).await?;
         let id = new_id()?;
         sqlx::query(
-            "INSERT INTO users (id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO users (id, email, password_hash, role, manufacturer_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id.clone())
         .bind(email.clone())
         .bind(hash)
         .bind(role.as_str())
+        .bind(manufacturer_id.map(str::to_owned))
         .bind(unix_now())
         .execute(&self.pool)
         .await?;
-        Ok(User { id, email, role })
+        Ok(User {
+            id,
+            email,
+            role,
+            manufacturer_id: manufacturer_id.map(str::to_owned),
+        })
     }
 
     /// Checks a login. `Ok(None)` for an unknown account, a disabled one or a wrong password;
@@ -274,7 +307,7 @@ impl Store {
             _ => return Ok(None),
         };
         let row: Option<AnyRow> = sqlx::query(
-            "SELECT id, email, password_hash, role, disabled FROM users WHERE email = $1",
+            "SELECT id, email, password_hash, role, disabled, manufacturer_id FROM users WHERE email = $1",
         )
         .bind(email)
         .fetch_optional(&self.pool)
@@ -294,6 +327,7 @@ impl Store {
             id: row.try_get("id")?,
             email: row.try_get("email")?,
             role: role.parse()?,
+            manufacturer_id: row.try_get("manufacturer_id")?,
         }))
     }
 
@@ -413,7 +447,7 @@ impl Store {
     }
 }
 
-fn normalise_email(email: &str) -> Result<String, RegistryError> {
+pub(crate) fn normalise_email(email: &str) -> Result<String, RegistryError> {
     let e = email.trim();
     let bad = |why| RegistryError::Invalid {
         field: "email",
@@ -435,7 +469,7 @@ fn normalise_email(email: &str) -> Result<String, RegistryError> {
     }
 }
 
-fn check_password(password: &str) -> Result<(), RegistryError> {
+pub(crate) fn check_password(password: &str) -> Result<(), RegistryError> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_LEN || password.len() > MAX_PASSWORD_LEN {
         return Err(RegistryError::Invalid {
@@ -446,7 +480,7 @@ fn check_password(password: &str) -> Result<(), RegistryError> {
     Ok(())
 }
 
-fn check_name<'a>(field: &'static str, name: &'a str) -> Result<&'a str, RegistryError> {
+pub(crate) fn check_name<'a>(field: &'static str, name: &'a str) -> Result<&'a str, RegistryError> {
     let n = name.trim();
     if n.is_empty() || n.len() > MAX_NAME_LEN || n.chars().any(char::is_control) {
         return Err(RegistryError::Invalid {
@@ -458,7 +492,7 @@ fn check_name<'a>(field: &'static str, name: &'a str) -> Result<&'a str, Registr
 }
 
 /// Hashes on a blocking thread: argon2 deliberately takes tens of milliseconds of CPU.
-async fn hash_password(password: String) -> Result<String, RegistryError> {
+pub(crate) async fn hash_password(password: String) -> Result<String, RegistryError> {
     tokio::task::spawn_blocking(move || {
         let mut salt_bytes = [0u8; 16];
         getrandom::fill(&mut salt_bytes).map_err(|_| RegistryError::Random)?;

@@ -723,7 +723,7 @@ async fn worker_pool_runs_each_job_once_and_recovers_crashed_ones() {
                 if run.id == fail_id {
                     return Err(JobFailure("bad capture".to_owned()));
                 }
-                Ok(())
+                Ok(RunResults::default())
             })
         });
         let cfg = WorkerConfig {
@@ -781,7 +781,7 @@ async fn worker_aborts_job_when_lease_is_lost() {
                 started.notify_one();
                 // Never finishes on its own.
                 std::future::pending::<()>().await;
-                Ok(())
+                Ok(RunResults::default())
             })
         });
         let lease = Duration::from_secs(30);

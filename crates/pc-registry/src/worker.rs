@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::queue::MAX_ERROR_LEN;
-use crate::{RegistryError, Run, Store};
+use crate::{RegistryError, Run, RunResults, Store};
 
 /// Why a job failed; stored (truncated) as the run's error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,8 +31,8 @@ impl Progress {
     }
 }
 
-/// The future a job returns.
-pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobFailure>> + Send>>;
+/// The future a job returns: what the run found, recorded with its completion.
+pub type JobFuture = Pin<Box<dyn Future<Output = Result<RunResults, JobFailure>> + Send>>;
 /// What executes a run.
 pub type JobHandler = Arc<dyn Fn(Run, Progress) -> JobFuture + Send + Sync>;
 
@@ -154,25 +154,23 @@ async fn execute(
         }
     };
     let outcome = match outcome {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(results)) => Ok(results),
         Ok(Err(JobFailure(msg))) => Err(msg),
         Err(e) if e.is_panic() => Err("job panicked".to_owned()),
         Err(_) => Err("job cancelled".to_owned()),
     };
-    let outcome = outcome.map_err(|mut m| {
-        let mut end = m.len().min(MAX_ERROR_LEN);
-        while !m.is_char_boundary(end) {
-            end = end.saturating_sub(1);
+    match outcome {
+        Ok(results) => {
+            store.complete_run(&run_id, worker_id, &results).await?;
         }
-        m.truncate(end);
-        m
-    });
-    store
-        .finish_run(
-            &run_id,
-            worker_id,
-            outcome.as_ref().map(|_| ()).map_err(String::as_str),
-        )
-        .await?;
+        Err(mut m) => {
+            let mut end = m.len().min(MAX_ERROR_LEN);
+            while !m.is_char_boundary(end) {
+                end = end.saturating_sub(1);
+            }
+            m.truncate(end);
+            store.finish_run(&run_id, worker_id, Err(&m)).await?;
+        }
+    }
     Ok(())
 }

@@ -1,12 +1,9 @@
 //! `phonecert audit`, `keygen`, `verify` and `diff`.
 
 use crate::{EXIT_FINDINGS, EXIT_OK};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
-use pc_case::Case;
-use pc_certify::{AuditOptions, Catalogue, CertOptions, Decision, InputDigest, WriteOptions};
-use pc_firmware::{ApkSig, DexCode, FirmwareProgress};
-use pc_traffic::Input;
+use pc_certify::{CertOptions, Decision, PipelineOptions, Stage, WriteOptions};
 use std::path::PathBuf;
 
 /// Audit a case against the requirement catalogue and write the lab's outputs.
@@ -91,105 +88,53 @@ pub struct DiffArgs {
 }
 
 pub fn run_audit(args: AuditArgs) -> Result<u8> {
-    let case = Case::load(&args.case)?;
-    let catalogue = match &args.catalogue {
-        Some(p) => Catalogue::load(p)?,
-        None => Catalogue::baseline()?,
-    };
-    let reviews = match &args.review {
-        Some(p) => pc_certify::review::load_reviews(p)?,
-        None => Vec::new(),
-    };
     let signing_key = args
         .signing_key
         .as_ref()
         .map(|p| pc_certify::read_secret_key(p))
         .transpose()?;
-    let policy = case
-        .policy
-        .clone()
-        .map(|t| pc_certify::Policy::from_value(toml::Value::Table(t)))
-        .transpose()
-        .with_context(|| format!("{}: [policy]", args.case.display()))?;
-
-    let mut extra = vec![InputDigest::of_file("case", &args.case)];
-    if let Some(p) = &args.catalogue {
-        extra.push(InputDigest::of_file("catalogue", p));
-    }
-    if let Some(p) = &args.review {
-        extra.push(InputDigest::of_file("review", p));
-    }
-
-    // Firmware first: it is the larger job and names the apps the traffic is checked against.
-    let mut apk_sha256 = Default::default();
-    let firmware = match &case.firmware {
-        Some(fw) => {
-            let root = case.resolve(&fw.path);
-            if !root.is_dir() {
-                bail!(
-                    "{}: [firmware] path {} is not a folder",
-                    args.case.display(),
-                    root.display()
-                );
-            }
-            let bar = crate::table::count_bar(0, "firmware");
-            let report =
-                pc_firmware::analyze_firmware(&root, &DexCode::new(), &ApkSig, &|p| match p {
-                    FirmwareProgress::Scanned { apps } => bar.set_length(apps as u64),
-                    FirmwareProgress::AppDone { .. } => bar.inc(1),
-                });
-            bar.finish_and_clear();
-            apk_sha256 = pc_certify::evidence::apk_digests(&root, &report);
-            Some(report)
-        }
-        None => None,
-    };
-    let inputs = Input::from_case(&case);
-    let traffic = if inputs.is_empty() {
-        None
-    } else {
-        let total: u64 = inputs
-            .iter()
-            .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
-            .sum();
-        let bar = crate::table::progress_bar(total, "traffic");
-        let opts = pc_traffic::Options {
-            reveal: args.reveal,
-            geoip: args.geoip.clone(),
-            ..Default::default()
-        };
-        let r = pc_traffic::analyze(&inputs, &case.identifiers(), &opts, &|n| bar.inc(n))?;
-        bar.finish_and_clear();
-        for i in &r.inputs {
-            for e in &i.errors {
-                eprintln!(
-                    "phonecert: {}: {e}",
-                    if i.failed { "error" } else { "warning" }
-                );
-            }
-        }
-        if r.inputs.iter().any(|i| i.failed) {
-            bail!(
-                "a capture of the case could not be read; the audit would rest on missing evidence"
-            );
-        }
-        Some(r)
-    };
-    let opts = AuditOptions {
-        policy,
-        extra_inputs: extra,
-        apk_sha256,
+    let opts = PipelineOptions {
+        catalogue: args.catalogue.clone(),
+        review_file: args.review.clone(),
+        reviews: Vec::new(),
         reveal: args.reveal,
-        ..Default::default()
+        geoip: args.geoip.clone(),
     };
-    let report = pc_certify::audit_with(
-        &case,
-        traffic.as_ref(),
-        firmware.as_ref(),
-        &catalogue,
-        &reviews,
-        &opts,
-    );
+    // One bar per stage; they are hidden when stderr is not a terminal.
+    let bar = std::sync::Mutex::new(None::<indicatif::ProgressBar>);
+    let on = |stage: Stage| {
+        let Ok(mut b) = bar.lock() else { return };
+        match stage {
+            Stage::FirmwareScanned { apps } => {
+                *b = Some(crate::table::count_bar(apps, "firmware"));
+            }
+            Stage::TrafficStarted { bytes } => {
+                if let Some(old) = b.take() {
+                    old.finish_and_clear();
+                }
+                *b = Some(crate::table::progress_bar(bytes, "traffic"));
+            }
+            Stage::AppDone | Stage::TrafficBytes { .. } => {
+                if let Some(bar) = b.as_ref() {
+                    bar.inc(match stage {
+                        Stage::TrafficBytes { bytes } => bytes,
+                        _ => 1,
+                    });
+                }
+            }
+        }
+    };
+    let out = pc_certify::audit_case(&args.case, &opts, &on);
+    if let Ok(mut b) = bar.lock()
+        && let Some(b) = b.take()
+    {
+        b.finish_and_clear();
+    }
+    let out = out?;
+    for w in &out.capture_warnings {
+        eprintln!("phonecert: warning: {w}");
+    }
+    let report = out.report;
     let write = WriteOptions {
         signing: signing_key.map(|k| {
             (

@@ -44,6 +44,8 @@ enum Command {
     Verify(certify::VerifyArgs),
     Diff(certify::DiffArgs),
     Serve(serve::ServeArgs),
+    Worker(serve::WorkerArgs),
+    User(serve::UserArgs),
 }
 
 /// Exit statuses: 0 the work ran, 2 an error stopped it, 3 findings with `--fail-on-findings`.
@@ -62,6 +64,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => certify::run_verify(args),
         Command::Diff(args) => certify::run_diff(args),
         Command::Serve(args) => serve::run(args),
+        Command::Worker(args) => serve::run_worker(args),
+        Command::User(args) => serve::run_user(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,42 +1,236 @@
-//! `phonecert serve`: the lab's registry service.
+//! `phonecert serve`, `phonecert worker` and `phonecert user`: the lab's registry service.
 
 use crate::EXIT_OK;
-use anyhow::{Context, Result};
-use clap::Args;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use pc_registry::{Role, ServeConfig, Store, WebConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// Run the lab's registry service (early: health check and the public certificate look-up).
+/// Run the lab's registry service: web application, API, public registry and audit workers.
 ///
 ///   phonecert serve --listen 127.0.0.1:8080 --data /srv/phonecert
+///   phonecert serve --data /srv/phonecert --database postgres://lab@db/phonecert
 ///
 /// With no --database, an embedded SQLite database and the artifact store live under --data;
-/// nothing else needs installing. `GET /healthz` answers once the database is ready.
+/// nothing else needs installing. `GET /healthz` answers once the database is ready. The lab's
+/// signing key is DATA/lab.key (made at first start) unless --signing-key names one.
+///
+/// The first administrator: set PHONECERT_ADMIN_EMAIL and PHONECERT_ADMIN_PASSWORD at the first
+/// start, or use `phonecert user add`. Several `serve` and `worker` processes, on several
+/// machines, can share one PostgreSQL database and one --data folder (a shared file system).
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Folder for the database (when embedded) and the uploaded artifacts.
+    #[command(flatten)]
+    common: Common,
+    /// Audit workers in this process (0: web only, audits run by `phonecert worker`).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// The lab's name on the certificates it issues.
+    #[arg(long, default_value = "phonecert test lab")]
+    lab: String,
+    /// Certificate validity in days.
+    #[arg(long, default_value_t = 365)]
+    validity_days: u32,
+    /// The lab's Ed25519 secret key (from `phonecert keygen`) instead of DATA/lab.key.
+    #[arg(long, value_name = "PREFIX.key")]
+    signing_key: Option<PathBuf>,
+    /// Largest upload, in MiB.
+    #[arg(long, default_value_t = 16 * 1024)]
+    max_upload_mib: u64,
+    /// Send the session cookie without the Secure flag: only for plain-HTTP setups that are
+    /// not on localhost (browsers accept Secure cookies over http://localhost).
+    #[arg(long)]
+    insecure_cookies: bool,
+}
+
+/// Database and data folder, shared by the service's commands.
+#[derive(Args, Debug)]
+pub struct Common {
+    /// Folder for the database (when embedded), the uploaded artifacts and the lab key.
     #[arg(long)]
     data: PathBuf,
     /// A PostgreSQL URL (postgres://…) instead of the embedded SQLite database.
     #[arg(long, value_name = "URL")]
     database: Option<String>,
+    /// Seconds a run stays with a worker that stopped answering before another takes it up.
+    #[arg(long, default_value_t = 60)]
+    lease_secs: u64,
+}
+
+/// Run audit workers without the web server (for labs spreading audits over machines).
+///
+///   phonecert worker --data /shared/phonecert --database postgres://lab@db/phonecert --workers 4
+#[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Concurrent audits.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
+/// Manage the registry's accounts from the command line.
+#[derive(Args, Debug)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    command: UserCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create an account. The password is read from PHONECERT_PASSWORD, else from the first
+    /// line of standard input.
+    ///
+    ///   echo 'a long passphrase' | phonecert user add --data /srv/phonecert --email a@lab.example --role admin
+    #[command(verbatim_doc_comment)]
+    Add {
+        #[command(flatten)]
+        common: Common,
+        /// Login e-mail.
+        #[arg(long)]
+        email: String,
+        /// admin, engineer, reviewer, manufacturer or public.
+        #[arg(long)]
+        role: String,
+        /// The company of a manufacturer account (created if missing).
+        #[arg(long)]
+        manufacturer: Option<String>,
+    },
+    /// Add a manufacturer.
+    Manufacturer {
+        #[command(flatten)]
+        common: Common,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")
+}
+
+fn config(common: &Common, listen: SocketAddr, workers: usize) -> ServeConfig {
+    ServeConfig {
+        listen,
+        data_dir: common.data.clone(),
+        database_url: common.database.clone(),
+        workers,
+        lease: Duration::from_secs(common.lease_secs.max(1)),
+        signing_key: None,
+        web: WebConfig::default(),
+        max_upload: 16 << 30,
+        bootstrap_admin: None,
+    }
 }
 
 pub fn run(args: ServeArgs) -> Result<u8> {
-    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let mut cfg = config(&args.common, args.listen, args.workers);
+    cfg.signing_key = args.signing_key;
+    cfg.web.secure_cookies = !args.insecure_cookies;
+    cfg.web.issue.lab = args.lab;
+    cfg.web.issue.validity_days = args.validity_days;
+    cfg.max_upload = args.max_upload_mib.saturating_mul(1 << 20);
+    if let (Ok(e), Ok(p)) = (
+        std::env::var("PHONECERT_ADMIN_EMAIL"),
+        std::env::var("PHONECERT_ADMIN_PASSWORD"),
+    ) {
+        cfg.bootstrap_admin = Some((e, p));
+    }
     eprintln!(
-        "phonecert: serving on http://{} (data in {})",
+        "phonecert: serving on http://{} (data in {}, {} workers)",
         args.listen,
-        args.data.display()
+        args.common.data.display(),
+        args.workers
     );
-    rt.block_on(pc_registry::serve(
-        args.listen,
-        &args.data,
-        args.database.as_deref(),
-    ))?;
+    runtime()?.block_on(pc_registry::serve(cfg))?;
     Ok(EXIT_OK)
+}
+
+pub fn run_worker(args: WorkerArgs) -> Result<u8> {
+    let cfg = config(
+        &args.common,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        args.workers,
+    );
+    eprintln!(
+        "phonecert: {} audit workers on {}",
+        args.workers,
+        args.common
+            .database
+            .as_deref()
+            .unwrap_or("the embedded database")
+    );
+    runtime()?.block_on(pc_registry::work(cfg))?;
+    Ok(EXIT_OK)
+}
+
+async fn open(common: &Common) -> Result<Store> {
+    let store = Store::open(&common.data, common.database.as_deref()).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+pub fn run_user(args: UserArgs) -> Result<u8> {
+    runtime()?.block_on(async {
+        match args.command {
+            UserCommand::Add {
+                common,
+                email,
+                role,
+                manufacturer,
+            } => {
+                let store = open(&common).await?;
+                let role: Role = role.parse()?;
+                let password = match std::env::var("PHONECERT_PASSWORD") {
+                    Ok(p) => p,
+                    Err(_) => {
+                        let mut line = String::new();
+                        std::io::stdin()
+                            .read_line(&mut line)
+                            .context("reading the password from standard input")?;
+                        line.trim_end_matches(['\r', '\n']).to_owned()
+                    }
+                };
+                if password.is_empty() {
+                    bail!("no password: set PHONECERT_PASSWORD or give it on standard input");
+                }
+                let m_id = match &manufacturer {
+                    Some(name) => Some(match store.manufacturer_by_name(name).await? {
+                        Some(m) => m.id,
+                        None => store.create_manufacturer(name).await?,
+                    }),
+                    None => None,
+                };
+                let u = store
+                    .create_user_for(&email, &password, role, m_id.as_deref())
+                    .await?;
+                store
+                    .audit(
+                        "cli",
+                        "user.create",
+                        &u.id,
+                        &format!("{} {}", u.email, role.as_str()),
+                    )
+                    .await?;
+                println!("created {} ({})", u.email, role.as_str());
+            }
+            UserCommand::Manufacturer { common, name } => {
+                let store = open(&common).await?;
+                let id = store.create_manufacturer(&name).await?;
+                store
+                    .audit("cli", "manufacturer.create", &id, &name)
+                    .await?;
+                println!("created manufacturer {name}");
+            }
+        }
+        Ok(EXIT_OK)
+    })
 }

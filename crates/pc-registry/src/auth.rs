@@ -1,0 +1,344 @@
+//! Accounts at the door: browser sessions (with their CSRF token), API tokens for manufacturers'
+//! CI, and login rate limiting. Only SHA-256 digests of session cookies and tokens are stored, so
+//! a copy of the database does not let anyone in.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::store::{MAX_NAME_LEN, check_password, normalise_email};
+use crate::{RegistryError, Role, Store, User, new_id, unix_now};
+
+/// How long a browser session lasts.
+pub const SESSION_TTL_SECS: i64 = 12 * 3600;
+/// The window over which failed logins are counted.
+pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
+/// Failed logins for one account within the window before further attempts are refused.
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+/// Failed logins from one client address within the window before it is refused.
+pub const MAX_FAILURES_PER_CLIENT: i64 = 20;
+/// Prefix of API tokens, so leaked ones are recognisable by secret scanners.
+pub const TOKEN_PREFIX: &str = "pct_";
+
+/// A logged-in browser session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Who.
+    pub user: User,
+    /// The token every state-changing request of this session must carry.
+    pub csrf: String,
+}
+
+/// An API token as listed (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    /// Id (to revoke it).
+    pub id: String,
+    /// What it is for.
+    pub label: String,
+    /// Created (unix seconds).
+    pub created_at: i64,
+    /// Expiry, if any.
+    pub expires_at: Option<i64>,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// An account as listed for administrators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserInfo {
+    /// The account.
+    #[serde(flatten)]
+    pub user: User,
+    /// Its manufacturer's name.
+    pub manufacturer: Option<String>,
+    /// Disabled accounts cannot log in.
+    pub disabled: bool,
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> Result<String, RegistryError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|_| RegistryError::Random)?;
+    Ok(hex::encode(buf))
+}
+
+fn user_from_row(r: &AnyRow) -> Result<User, RegistryError> {
+    let role: String = r.try_get("role")?;
+    Ok(User {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        role: role.parse()?,
+        manufacturer_id: r.try_get("manufacturer_id")?,
+    })
+}
+
+/// Compares in time independent of where the strings differ.
+pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+impl Store {
+    /// Opens a session for a user; returns the cookie value (shown once) and the CSRF token.
+    pub async fn create_session(&self, user: &User) -> Result<(String, String), RegistryError> {
+        let cookie = random_hex(32)?;
+        let csrf = random_hex(32)?;
+        let now = unix_now();
+        sqlx::query(
+            "INSERT INTO sessions (id_sha256, user_id, csrf_token, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(sha256_hex(&cookie))
+        .bind(user.id.clone())
+        .bind(csrf.clone())
+        .bind(now)
+        .bind(now.saturating_add(SESSION_TTL_SECS))
+        .execute(&self.pool)
+        .await?;
+        Ok((cookie, csrf))
+    }
+
+    /// The live session of a cookie value (not expired, account not disabled).
+    pub async fn session(&self, cookie: &str) -> Result<Option<Session>, RegistryError> {
+        if cookie.len() != 64 {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.role, u.manufacturer_id, s.csrf_token FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
+             WHERE s.id_sha256 = $1 AND s.expires_at > $2 AND u.disabled = 0",
+        )
+        .bind(sha256_hex(cookie))
+        .bind(unix_now())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Session {
+                user: user_from_row(&r)?,
+                csrf: r.try_get("csrf_token")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends a session (logout). Expired sessions of everyone are swept at the same time.
+    pub async fn delete_session(&self, cookie: &str) -> Result<(), RegistryError> {
+        sqlx::query("DELETE FROM sessions WHERE id_sha256 = $1 OR expires_at <= $2")
+            .bind(sha256_hex(cookie))
+            .bind(unix_now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates an API token for a user; returns its id and the secret (shown once).
+    pub async fn create_token(
+        &self,
+        user_id: &str,
+        label: &str,
+        expires_at: Option<i64>,
+    ) -> Result<(String, String), RegistryError> {
+        let label = crate::store::check_name("token label", label)?;
+        let id = new_id()?;
+        let secret = format!("{TOKEN_PREFIX}{}", random_hex(32)?);
+        sqlx::query(
+            "INSERT INTO api_tokens (id, user_id, token_sha256, label, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.clone())
+        .bind(user_id.to_owned())
+        .bind(sha256_hex(&secret))
+        .bind(label.to_owned())
+        .bind(unix_now())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok((id, secret))
+    }
+
+    /// The account an API token belongs to, if the token is live.
+    pub async fn token_user(&self, secret: &str) -> Result<Option<User>, RegistryError> {
+        if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 128 {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.role, u.manufacturer_id FROM api_tokens t \
+             JOIN users u ON u.id = t.user_id \
+             WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL \
+               AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.disabled = 0",
+        )
+        .bind(sha256_hex(secret))
+        .bind(unix_now())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// A user's tokens, newest first.
+    pub async fn list_tokens(&self, user_id: &str) -> Result<Vec<TokenInfo>, RegistryError> {
+        let rows = sqlx::query(
+            "SELECT id, label, created_at, expires_at, revoked_at FROM api_tokens \
+             WHERE user_id = $1 ORDER BY created_at DESC, id",
+        )
+        .bind(user_id.to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id")?,
+                    label: r.try_get("label")?,
+                    created_at: r.try_get("created_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes one of a user's tokens; false if it is not theirs or already revoked.
+    pub async fn revoke_token(&self, user_id: &str, token_id: &str) -> Result<bool, RegistryError> {
+        let n = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(unix_now())
+        .bind(token_id.to_owned())
+        .bind(user_id.to_owned())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Records a failed login (for rate limiting).
+    pub async fn record_login_failure(
+        &self,
+        email: &str,
+        client: &str,
+    ) -> Result<(), RegistryError> {
+        let email = email.trim().to_lowercase();
+        let email: String = email.chars().take(MAX_NAME_LEN).collect();
+        let client: String = client.chars().take(64).collect();
+        sqlx::query("INSERT INTO login_failures (id, email, client, at) VALUES ($1, $2, $3, $4)")
+            .bind(new_id()?)
+            .bind(email)
+            .bind(client)
+            .bind(unix_now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// True when logins for this account or from this client are refused for now.
+    pub async fn login_blocked(&self, email: &str, client: &str) -> Result<bool, RegistryError> {
+        let since = unix_now().saturating_sub(LOGIN_WINDOW_SECS);
+        let email = email.trim().to_lowercase();
+        let by_email: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at > $2")
+                .bind(email)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
+        let by_client: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE client = $1 AND at > $2")
+                .bind(client.to_owned())
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(by_email >= MAX_FAILURES_PER_ACCOUNT || by_client >= MAX_FAILURES_PER_CLIENT)
+    }
+
+    /// Forgets an account's failures after a successful login, and old failures of everyone.
+    pub async fn clear_login_failures(&self, email: &str) -> Result<(), RegistryError> {
+        sqlx::query("DELETE FROM login_failures WHERE email = $1 OR at <= $2")
+            .bind(email.trim().to_lowercase())
+            .bind(unix_now().saturating_sub(LOGIN_WINDOW_SECS))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// An account by id.
+    pub async fn get_user(&self, id: &str) -> Result<Option<User>, RegistryError> {
+        let row = sqlx::query("SELECT id, email, role, manufacturer_id FROM users WHERE id = $1")
+            .bind(id.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Every account, by e-mail.
+    pub async fn list_users(&self) -> Result<Vec<UserInfo>, RegistryError> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.email, u.role, u.manufacturer_id, u.disabled, m.name AS manufacturer \
+             FROM users u LEFT JOIN manufacturers m ON m.id = u.manufacturer_id \
+             ORDER BY u.email LIMIT 10000",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let disabled: i64 = r.try_get("disabled")?;
+                Ok(UserInfo {
+                    user: user_from_row(r)?,
+                    manufacturer: r.try_get("manufacturer")?,
+                    disabled: disabled != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Disables or re-enables an account; a disabled account's sessions and tokens stop working.
+    pub async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<bool, RegistryError> {
+        let n = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Changes a password (argon2id), ending the account's sessions.
+    pub async fn set_password(&self, id: &str, password: &str) -> Result<bool, RegistryError> {
+        check_password(password)?;
+        let hash = crate::store::hash_password(password.to_owned()).await?;
+        let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Creates the first administrator if there is no account at all (first start of a lab);
+    /// returns true if it did.
+    pub async fn bootstrap_admin(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<bool, RegistryError> {
+        let _ = normalise_email(email)?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        if n > 0 {
+            return Ok(false);
+        }
+        self.create_user(email, password, Role::Admin).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,312 @@
+//! The audit job: what a worker does with a queued run. It lays the submission's artifacts out
+//! in a fresh work folder (archives extracted with the upload checks applied again), runs the same
+//! audit as `phonecert audit`, stores the reports in the artifact store and hands the results
+//! back to the worker, which records them together with the run's completion.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pc_certify::{AuditReport, Decision, PipelineOptions, Stage};
+
+use crate::bundle::{BundleLimits, UploadKind};
+use crate::worker::{JobFailure, JobHandler, Progress};
+use crate::workflow::{ResultRow, RunResults, SubmissionArtifact};
+use crate::{RegistryError, Run, Store};
+
+/// Progress (permille) at the end of each stage.
+const AFTER_LAYOUT: i64 = 50;
+const AFTER_FIRMWARE: i64 = 550;
+const AFTER_TRAFFIC: i64 = 950;
+
+/// The handler that audits submissions.
+pub fn audit_handler(store: Store, limits: BundleLimits) -> JobHandler {
+    Arc::new(move |run: Run, progress: Progress| {
+        let store = store.clone();
+        let limits = limits.clone();
+        Box::pin(async move { run_audit(&store, &run, &progress, &limits).await })
+    })
+}
+
+fn fail(what: &str, e: impl std::fmt::Display) -> JobFailure {
+    JobFailure(format!("{what}: {e}"))
+}
+
+async fn run_audit(
+    store: &Store,
+    run: &Run,
+    progress: &Progress,
+    limits: &BundleLimits,
+) -> Result<RunResults, JobFailure> {
+    let artifacts = store
+        .submission_artifacts(&run.submission_id)
+        .await
+        .map_err(|e| fail("reading the submission", e))?;
+    if artifacts.is_empty() {
+        return Err(JobFailure(
+            "the submission has no files: upload case.toml with its captures and firmware".into(),
+        ));
+    }
+    // A run picked up again after a crash starts from a clean folder.
+    let work = store.data_dir().join("work").join(&run.id);
+    let paths: Vec<(SubmissionArtifact, Option<PathBuf>)> = artifacts
+        .into_iter()
+        .map(|a| {
+            let p = store.artifact_path(&a.sha256);
+            (a, p)
+        })
+        .collect();
+    let (report, out_dir) = {
+        let work = work.clone();
+        let limits = limits.clone();
+        let progress = progress.clone();
+        tokio::task::spawn_blocking(move || audit_in(&work, &paths, &limits, &progress))
+            .await
+            .map_err(|e| fail("the audit stopped", e))??
+    };
+    let mut results = results_of(&report);
+    for (name, media) in [
+        ("report.json", "application/json"),
+        ("report.html", "text/html"),
+        ("report.sarif", "application/sarif+json"),
+    ] {
+        let file = tokio::fs::File::open(out_dir.join(name))
+            .await
+            .map_err(|e| fail("reading the report", e))?;
+        let art = store
+            .store_artifact_stream(media, file)
+            .await
+            .map_err(|e| fail("storing the report", e))?;
+        results.outputs.push((name.to_owned(), art.sha256));
+    }
+    // Best effort: the folder is scratch space, a leftover is removed by the next attempt.
+    let _ = tokio::fs::remove_dir_all(&work).await;
+    Ok(results)
+}
+
+/// The blocking part: layout, audit, reports written into `work/out`.
+fn audit_in(
+    work: &Path,
+    artifacts: &[(SubmissionArtifact, Option<PathBuf>)],
+    limits: &BundleLimits,
+    progress: &Progress,
+) -> Result<(AuditReport, PathBuf), JobFailure> {
+    if work.exists() {
+        std::fs::remove_dir_all(work).map_err(|e| fail("clearing the work folder", e))?;
+    }
+    let case_root = work.join("case");
+    std::fs::create_dir_all(&case_root).map_err(|e| fail("creating the work folder", e))?;
+    for (a, path) in artifacts {
+        let src = path
+            .as_ref()
+            .ok_or_else(|| JobFailure(format!("{}: artifact hash malformed", a.name)))?;
+        let mut head = [0u8; 512];
+        let n = read_head(src, &mut head).map_err(|e| fail(&a.name, e))?;
+        let kind = crate::bundle::sniff(&a.name, head.get(..n).unwrap_or_default())
+            .map_err(|e| fail(&a.name, e))?;
+        match kind {
+            UploadKind::Tar | UploadKind::TarGz | UploadKind::Zip => {
+                crate::bundle::extract_archive(src, kind, &case_root, limits)
+                    .map_err(|e| fail(&a.name, e))?;
+            }
+            _ => {
+                let dest = case_root.join(&a.name);
+                if dest.exists() {
+                    return Err(JobFailure(format!(
+                        "{}: two files of the submission have this name",
+                        a.name
+                    )));
+                }
+                std::fs::copy(src, &dest).map_err(|e| fail(&a.name, e))?;
+            }
+        }
+    }
+    progress.set(AFTER_LAYOUT);
+    let case_file = find_case(&case_root)?;
+    check_case_paths(&case_file, &case_root)?;
+
+    let apps = std::sync::atomic::AtomicU64::new(0);
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let bytes_total = std::sync::atomic::AtomicU64::new(0);
+    let bytes_done = std::sync::atomic::AtomicU64::new(0);
+    use std::sync::atomic::Ordering::Relaxed;
+    let on = |s: Stage| match s {
+        Stage::FirmwareScanned { apps: n } => apps.store(n.max(1), Relaxed),
+        Stage::AppDone => {
+            let d = done.fetch_add(1, Relaxed) + 1;
+            let n = apps.load(Relaxed).max(1);
+            progress.set(AFTER_LAYOUT + scale(d, n, AFTER_FIRMWARE - AFTER_LAYOUT));
+        }
+        Stage::TrafficStarted { bytes } => {
+            bytes_total.store(bytes.max(1), Relaxed);
+            progress.set(AFTER_FIRMWARE);
+        }
+        Stage::TrafficBytes { bytes } => {
+            let d = bytes_done.fetch_add(bytes, Relaxed) + bytes;
+            let n = bytes_total.load(Relaxed).max(1);
+            progress.set(AFTER_FIRMWARE + scale(d, n, AFTER_TRAFFIC - AFTER_FIRMWARE));
+        }
+    };
+    let out = pc_certify::audit_case(&case_file, &PipelineOptions::default(), &on)
+        .map_err(|e| fail("audit", e))?;
+    progress.set(AFTER_TRAFFIC);
+    let out_dir = work.join("out");
+    pc_certify::write_report(&out_dir, &out.report, &Default::default())
+        .map_err(|e| fail("writing the reports", e))?;
+    Ok((out.report, out_dir))
+}
+
+fn scale(done: u64, total: u64, span: i64) -> i64 {
+    let d = done.min(total);
+    i64::try_from(d.saturating_mul(span.unsigned_abs()) / total.max(1)).unwrap_or(span)
+}
+
+fn read_head(path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut n = 0;
+    while n < buf.len() {
+        let got = f.read(buf.get_mut(n..).unwrap_or_default())?;
+        if got == 0 {
+            break;
+        }
+        n += got;
+    }
+    Ok(n)
+}
+
+/// `case.toml` at the top of the submission, or in its only top-level folder (an archive of
+/// the case folder).
+fn find_case(root: &Path) -> Result<PathBuf, JobFailure> {
+    let top = root.join("case.toml");
+    if top.is_file() {
+        return Ok(top);
+    }
+    let dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map_err(|e| fail("listing the work folder", e))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    if let [only] = dirs.as_slice() {
+        let inner = only.join("case.toml");
+        if inner.is_file() {
+            return Ok(inner);
+        }
+    }
+    Err(JobFailure(
+        "no case.toml: upload it beside the captures, or inside the case archive's top folder"
+            .into(),
+    ))
+}
+
+/// A case names files by path; uploaded cases may only name files they brought, never files
+/// of the server (absolute paths, `..`).
+fn check_case_paths(case_file: &Path, root: &Path) -> Result<(), JobFailure> {
+    let case = pc_case::Case::load(case_file).map_err(|e| fail("case.toml", e))?;
+    let root = root
+        .canonicalize()
+        .map_err(|e| fail("resolving the work folder", e))?;
+    let mut named: Vec<&Path> = Vec::new();
+    for p in &case.phases {
+        named.extend(p.captures.iter().map(PathBuf::as_path));
+        named.extend(p.keylogs.iter().map(PathBuf::as_path));
+    }
+    if let Some(fw) = &case.firmware {
+        named.push(&fw.path);
+    }
+    for p in named {
+        let full = case.resolve(p);
+        let inside = full
+            .canonicalize()
+            .map(|c| c.starts_with(&root))
+            // A missing file is reported by the audit itself, with its name.
+            .unwrap_or(
+                !p.is_absolute() && !p.components().any(|c| c == std::path::Component::ParentDir),
+            );
+        if !inside {
+            return Err(JobFailure(format!(
+                "case.toml names {}, which is outside the submission's files",
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The database rows of a report.
+fn results_of(report: &AuditReport) -> RunResults {
+    let results = report
+        .results
+        .iter()
+        .map(|r| ResultRow {
+            requirement: r.requirement.clone(),
+            title: r.title.clone(),
+            level: serde_json::to_value(r.level)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            automatic: r.automatic.verdict.as_str().to_owned(),
+            summary: r.automatic.summary.clone(),
+            evidence: serde_json::to_string(&r.automatic.evidence).unwrap_or_else(|_| "[]".into()),
+        })
+        .collect();
+    let findings = report
+        .traffic
+        .as_ref()
+        .map(|t| {
+            t.findings
+                .iter()
+                .map(|f| {
+                    let before_consent = f
+                        .consent
+                        .map(|c| {
+                            serde_json::to_value(c)
+                                .ok()
+                                .and_then(|v| v.as_str().map(|s| s != "granted"))
+                                .unwrap_or(true)
+                        })
+                        .unwrap_or(true);
+                    let severity = match (f.cleartext, before_consent) {
+                        (true, true) => "critical",
+                        (true, false) | (false, true) => "high",
+                        (false, false) => "medium",
+                    };
+                    (
+                        "identifier-transmission".to_owned(),
+                        severity.to_owned(),
+                        serde_json::to_string(f).unwrap_or_else(|_| "{}".into()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let outcome = match report.summary.decision {
+        Decision::Certifiable => "pass",
+        Decision::NotCertifiable => "fail",
+        Decision::Incomplete => "inconclusive",
+    };
+    let summary = format!(
+        "{}; blocking: {}",
+        serde_json::to_value(report.summary.decision)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        if report.summary.blocking.is_empty() {
+            "none".to_owned()
+        } else {
+            report.summary.blocking.join(", ")
+        }
+    );
+    RunResults {
+        results,
+        outputs: Vec::new(),
+        findings,
+        outcome: Some((outcome.to_owned(), summary)),
+    }
+}
+
+impl From<RegistryError> for JobFailure {
+    fn from(e: RegistryError) -> Self {
+        JobFailure(e.to_string())
+    }
+}

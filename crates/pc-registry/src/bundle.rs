@@ -18,7 +18,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use flate2::read::{DeflateDecoder, GzDecoder, MultiGzDecoder};
+use flate2::read::{DeflateDecoder, GzDecoder};
 use pc_apk::zip::{Anomaly, Archive, Entry, METHOD_DEFLATE, METHOD_STORED, ZipError};
 use serde::Serialize;
 
@@ -634,6 +634,23 @@ fn looks_problem(l: Looks) -> Problem {
     Problem::Looks(l.describe().to_string())
 }
 
+/// For a text kind: text in another encoding (Latin-1, UTF-16 without NULs is not text) is told
+/// apart from binary data, so the uploader learns what to fix.
+fn text_problem(l: Looks, head: &[u8], whole: bool) -> Problem {
+    if l == Looks::Other("binary data")
+        && let Err(at) = utf8_prefix(head, whole)
+    {
+        let printable = head
+            .iter()
+            .filter(|&&b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r'))
+            .count();
+        if !head.contains(&0) && printable * 10 >= head.len() * 9 {
+            return Problem::Bad(format!("not UTF-8 text (invalid byte at {at})"));
+        }
+    }
+    looks_problem(l)
+}
+
 /// Decompresses what a partial gzip head yields; `complete` when the stream ended inside it.
 fn inflate_head(head: &[u8]) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
@@ -696,17 +713,17 @@ fn content_as(
             Looks::Text => Err(Problem::Bad(
                 "a HAR file is JSON text starting with '{'".into(),
             )),
-            other => Err(looks_problem(other)),
+            other => Err(text_problem(other, head, whole)),
         },
         K::CaseToml => match l {
             Looks::Text | Looks::Json => toml_head(head, whole).map(|()| K::CaseToml),
             Looks::Empty => Err(Problem::Bad("the file is empty".into())),
-            other => Err(looks_problem(other)),
+            other => Err(text_problem(other, head, whole)),
         },
         K::KeyLog => match l {
             Looks::Text => keylog_head(head, whole).map(|()| K::KeyLog),
             Looks::Empty => Err(Problem::Bad("the file is empty".into())),
-            other => Err(looks_problem(other)),
+            other => Err(text_problem(other, head, whole)),
         },
         K::Apk => match l {
             Looks::Zip => Ok(K::Apk),
@@ -1338,9 +1355,11 @@ impl<R: Read> Read for Counted<R> {
 }
 
 /// A (multi-member) gzip decoder that refuses to expand beyond the ratio limit, and reports
-/// damage with the compressed offset. Errors are [`BundleError`]s inside `io::Error`s.
+/// damage with the compressed offset. Errors are [`BundleError`]s inside `io::Error`s. The
+/// decoder reads through our own buffer so the compressed bytes really consumed are known
+/// (read minus still buffered): the ratio is then enforced without read-ahead slack.
 struct GzRatio<R: Read> {
-    dec: MultiGzDecoder<Counted<R>>,
+    dec: flate2::bufread::MultiGzDecoder<BufReader<Counted<R>>>,
     out: u64,
     max_ratio: u64,
     min: u64,
@@ -1348,18 +1367,25 @@ struct GzRatio<R: Read> {
 
 impl<R: Read> GzRatio<R> {
     fn new(r: R, limits: &BundleLimits) -> GzRatio<R> {
+        let buffered = BufReader::with_capacity(BUF, Counted { inner: r, n: 0 });
         GzRatio {
-            dec: MultiGzDecoder::new(Counted { inner: r, n: 0 }),
+            dec: flate2::bufread::MultiGzDecoder::new(buffered),
             out: 0,
             max_ratio: limits.max_ratio,
             min: limits.ratio_min_size,
         }
     }
+
+    /// Compressed bytes consumed so far.
+    fn consumed(&self) -> u64 {
+        let b = self.dec.get_ref();
+        b.get_ref().n.saturating_sub(b.buffer().len() as u64)
+    }
 }
 
 impl<R: Read> Read for GzRatio<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let at = At::file(self.dec.get_ref().n);
+        let at = At::file(self.consumed());
         let k = match self.dec.read(buf) {
             Ok(k) => k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
@@ -1386,7 +1412,7 @@ impl<R: Read> Read for GzRatio<R> {
             }
         };
         self.out = self.out.saturating_add(k as u64);
-        let input = self.dec.get_ref().n;
+        let input = self.consumed();
         if self.out > self.min && self.out > input.saturating_mul(self.max_ratio) {
             return Err(io::Error::other(BundleError::Bomb {
                 what: "the gzip stream".into(),
@@ -1423,7 +1449,7 @@ fn check_gzip(path: &Path, limits: &BundleLimits) -> Result<Listing, BundleError
             return Err(BundleError::TooLarge {
                 what: "the decompressed capture".into(),
                 limit: max,
-                at: At::file(r.dec.get_ref().n),
+                at: At::file(r.consumed()),
             });
         }
     }
@@ -1572,6 +1598,11 @@ fn parse_decimal(s: &[u8]) -> Option<u64> {
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
+/// Sets a pax field, false if it was already set.
+fn once<T>(slot: &mut Option<T>, v: T) -> bool {
+    slot.replace(v).is_none()
+}
+
 /// Parses "<len> <key>=<value>\n" records.
 fn parse_pax(mut rest: &[u8], at: At) -> Result<Pax, BundleError> {
     let corrupt = |why: String| BundleError::Corrupt {
@@ -1606,9 +1637,6 @@ fn parse_pax(mut rest: &[u8], at: At) -> Result<Pax, BundleError> {
         let key = rec.get(..eq).unwrap_or_default();
         let value = rec.get(eq + 1..).unwrap_or_default();
         // POSIX lets the last record win; two readers could disagree, so a repeat is refused.
-        fn once<T>(slot: &mut Option<T>, v: T) -> bool {
-            slot.replace(v).is_none()
-        }
         let ok = match key {
             b"path" => once(&mut pax.path, value.to_vec()),
             b"linkpath" => once(&mut pax.linkpath, value.to_vec()),

@@ -205,6 +205,12 @@ pub async fn issue(
         .submission(submission_id)
         .await?
         .ok_or(RegistryError::NotFound("submission"))?;
+    if sub.state == "closed" {
+        return Err(RegistryError::Refused(
+            "the submission is closed: its certificate was issued already, or it was rejected"
+                .into(),
+        ));
+    }
     let runs = store.runs_of(submission_id).await?;
     let run = runs
         .iter()

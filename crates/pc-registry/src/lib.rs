@@ -18,7 +18,11 @@ pub mod jobs;
 mod queue;
 mod store;
 #[cfg(test)]
+mod authz_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod web_tests;
 pub mod web;
 mod worker;
 pub mod workflow;

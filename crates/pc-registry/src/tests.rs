@@ -10,10 +10,10 @@ use tower::ServiceExt;
 
 use crate::*;
 
-struct TestDb {
-    name: &'static str,
-    store: Store,
-    dir: tempfile::TempDir,
+pub(crate) struct TestDb {
+    pub(crate) name: &'static str,
+    pub(crate) store: Store,
+    pub(crate) dir: tempfile::TempDir,
     /// Admin URL and name of the PostgreSQL database to drop afterwards.
     pg: Option<(String, String)>,
 }
@@ -49,7 +49,7 @@ impl Drop for TestDb {
 
 const PG_ENV: &str = "PHONECERT_TEST_POSTGRES_URL";
 
-async fn test_dbs() -> Vec<TestDb> {
+pub(crate) async fn test_dbs() -> Vec<TestDb> {
     let mut out = Vec::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&dir.path().join("data"), None)

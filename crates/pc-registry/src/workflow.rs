@@ -782,6 +782,20 @@ impl Store {
         let id = new_id()?;
         let now = unix_now();
         let mut tx = self.pool.begin().await?;
+        // Closing first: of two concurrent issues of one submission, only one gets here.
+        let open = sqlx::query(
+            "UPDATE submissions SET state = 'closed' WHERE id = $1 AND state <> 'closed'",
+        )
+        .bind(c.submission_id.to_owned())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if open != 1 {
+            tx.rollback().await?;
+            return Err(RegistryError::Refused(
+                "the submission is closed: its certificate was issued already".into(),
+            ));
+        }
         sqlx::query(
             "INSERT INTO certificates (id, number, submission_id, state, issued_at, run_id, serial, jws, not_after, issued_by) \
              VALUES ($1, $2, $3, 'issued', $4, $5, $6, $7, $8, $9)",
@@ -811,10 +825,6 @@ impl Store {
         .bind(c.submission_id.to_owned())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE submissions SET state = 'closed' WHERE id = $1")
-            .bind(c.submission_id.to_owned())
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(id)
     }

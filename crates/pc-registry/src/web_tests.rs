@@ -1,0 +1,837 @@
+//! The web application in process (router + real store + real audit workers), on SQLite and,
+//! when configured, PostgreSQL: the certification workflow end to end, every route as every
+//! role, bad uploads, CSRF and login rate limiting.
+
+use std::path::Path;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use tower::ServiceExt;
+
+use crate::tests::{TestDb, test_dbs};
+use crate::*;
+
+/// A minimal ustar writer: the test builds the case archive itself, so the upload path is
+/// exercised with a real archive of the real example case.
+pub(crate) fn tar_of(dir: &Path) -> Vec<u8> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files);
+    let mut tar = Vec::new();
+    for (name, data) in files {
+        assert!(name.len() < 100, "ustar name field: {name}");
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..107].copy_from_slice(b"0000644");
+        h[108..115].copy_from_slice(b"0000000");
+        h[116..123].copy_from_slice(b"0000000");
+        h[124..135].copy_from_slice(format!("{:011o}", data.len()).as_bytes());
+        h[136..147].copy_from_slice(b"00000000000");
+        h[156] = b'0';
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        tar.extend_from_slice(&h);
+        tar.extend_from_slice(&data);
+        tar.resize(tar.len().div_ceil(512) * 512, 0);
+    }
+    tar.extend_from_slice(&[0u8; 1024]);
+    tar
+}
+
+pub(crate) fn example_case() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme-a1")
+}
+
+/// One HTTP exchange with the router.
+pub(crate) struct Resp {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub set_cookie: Vec<String>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{} not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// How a request authenticates.
+#[derive(Clone, Debug)]
+pub(crate) enum As {
+    Nobody,
+    Token(String),
+    Session { cookie: String, csrf: String },
+}
+
+pub(crate) async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    who: &As,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Resp {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::HOST, "registry.test");
+    if let Some(ct) = content_type {
+        b = b.header(header::CONTENT_TYPE, ct);
+    }
+    match who {
+        As::Nobody => {}
+        As::Token(t) => b = b.header(header::AUTHORIZATION, format!("Bearer {t}")),
+        As::Session { cookie, .. } => {
+            b = b.header(header::COOKIE, format!("phonecert_session={cookie}"))
+        }
+    }
+    let resp = app
+        .clone()
+        .oneshot(b.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let location = resp
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let set_cookie = resp
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let body = axum::body::to_bytes(resp.into_body(), 64 << 20)
+        .await
+        .unwrap()
+        .to_vec();
+    Resp {
+        status,
+        location,
+        set_cookie,
+        body,
+    }
+}
+
+pub(crate) async fn api(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    who: &As,
+    json: serde_json::Value,
+) -> Resp {
+    let body = if json.is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(&json).unwrap()
+    };
+    let ct = (!json.is_null()).then_some("application/json");
+    send(app, method, uri, who, ct, body).await
+}
+
+/// A form post of a browser session, with its CSRF token.
+pub(crate) async fn form(app: &axum::Router, uri: &str, who: &As, fields: &[(&str, &str)]) -> Resp {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    if let As::Session { csrf, .. } = who {
+        s.append_pair("csrf", csrf);
+    }
+    for (k, v) in fields {
+        s.append_pair(k, v);
+    }
+    send(
+        app,
+        "POST",
+        uri,
+        who,
+        Some("application/x-www-form-urlencoded"),
+        s.finish().into_bytes(),
+    )
+    .await
+}
+
+/// A lab with accounts of every role, two manufacturers and audit workers.
+pub(crate) struct Lab {
+    pub db: TestDb,
+    pub app: axum::Router,
+    pub state: AppState,
+    pub workers: Option<WorkerPool>,
+    /// role name → token
+    pub tokens: std::collections::BTreeMap<&'static str, String>,
+}
+
+pub(crate) const PASSWORD: &str = "a long test password";
+
+impl Lab {
+    pub async fn new(db: TestDb) -> Lab {
+        let s = db.store.clone();
+        let acme = s.create_manufacturer("Acme").await.unwrap();
+        let other = s.create_manufacturer("Other Phones").await.unwrap();
+        let mut tokens = std::collections::BTreeMap::new();
+        for (name, role, m) in [
+            ("admin", Role::Admin, None),
+            ("engineer", Role::Engineer, None),
+            ("reviewer", Role::Reviewer, None),
+            ("acme", Role::Manufacturer, Some(acme.as_str())),
+            ("other", Role::Manufacturer, Some(other.as_str())),
+            ("public", Role::Public, None),
+        ] {
+            let u = s
+                .create_user_for(&format!("{name}@lab.example"), PASSWORD, role, m)
+                .await
+                .unwrap();
+            let (_, t) = s.create_token(&u.id, "test", None).await.unwrap();
+            tokens.insert(name, t);
+        }
+        let key = certs::LabKey::new(pc_certify::keygen().0).unwrap();
+        let state = AppState::with(s.clone(), key, WebConfig::default());
+        let workers = Some(WorkerPool::spawn(
+            s.clone(),
+            WorkerConfig {
+                workers: 1,
+                lease: Duration::from_secs(30),
+                heartbeat: Duration::from_secs(5),
+                poll: Duration::from_millis(20),
+                name: "test".into(),
+            },
+            jobs::audit_handler(s.clone(), bundle::BundleLimits::default()),
+        ));
+        Lab {
+            app: router(state.clone()),
+            state,
+            db,
+            workers,
+            tokens,
+        }
+    }
+
+    pub fn token(&self, role: &str) -> As {
+        As::Token(self.tokens[role].clone())
+    }
+
+    pub async fn session(&self, role: &str) -> As {
+        let r = api(
+            &self.app,
+            "POST",
+            "/api/v1/session",
+            &As::Nobody,
+            serde_json::json!({"email": format!("{role}@lab.example"), "password": PASSWORD}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let cookie = r
+            .set_cookie
+            .iter()
+            .find_map(|c| c.strip_prefix("phonecert_session="))
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_owned();
+        As::Session {
+            cookie,
+            csrf: r.json()["csrf_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A submission of Acme with the example case uploaded; returns its id.
+    pub async fn submission(&self, firmware: &str) -> String {
+        let r = api(
+            &self.app,
+            "POST",
+            "/api/v1/submissions",
+            &self.token("acme"),
+            serde_json::json!({"model": "A1", "firmware": firmware}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        let r = send(
+            &self.app,
+            "PUT",
+            &format!("/api/v1/submissions/{id}/files/case.tar"),
+            &self.token("acme"),
+            Some("application/x-tar"),
+            tar_of(&example_case()),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        id
+    }
+
+    /// Starts a run and waits for it to finish; returns the run as JSON.
+    pub async fn run(&self, sub: &str) -> serde_json::Value {
+        let r = api(
+            &self.app,
+            "POST",
+            &format!("/api/v1/submissions/{sub}/runs"),
+            &self.token("engineer"),
+            serde_json::Value::Null,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+        let run = r.json()["id"].as_str().unwrap().to_owned();
+        for _ in 0..6000 {
+            let v = api(
+                &self.app,
+                "GET",
+                &format!("/api/v1/runs/{run}"),
+                &self.token("acme"),
+                serde_json::Value::Null,
+            )
+            .await
+            .json();
+            match v["run"]["state"].as_str() {
+                Some("done") => return v,
+                Some("failed") => panic!("run failed: {v}"),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        panic!("run {run} did not finish");
+    }
+
+    /// Reviewer overrides every blocking requirement to PASS, approves, issues; returns the
+    /// certificate JSON.
+    pub async fn certify(&self, sub: &str, run: &serde_json::Value) -> serde_json::Value {
+        let reviewer = self.token("reviewer");
+        for r in run["results"].as_array().unwrap() {
+            if r["level"] == "mandatory" && r["verdict"] != "PASS" {
+                let o = api(
+                    &self.app,
+                    "POST",
+                    &format!("/api/v1/submissions/{sub}/overrides"),
+                    &reviewer,
+                    serde_json::json!({"requirement": r["requirement"], "verdict": "PASS", "reason": "accepted by the lab after manual analysis"}),
+                )
+                .await;
+                assert_eq!(o.status, StatusCode::CREATED, "{}", o.text());
+            }
+        }
+        let d = api(
+            &self.app,
+            "POST",
+            &format!("/api/v1/submissions/{sub}/decision"),
+            &reviewer,
+            serde_json::json!({"decision": "approve", "comment": "four eyes"}),
+        )
+        .await;
+        assert_eq!(d.status, StatusCode::CREATED, "{}", d.text());
+        let c = api(
+            &self.app,
+            "POST",
+            &format!("/api/v1/submissions/{sub}/certificate"),
+            &reviewer,
+            serde_json::Value::Null,
+        )
+        .await;
+        assert_eq!(c.status, StatusCode::CREATED, "{}", c.text());
+        c.json()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(w) = self.workers.take() {
+            w.shutdown().await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certification_workflow_over_the_api() {
+    for db in test_dbs().await {
+        let name = db.name;
+        let lab = Lab::new(db).await;
+        let sub = lab.submission("A1-14.0.3").await;
+        let run = lab.run(&sub).await;
+        // The example fails: its first-boot capture leaks identifiers before consent.
+        assert_eq!(run["outcome"][0], "fail", "{name}: {run}");
+        assert!(run["findings"].as_i64().unwrap() > 0);
+        let consent = run["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["requirement"] == "PCB-CONSENT-01")
+            .unwrap();
+        assert_eq!(consent["automatic"], "FAIL");
+        assert_eq!(
+            run["files"],
+            serde_json::json!(["report.html", "report.json", "report.sarif"])
+        );
+        // The stored report is the audit's own report.
+        let rid = run["run"]["id"].as_str().unwrap();
+        let rep = api(
+            &lab.app,
+            "GET",
+            &format!("/api/v1/runs/{rid}/files/report.json"),
+            &lab.token("acme"),
+            serde_json::Value::Null,
+        )
+        .await;
+        assert_eq!(rep.json()["summary"]["decision"], "NOT_CERTIFIABLE");
+
+        // Approving a failing run is refused; a certificate without approval too.
+        let reviewer = lab.token("reviewer");
+        let d = api(
+            &lab.app,
+            "POST",
+            &format!("/api/v1/submissions/{sub}/decision"),
+            &reviewer,
+            serde_json::json!({"decision": "approve"}),
+        )
+        .await;
+        assert_eq!(d.status, StatusCode::CONFLICT, "{}", d.text());
+        assert!(d.text().contains("PCB-CONSENT-01"));
+        let c = api(
+            &lab.app,
+            "POST",
+            &format!("/api/v1/submissions/{sub}/certificate"),
+            &reviewer,
+            serde_json::Value::Null,
+        )
+        .await;
+        assert_eq!(c.status, StatusCode::CONFLICT);
+        // An override needs a reason.
+        let o = api(
+            &lab.app,
+            "POST",
+            &format!("/api/v1/submissions/{sub}/overrides"),
+            &reviewer,
+            serde_json::json!({"requirement": "PCB-CONSENT-01", "verdict": "PASS", "reason": "  "}),
+        )
+        .await;
+        assert_eq!(o.status, StatusCode::BAD_REQUEST);
+
+        let cert = lab.certify(&sub, &run).await;
+        let number = cert["number"].as_str().unwrap().to_owned();
+        assert_eq!(cert["state"], "issued");
+        // Issuing twice is refused.
+        let again = api(
+            &lab.app,
+            "POST",
+            &format!("/api/v1/submissions/{sub}/certificate"),
+            &reviewer,
+            serde_json::Value::Null,
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+        // The signed payload names the reviewed requirements and verifies with the lab key.
+        let jws = cert["jws"].as_str().unwrap();
+        let p = pc_certify::verify(jws, &lab.state.key.public, unix_now()).unwrap();
+        assert!(p.reviewed.contains(&"PCB-CONSENT-01".to_owned()));
+        assert_eq!(
+            (p.device.manufacturer.as_str(), p.device.model.as_str()),
+            ("Acme", "A1")
+        );
+
+        // The public registry finds it; verification says valid, and so does the lab's key.
+        let list = api(
+            &lab.app,
+            "GET",
+            "/api/v1/public/certificates?q=acme%20a1",
+            &As::Nobody,
+            serde_json::Value::Null,
+        )
+        .await
+        .json();
+        assert_eq!(list[0]["number"], number.as_str(), "{name}");
+        let pem = send(
+            &lab.app,
+            "GET",
+            "/api/v1/public/lab-key",
+            &As::Nobody,
+            None,
+            vec![],
+        )
+        .await
+        .text();
+        assert_eq!(
+            pc_certify::cert::parse_public_key(&pem).unwrap(),
+            lab.state.key.public
+        );
+        let v = api(
+            &lab.app,
+            "POST",
+            "/api/v1/public/verify",
+            &As::Nobody,
+            serde_json::json!({"certificate": jws}),
+        )
+        .await
+        .json();
+        assert_eq!(
+            (v["valid"].as_bool(), v["status"].as_str()),
+            (Some(true), Some("valid")),
+            "{v}"
+        );
+        // One changed byte of the signed content: invalid.
+        let forged = jws.replacen("\"payload\": \"ey", "\"payload\": \"ez", 1);
+        assert_ne!(forged, jws);
+        let v = api(
+            &lab.app,
+            "POST",
+            "/api/v1/public/verify",
+            &As::Nobody,
+            serde_json::json!({"certificate": forged}),
+        )
+        .await
+        .json();
+        assert_eq!(v["status"], "invalid");
+
+        // A newer firmware certified: the first certificate is superseded, still genuine.
+        let sub2 = lab.submission("A1-14.0.4").await;
+        let run2 = lab.run(&sub2).await;
+        let cert2 = lab.certify(&sub2, &run2).await;
+        let v = api(
+            &lab.app,
+            "POST",
+            "/api/v1/public/verify",
+            &As::Nobody,
+            serde_json::json!({"certificate": jws}),
+        )
+        .await
+        .json();
+        assert_eq!(v["status"], "superseded", "{v}");
+        assert_eq!(v["record"]["superseded_by"], cert2["number"]);
+        // Revoked with a reason.
+        let n2 = cert2["number"].as_str().unwrap();
+        let r = api(
+            &lab.app,
+            "POST",
+            &format!("/api/v1/certificates/{n2}/revoke"),
+            &reviewer,
+            serde_json::json!({"reason": "firmware found to leak the IMEI"}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let v = api(
+            &lab.app,
+            "POST",
+            "/api/v1/public/verify",
+            &As::Nobody,
+            serde_json::json!({"certificate": cert2["jws"]}),
+        )
+        .await
+        .json();
+        assert_eq!(v["status"], "revoked");
+        assert!(v["message"].as_str().unwrap().contains("leak the IMEI"));
+        // Every change is in the audit log, whose chain is intact.
+        let log = api(
+            &lab.app,
+            "GET",
+            "/api/v1/audit-log",
+            &lab.token("admin"),
+            serde_json::Value::Null,
+        )
+        .await
+        .json();
+        let actions: Vec<&str> = log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        for a in [
+            "submission.create",
+            "submission.upload",
+            "run.request",
+            "verdict.override",
+            "submission.decide",
+            "certificate.issue",
+            "certificate.revoke",
+        ] {
+            assert!(actions.contains(&a), "{a} missing from {actions:?}");
+        }
+        assert_eq!(log["chain"]["state"], "intact");
+        lab.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_uploads_are_refused_with_clear_messages() {
+    for db in test_dbs().await {
+        let lab = Lab::new(db).await;
+        let r = api(
+            &lab.app,
+            "POST",
+            "/api/v1/submissions",
+            &lab.token("acme"),
+            serde_json::json!({"model": "A1", "firmware": "1"}),
+        )
+        .await;
+        let sub = r.json()["id"].as_str().unwrap().to_owned();
+        let put = async |name: &str, body: Vec<u8>| {
+            send(
+                &lab.app,
+                "PUT",
+                &format!("/api/v1/submissions/{sub}/files/{}", ui_url(name)),
+                &lab.token("acme"),
+                None,
+                body,
+            )
+            .await
+        };
+        // A ZIP named like a capture.
+        let zip = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/data/apk/fdroid")
+                .read_dir()
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.extension().is_some_and(|e| e == "apk"))
+                .unwrap(),
+        )
+        .unwrap();
+        let r = put("boot.pcap", zip).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert!(r.text().contains("boot.pcap"), "{}", r.text());
+        // Names that are paths.
+        for bad in ["../case.toml", ".hidden.pcap", "a\\b.pcap"] {
+            let r = put(bad, b"x".to_vec()).await;
+            assert!(
+                r.status == StatusCode::BAD_REQUEST || r.status == StatusCode::NOT_FOUND,
+                "{bad}: {}",
+                r.status
+            );
+        }
+        // An archive whose entry escapes its folder.
+        let mut evil = tar_of(&example_case());
+        let name = b"../../etc/cron.d/x";
+        evil[..100].fill(0);
+        evil[..name.len()].copy_from_slice(name);
+        evil[148..156].copy_from_slice(b"        ");
+        let sum: u32 = evil[..512].iter().map(|&b| u32::from(b)).sum();
+        evil[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        let r = put("case.tar", evil).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert!(r.text().contains("etc/cron.d"), "{}", r.text());
+        // A gzip bomb: 64 MiB of zeros.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            std::io::Write::write_all(&mut gz, &zeros).unwrap();
+        }
+        let r = put("boot.pcap.gz", gz.finish().unwrap()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        // Garbage as case.toml.
+        let r = put("case.toml", vec![0xff, 0xfe, 0, 1, 2]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        // Nothing of the refused uploads was kept.
+        let v = api(
+            &lab.app,
+            "GET",
+            &format!("/api/v1/submissions/{sub}"),
+            &lab.token("acme"),
+            serde_json::Value::Null,
+        )
+        .await
+        .json();
+        assert_eq!(v["files"], serde_json::json!([]));
+        let tmp = lab.db.store.artifact_dir().join("tmp");
+        assert!(!tmp.exists() || std::fs::read_dir(&tmp).unwrap().next().is_none());
+        // A case that names files outside its own: the run fails and says why.
+        let r = put("case.toml", b"[device]\nmanufacturer = \"Acme\"\nmodel = \"A1\"\n[[phase]]\nname = \"p\"\nconsent = \"none\"\ncaptures = [\"/etc/passwd\"]\n".to_vec()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let r = api(
+            &lab.app,
+            "POST",
+            &format!("/api/v1/submissions/{sub}/runs"),
+            &lab.token("acme"),
+            serde_json::Value::Null,
+        )
+        .await;
+        let run = r.json()["id"].as_str().unwrap().to_owned();
+        let mut err = String::new();
+        for _ in 0..3000 {
+            let v = api(
+                &lab.app,
+                "GET",
+                &format!("/api/v1/runs/{run}"),
+                &lab.token("acme"),
+                serde_json::Value::Null,
+            )
+            .await
+            .json();
+            if v["run"]["state"] == "failed" {
+                err = v["run"]["error"].as_str().unwrap().to_owned();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(err.contains("outside the submission"), "{err}");
+        lab.stop().await;
+    }
+}
+
+fn ui_url(s: &str) -> String {
+    web::ui::url(s)
+}
+
+#[tokio::test]
+async fn csrf_origin_cookies_and_login_rate_limit() {
+    for db in test_dbs().await {
+        let mut lab = Lab::new(db).await;
+        if let Some(w) = lab.workers.take() {
+            w.shutdown().await.unwrap();
+        }
+        let s = lab.session("admin").await;
+        let As::Session { cookie, csrf } = s.clone() else {
+            unreachable!()
+        };
+        // The cookie is HttpOnly, SameSite=Strict and Secure.
+        let r = api(
+            &lab.app,
+            "POST",
+            "/api/v1/session",
+            &As::Nobody,
+            serde_json::json!({"email": "admin@lab.example", "password": PASSWORD}),
+        )
+        .await;
+        let c = &r.set_cookie[0];
+        for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+            assert!(c.contains(attr), "{c}");
+        }
+        // A session's state-changing request needs its CSRF token.
+        let no_token = As::Session {
+            cookie: cookie.clone(),
+            csrf: String::new(),
+        };
+        let r = form(
+            &lab.app,
+            "/admin/manufacturers",
+            &no_token,
+            &[("name", "Evil")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+        let wrong = As::Session {
+            cookie: cookie.clone(),
+            csrf: "0".repeat(64),
+        };
+        let r = form(
+            &lab.app,
+            "/admin/manufacturers",
+            &wrong,
+            &[("name", "Evil")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = api(
+            &lab.app,
+            "POST",
+            "/api/v1/manufacturers",
+            &s,
+            serde_json::json!({"name": "Evil"}),
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "JSON with a cookie needs the header too"
+        );
+        let r = form(&lab.app, "/admin/manufacturers", &s, &[("name", "Good")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        // The header works for the API.
+        let req = Request::post("/api/v1/manufacturers")
+            .header(header::HOST, "registry.test")
+            .header(header::COOKIE, format!("phonecert_session={cookie}"))
+            .header("x-csrf-token", csrf.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"name":"Good Two"}"#))
+            .unwrap();
+        assert_eq!(
+            lab.app.clone().oneshot(req).await.unwrap().status(),
+            StatusCode::CREATED
+        );
+        // A cross-origin post is refused even with the token.
+        let req = Request::post("/admin/manufacturers")
+            .header(header::HOST, "registry.test")
+            .header(header::ORIGIN, "https://evil.example")
+            .header(header::COOKIE, format!("phonecert_session={cookie}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={csrf}&name=Evil")))
+            .unwrap();
+        assert_eq!(
+            lab.app.clone().oneshot(req).await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
+        assert!(
+            lab.db
+                .store
+                .manufacturer_by_name("Evil")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Five wrong passwords, then even the right one is refused for a while.
+        for _ in 0..auth::MAX_FAILURES_PER_ACCOUNT {
+            let r = form(
+                &lab.app,
+                "/login",
+                &As::Nobody,
+                &[
+                    ("email", "engineer@lab.example"),
+                    ("password", "wrong password!"),
+                ],
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST);
+            assert!(r.text().contains("wrong e-mail or password"));
+        }
+        let r = form(
+            &lab.app,
+            "/login",
+            &As::Nobody,
+            &[("email", "engineer@lab.example"), ("password", PASSWORD)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+        // Another account is not affected.
+        let r = form(
+            &lab.app,
+            "/login",
+            &As::Nobody,
+            &[("email", "reviewer@lab.example"), ("password", PASSWORD)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        // Logging out ends the session on the server.
+        let r = form(&lab.app, "/logout", &s, &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let r = send(&lab.app, "GET", "/dashboard", &s, None, vec![]).await;
+        assert_eq!(r.location.as_deref(), Some("/login"));
+        // A revoked or made-up token is refused outright.
+        let r = api(
+            &lab.app,
+            "GET",
+            "/api/v1/me",
+            &As::Token("pct_nope".into()),
+            serde_json::Value::Null,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        lab.stop().await;
+    }
+}

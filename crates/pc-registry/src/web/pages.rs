@@ -259,7 +259,7 @@ fn verdict_options(selected: &str) -> String {
     .iter()
     .map(|v| {
         format!(
-            "<option{}>{v}</option>",
+            "<option value=\"{v}\"{}>{v}</option>",
             if *v == selected { " selected" } else { "" }
         )
     })
@@ -939,14 +939,14 @@ async fn admin(State(st): State<AppState>, Extension(c): Extension<Caller>) -> P
     }
     let opts: String = ms
         .iter()
-        .map(|m| format!("<option>{}</option>", esc(&m.name)))
+        .map(|m| format!("<option value=\"{0}\">{0}</option>", esc(&m.name)))
         .collect();
     let _ = write!(
         b,
         "</table><form method=\"post\" action=\"/admin/users\">{}\
          <label>E-mail <input id=\"new-email\" name=\"email\" type=\"email\" required></label>\
          <label>Password (12 characters or more) <input id=\"new-password\" name=\"password\" type=\"password\" minlength=\"12\" required></label>\
-         <label>Role <select id=\"new-role\" name=\"role\"><option>engineer</option><option>reviewer</option><option>manufacturer</option><option>admin</option><option>public</option></select></label>\
+         <label>Role <select id=\"new-role\" name=\"role\"><option value=\"engineer\">engineer</option><option value=\"reviewer\">reviewer</option><option value=\"manufacturer\">manufacturer</option><option value=\"admin\">admin</option><option value=\"public\">public</option></select></label>\
          <label>Manufacturer (for manufacturer accounts) <select name=\"manufacturer\"><option value=\"\"></option>{opts}</select></label>\
          <button id=\"create-user\">Create account</button></form></section>\
          <section><h2>Manufacturers</h2><ul id=\"manufacturers\">{}</ul>\

@@ -116,7 +116,11 @@ fn audit_in(
                         a.name
                     )));
                 }
-                std::fs::copy(src, &dest).map_err(|e| fail(&a.name, e))?;
+                // A link, not a copy: captures of several GB need no second copy. The audit
+                // only reads, and removing the work folder only removes the link.
+                if std::fs::hard_link(src, &dest).is_err() {
+                    std::fs::copy(src, &dest).map_err(|e| fail(&a.name, e))?;
+                }
             }
         }
     }

@@ -134,6 +134,14 @@ async fn execute(
     run: Run,
 ) -> Result<(), RegistryError> {
     let run_id = run.id.clone();
+    store
+        .audit(
+            worker_id,
+            "run.start",
+            &run_id,
+            &format!("attempt {}", run.attempts),
+        )
+        .await?;
     let progress = Progress::default();
     let mut job = tokio::spawn(handler(run, progress.clone()));
     let mut tick = tokio::time::interval(cfg.heartbeat);
@@ -161,7 +169,10 @@ async fn execute(
     };
     match outcome {
         Ok(results) => {
-            store.complete_run(&run_id, worker_id, &results).await?;
+            if store.complete_run(&run_id, worker_id, &results).await? {
+                let outcome = results.outcome.as_ref().map_or("", |(o, _)| o.as_str());
+                store.audit(worker_id, "run.done", &run_id, outcome).await?;
+            }
         }
         Err(mut m) => {
             let mut end = m.len().min(MAX_ERROR_LEN);
@@ -169,7 +180,12 @@ async fn execute(
                 end = end.saturating_sub(1);
             }
             m.truncate(end);
-            store.finish_run(&run_id, worker_id, Err(&m)).await?;
+            if store.finish_run(&run_id, worker_id, Err(&m)).await? {
+                let detail: String = m.chars().take(1000).collect();
+                store
+                    .audit(worker_id, "run.failed", &run_id, &detail)
+                    .await?;
+            }
         }
     }
     Ok(())

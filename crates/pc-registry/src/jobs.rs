@@ -27,6 +27,11 @@ pub fn audit_handler(store: Store, limits: BundleLimits) -> JobHandler {
     })
 }
 
+/// The worker lost the run to another; this attempt's outcome is discarded anyway.
+fn lost() -> JobFailure {
+    JobFailure("the run was taken over by another worker".into())
+}
+
 fn fail(what: &str, e: impl std::fmt::Display) -> JobFailure {
     JobFailure(format!("{what}: {e}"))
 }
@@ -46,8 +51,10 @@ async fn run_audit(
             "the submission has no files: upload case.toml with its captures and firmware".into(),
         ));
     }
-    // A run picked up again after a crash starts from a clean folder.
-    let work = store.data_dir().join("work").join(&run.id);
+    // One folder per attempt: an earlier attempt that lost its lease may still be reading
+    // its own (a blocking audit cannot be aborted), so the folders must not be shared.
+    let work_root = store.data_dir().join("work");
+    let work = work_root.join(format!("{}-{}", run.id, run.attempts));
     let paths: Vec<(SubmissionArtifact, Option<PathBuf>)> = artifacts
         .into_iter()
         .map(|a| {
@@ -78,8 +85,19 @@ async fn run_audit(
             .map_err(|e| fail("storing the report", e))?;
         results.outputs.push((name.to_owned(), art.sha256));
     }
-    // Best effort: the folder is scratch space, a leftover is removed by the next attempt.
-    let _ = tokio::fs::remove_dir_all(&work).await;
+    if progress.cancelled() {
+        return Err(lost());
+    }
+    // Best effort: scratch space. Earlier attempts' folders (their process died, or they lost
+    // the run and will fail) go too.
+    if let Ok(mut rd) = tokio::fs::read_dir(&work_root).await {
+        let prefix = format!("{}-", run.id);
+        while let Ok(Some(e)) = rd.next_entry().await {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = tokio::fs::remove_dir_all(e.path()).await;
+            }
+        }
+    }
     Ok(results)
 }
 
@@ -96,6 +114,9 @@ fn audit_in(
     let case_root = work.join("case");
     std::fs::create_dir_all(&case_root).map_err(|e| fail("creating the work folder", e))?;
     for (a, path) in artifacts {
+        if progress.cancelled() {
+            return Err(lost());
+        }
         let src = path
             .as_ref()
             .ok_or_else(|| JobFailure(format!("{}: artifact hash malformed", a.name)))?;
@@ -152,6 +173,9 @@ fn audit_in(
     };
     let out = pc_certify::audit_case(&case_file, &PipelineOptions::default(), &on)
         .map_err(|e| fail("audit", e))?;
+    if progress.cancelled() {
+        return Err(lost());
+    }
     progress.set(AFTER_TRAFFIC);
     let out_dir = work.join("out");
     pc_certify::write_report(&out_dir, &out.report, &Default::default())

@@ -20,14 +20,21 @@ use crate::{RegistryError, Run, RunResults, Store};
 #[error("{0}")]
 pub struct JobFailure(pub String);
 
-/// Progress reporter handed to a job: permille, picked up by the next heartbeat.
+/// Progress reporter handed to a job: permille, picked up by the next heartbeat. It also
+/// tells the job when its run was lost (lease taken over): blocking work, which cannot be
+/// aborted from outside, checks [`Progress::cancelled`] and stops.
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<AtomicI64>);
+pub struct Progress(Arc<AtomicI64>, Arc<std::sync::atomic::AtomicBool>);
 
 impl Progress {
     /// Sets the progress in permille (clamped to 0..=1000 when stored).
     pub fn set(&self, permille: i64) {
         self.0.store(permille, Ordering::Relaxed);
+    }
+
+    /// True once the worker lost the run: the job's outcome will be discarded.
+    pub fn cancelled(&self) -> bool {
+        self.1.load(Ordering::Relaxed)
     }
 }
 
@@ -105,6 +112,9 @@ impl WorkerPool {
     }
 }
 
+/// Longest pause after a database error before a worker tries again.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
 async fn worker_loop(
     store: Store,
     cfg: WorkerConfig,
@@ -112,15 +122,37 @@ async fn worker_loop(
     handler: JobHandler,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), RegistryError> {
+    let mut backoff = cfg.poll;
     while !*stop.borrow() {
-        match store.claim_next_run(&worker_id, cfg.lease).await? {
-            Some(run) => execute(&store, &cfg, &worker_id, &handler, run).await?,
-            None => {
-                tokio::select! {
-                    _ = tokio::time::sleep(cfg.poll) => {}
-                    _ = stop.changed() => {}
-                }
+        let step = async {
+            match store.claim_next_run(&worker_id, cfg.lease).await? {
+                Some(run) => execute(&store, &cfg, &worker_id, &handler, run)
+                    .await
+                    .map(|()| true),
+                None => Ok(false),
             }
+        };
+        let pause = match step.await {
+            Ok(true) => {
+                backoff = cfg.poll;
+                continue;
+            }
+            Ok(false) => {
+                backoff = cfg.poll;
+                cfg.poll
+            }
+            // A busy or unreachable database must not end the worker: whatever it held is
+            // taken up again after its lease, by it or another worker.
+            Err(e) => {
+                eprintln!("phonecert worker {worker_id}: {e}; retrying in {backoff:?}");
+                let p = backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                p
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => {}
         }
     }
     Ok(())
@@ -155,6 +187,7 @@ async fn execute(
                     .await?;
                 if !held {
                     // Someone else owns the run now: stop, and do not record an outcome.
+                    progress.1.store(true, Ordering::Relaxed);
                     job.abort();
                     return Ok(());
                 }
@@ -171,7 +204,10 @@ async fn execute(
         Ok(results) => {
             if store.complete_run(&run_id, worker_id, &results).await? {
                 let outcome = results.outcome.as_ref().map_or("", |(o, _)| o.as_str());
-                store.audit(worker_id, "run.done", &run_id, outcome).await?;
+                // The run is recorded; a failed log write is reported, not retried as a run.
+                if let Err(e) = store.audit(worker_id, "run.done", &run_id, outcome).await {
+                    eprintln!("phonecert worker {worker_id}: audit log: {e}");
+                }
             }
         }
         Err(mut m) => {

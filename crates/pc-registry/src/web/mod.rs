@@ -414,6 +414,18 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), RegistryError> {
     }
     // Uploads cut off by an earlier crash leave temporary files; live ones are younger.
     store.sweep_stale_uploads(Duration::from_secs(3600)).await?;
+    {
+        // And again now and then: a long-running server outlives many cut-off uploads.
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(600)).await;
+                if let Err(e) = store.sweep_stale_uploads(Duration::from_secs(3600)).await {
+                    eprintln!("phonecert serve: sweeping cut-off uploads: {e}");
+                }
+            }
+        });
+    }
     let key = LabKey::load_or_create(&cfg.data_dir, cfg.signing_key.as_deref())?;
     eprintln!("phonecert serve: lab key {}", key.key_id);
     let pool = (cfg.workers > 0).then(|| {

@@ -314,13 +314,10 @@ fn check_upload(
         .and_then(|f| f.take(512).read_to_end(&mut head))
         .map_err(RegistryError::io("reading the upload"))?;
     let kind = sniff(name, &head).map_err(|e| RegistryError::Rejected(format!("{name}: {e}")))?;
-    if matches!(
-        kind,
-        UploadKind::Tar | UploadKind::TarGz | UploadKind::Zip | UploadKind::Gzip
-    ) {
-        check_archive(path, kind, limits)
-            .map_err(|e| RegistryError::Rejected(format!("{name}: {e}")))?;
-    }
+    // Every kind is read through: archives against the bomb and path rules, case.toml and
+    // key logs for their syntax, gzip captures for what they expand to.
+    check_archive(path, kind, limits)
+        .map_err(|e| RegistryError::Rejected(format!("{name}: {e}")))?;
     Ok(media_type_of(kind))
 }
 

@@ -62,8 +62,31 @@ async fn run_audit(
             (a, p)
         })
         .collect();
+    let result = audit_and_store(store, &work, paths, progress, limits).await;
+    // Scratch space, removed whatever happened (a failed extraction leaves a partial tree).
+    let _ = tokio::fs::remove_dir_all(&work).await;
+    let results = result?;
+    // Earlier attempts' folders (their process died, or they lost the run) go too.
+    if let Ok(mut rd) = tokio::fs::read_dir(&work_root).await {
+        let prefix = format!("{}-", run.id);
+        while let Ok(Some(e)) = rd.next_entry().await {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = tokio::fs::remove_dir_all(e.path()).await;
+            }
+        }
+    }
+    Ok(results)
+}
+
+async fn audit_and_store(
+    store: &Store,
+    work: &Path,
+    paths: Vec<(SubmissionArtifact, Option<PathBuf>)>,
+    progress: &Progress,
+    limits: &BundleLimits,
+) -> Result<RunResults, JobFailure> {
     let (report, out_dir) = {
-        let work = work.clone();
+        let work = work.to_path_buf();
         let limits = limits.clone();
         let progress = progress.clone();
         tokio::task::spawn_blocking(move || audit_in(&work, &paths, &limits, &progress))
@@ -87,16 +110,6 @@ async fn run_audit(
     }
     if progress.cancelled() {
         return Err(lost());
-    }
-    // Best effort: scratch space. Earlier attempts' folders (their process died, or they lost
-    // the run and will fail) go too.
-    if let Ok(mut rd) = tokio::fs::read_dir(&work_root).await {
-        let prefix = format!("{}-", run.id);
-        while let Ok(Some(e)) = rd.next_entry().await {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = tokio::fs::remove_dir_all(e.path()).await;
-            }
-        }
     }
     Ok(results)
 }

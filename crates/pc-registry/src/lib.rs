@@ -11,6 +11,8 @@
 mod artifacts;
 mod audit;
 pub mod auth;
+#[cfg(test)]
+mod authz_tests;
 pub mod bundle;
 pub mod certs;
 mod error;
@@ -18,12 +20,10 @@ pub mod jobs;
 mod queue;
 mod store;
 #[cfg(test)]
-mod authz_tests;
-#[cfg(test)]
 mod tests;
+pub mod web;
 #[cfg(test)]
 mod web_tests;
-pub mod web;
 mod worker;
 pub mod workflow;
 

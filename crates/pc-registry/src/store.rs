@@ -415,36 +415,39 @@ impl Store {
         manufacturer: Option<&str>,
         model: Option<&str>,
     ) -> Result<Vec<PublicCertificate>, RegistryError> {
-        let rows = sqlx::query(
-            "SELECT c.number, c.state, c.reason, c.issued_at, m.name AS manufacturer, \
-                    d.name AS model, f.version AS firmware \
-             FROM certificates c \
-             JOIN submissions s ON s.id = c.submission_id \
-             JOIN firmware_builds f ON f.id = s.firmware_build_id \
-             JOIN device_models d ON d.id = f.device_model_id \
-             JOIN manufacturers m ON m.id = d.manufacturer_id \
-             WHERE ($1 IS NULL OR m.name = $1) AND ($2 IS NULL OR d.name = $2) \
-             ORDER BY c.issued_at, c.number LIMIT $3",
-        )
-        .bind(manufacturer.map(str::to_owned))
-        .bind(model.map(str::to_owned))
-        .bind(MAX_LIST_ROWS)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PublicCertificate {
-                    number: r.try_get("number")?,
-                    state: r.try_get("state")?,
-                    reason: r.try_get("reason")?,
-                    manufacturer: r.try_get("manufacturer")?,
-                    model: r.try_get("model")?,
-                    firmware: r.try_get("firmware")?,
-                    issued_at: r.try_get("issued_at")?,
-                })
-            })
-            .collect()
+        let sql = format!(
+            "{PUBLIC_CERT_SELECT} WHERE ($1 IS NULL OR m.name = $1) AND ($2 IS NULL OR d.name = $2) \
+             ORDER BY c.issued_at, c.number LIMIT $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(manufacturer.map(str::to_owned))
+            .bind(model.map(str::to_owned))
+            .bind(MAX_LIST_ROWS)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(public_cert_from_row).collect()
     }
+}
+
+/// The public register's columns: a certificate with what it is about.
+pub(crate) const PUBLIC_CERT_SELECT: &str = "SELECT c.number, c.state, c.reason, c.issued_at, m.name AS manufacturer, \
+            d.name AS model, f.version AS firmware \
+     FROM certificates c \
+     JOIN submissions s ON s.id = c.submission_id \
+     JOIN firmware_builds f ON f.id = s.firmware_build_id \
+     JOIN device_models d ON d.id = f.device_model_id \
+     JOIN manufacturers m ON m.id = d.manufacturer_id";
+
+pub(crate) fn public_cert_from_row(r: &AnyRow) -> Result<PublicCertificate, RegistryError> {
+    Ok(PublicCertificate {
+        number: r.try_get("number")?,
+        state: r.try_get("state")?,
+        reason: r.try_get("reason")?,
+        manufacturer: r.try_get("manufacturer")?,
+        model: r.try_get("model")?,
+        firmware: r.try_get("firmware")?,
+        issued_at: r.try_get("issued_at")?,
+    })
 }
 
 pub(crate) fn normalise_email(email: &str) -> Result<String, RegistryError> {

@@ -296,6 +296,13 @@ impl Lab {
         .await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
         let run = r.json()["id"].as_str().unwrap().to_owned();
+        let v = self.wait_run(&run).await;
+        assert_eq!(v["run"]["state"], "done", "run failed: {v}");
+        v
+    }
+
+    /// Polls a run until it is done or failed; returns it as JSON.
+    pub async fn wait_run(&self, run: &str) -> serde_json::Value {
         for _ in 0..6000 {
             let v = api(
                 &self.app,
@@ -306,11 +313,10 @@ impl Lab {
             )
             .await
             .json();
-            match v["run"]["state"].as_str() {
-                Some("done") => return v,
-                Some("failed") => panic!("run failed: {v}"),
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            if matches!(v["run"]["state"].as_str(), Some("done" | "failed")) {
+                return v;
             }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("run {run} did not finish");
     }
@@ -638,6 +644,27 @@ async fn bad_uploads_are_refused_with_clear_messages() {
         // Garbage as case.toml.
         let r = put("case.toml", vec![0xff, 0xfe, 0, 1, 2]).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        // Over the size limit: cut off while streaming, 413 saying the limit.
+        let small = router(AppState::with(
+            lab.db
+                .store
+                .clone()
+                .with_limits(ArtifactLimits { max_size: 10_000 }),
+            certs::LabKey::new(pc_certify::keygen().0).unwrap(),
+            WebConfig::default(),
+        ));
+        let big = std::fs::read(example_case().join("captures/declined-idle.pcap")).unwrap();
+        let r = send(
+            &small,
+            "PUT",
+            &format!("/api/v1/submissions/{sub}/files/idle.pcap"),
+            &lab.token("acme"),
+            None,
+            big,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
+        assert!(r.text().contains("10000 bytes"), "{}", r.text());
         // Nothing of the refused uploads was kept.
         let v = api(
             &lab.app,
@@ -663,23 +690,9 @@ async fn bad_uploads_are_refused_with_clear_messages() {
         )
         .await;
         let run = r.json()["id"].as_str().unwrap().to_owned();
-        let mut err = String::new();
-        for _ in 0..3000 {
-            let v = api(
-                &lab.app,
-                "GET",
-                &format!("/api/v1/runs/{run}"),
-                &lab.token("acme"),
-                serde_json::Value::Null,
-            )
-            .await
-            .json();
-            if v["run"]["state"] == "failed" {
-                err = v["run"]["error"].as_str().unwrap().to_owned();
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let v = lab.wait_run(&run).await;
+        assert_eq!(v["run"]["state"], "failed", "{v}");
+        let err = v["run"]["error"].as_str().unwrap();
         assert!(err.contains("outside the submission"), "{err}");
         lab.stop().await;
     }

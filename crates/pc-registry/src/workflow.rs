@@ -901,34 +901,19 @@ impl Store {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        let rows = sqlx::query(
-            "SELECT c.number, c.state, c.reason, c.issued_at, m.name AS manufacturer, \
-                    d.name AS model, f.version AS firmware \
-             FROM certificates c \
-             JOIN submissions s ON s.id = c.submission_id \
-             JOIN firmware_builds f ON f.id = s.firmware_build_id \
-             JOIN device_models d ON d.id = f.device_model_id \
-             JOIN manufacturers m ON m.id = d.manufacturer_id \
-             WHERE LOWER(m.name) LIKE $1 ESCAPE '\\' OR LOWER(d.name) LIKE $1 ESCAPE '\\' \
+        let sql = format!(
+            "{} WHERE LOWER(m.name) LIKE $1 ESCAPE '\\' OR LOWER(d.name) LIKE $1 ESCAPE '\\' \
                 OR LOWER(m.name || ' ' || d.name) LIKE $1 ESCAPE '\\' \
              ORDER BY m.name, d.name, c.issued_at DESC LIMIT $2",
-        )
-        .bind(pattern)
-        .bind(crate::store::MAX_LIST_ROWS)
-        .fetch_all(&self.pool)
-        .await?;
+            crate::store::PUBLIC_CERT_SELECT
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(pattern)
+            .bind(crate::store::MAX_LIST_ROWS)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
-            .map(|r| {
-                Ok(crate::PublicCertificate {
-                    number: r.try_get("number")?,
-                    state: r.try_get("state")?,
-                    reason: r.try_get("reason")?,
-                    manufacturer: r.try_get("manufacturer")?,
-                    model: r.try_get("model")?,
-                    firmware: r.try_get("firmware")?,
-                    issued_at: r.try_get("issued_at")?,
-                })
-            })
+            .map(crate::store::public_cert_from_row)
             .collect()
     }
 

@@ -10,9 +10,10 @@
 
 mod support;
 
+use support::tar::{Tar, files_below};
+
 use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -420,26 +421,6 @@ fn synthetic_pcap(len: usize) -> Vec<u8> {
     out
 }
 
-/// Every file below `dir`, as paths relative to it with `/` separators.
-fn files_below(dir: &Path) -> BTreeSet<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else if let Ok(rel) = p.strip_prefix(root) {
-                out.insert(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
 /// Files in the upload temp folder, with their sizes.
 fn temp_uploads(data: &Path) -> Vec<(String, u64)> {
     let tmp = data.join("artifacts").join("tmp");
@@ -450,46 +431,6 @@ fn temp_uploads(data: &Path) -> Vec<(String, u64)> {
             (name, size)
         })
         .collect()
-}
-
-/// A minimal ustar writer (regular files only; folders are implied by the paths).
-struct Tar {
-    w: BufWriter<File>,
-}
-
-impl Tar {
-    fn create(path: &Path) -> Tar {
-        let f = File::create(path).or_panic(|| format!("create {}", path.display()));
-        Tar {
-            w: BufWriter::with_capacity(1 << 20, f),
-        }
-    }
-
-    fn add(&mut self, name: &str, data: &[u8]) {
-        assert!(name.len() < 100, "ustar name field: {name}");
-        let mut h = [0u8; 512];
-        h[..name.len()].copy_from_slice(name.as_bytes());
-        h[100..107].copy_from_slice(b"0000644");
-        h[108..115].copy_from_slice(b"0000000");
-        h[116..123].copy_from_slice(b"0000000");
-        h[124..135].copy_from_slice(format!("{:011o}", data.len()).as_bytes());
-        h[136..147].copy_from_slice(b"00000000000");
-        h[156] = b'0';
-        h[257..263].copy_from_slice(b"ustar\0");
-        h[263..265].copy_from_slice(b"00");
-        h[148..156].copy_from_slice(b"        ");
-        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
-        self.w.write_all(&h).expect("write tar");
-        self.w.write_all(data).expect("write tar");
-        let pad = data.len().div_ceil(512) * 512 - data.len();
-        self.w.write_all(&vec![0u8; pad]).expect("write tar");
-    }
-
-    fn finish(mut self) {
-        self.w.write_all(&[0u8; 1024]).expect("write tar");
-        self.w.flush().expect("write tar");
-    }
 }
 
 /// `case.tar`: the example case with `EXTRA_APPS` copies of its messaging app added as

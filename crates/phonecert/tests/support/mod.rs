@@ -4,4 +4,5 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod tar;
 pub mod webdriver;

@@ -854,12 +854,7 @@ impl Store {
         &self,
         number: &str,
     ) -> Result<Option<CertificateRecord>, RegistryError> {
-        let sql = format!("{CERT_SELECT} WHERE c.number = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(number.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(cert_from_row).transpose()
+        self.certificate_where("c.number", number).await
     }
 
     /// A certificate by the serial in its signed payload.
@@ -867,9 +862,17 @@ impl Store {
         &self,
         serial: &str,
     ) -> Result<Option<CertificateRecord>, RegistryError> {
-        let sql = format!("{CERT_SELECT} WHERE c.serial = $1");
+        self.certificate_where("c.serial", serial).await
+    }
+
+    async fn certificate_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<CertificateRecord>, RegistryError> {
+        let sql = format!("{CERT_SELECT} WHERE {column} = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(serial.to_owned())
+            .bind(value.to_owned())
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(cert_from_row).transpose()

@@ -387,10 +387,7 @@ pub fn audit_with(
     let mut warnings = Vec::new();
     for r in reviews {
         if catalogue.get(&r.requirement).is_none() {
-            warnings.push(format!(
-                "review by {} names requirement {} which is not in catalogue {} {}",
-                r.reviewer, r.requirement, catalogue.id, catalogue.version
-            ));
+            warnings.push(unknown_requirement(r, &catalogue.id, &catalogue.version));
         }
     }
     let results: Vec<RequirementResult> = catalogue
@@ -449,6 +446,13 @@ pub fn audit_with(
     }
 }
 
+fn unknown_requirement(r: &Review, catalogue: &str, version: &str) -> String {
+    format!(
+        "review by {} names requirement {} which is not in catalogue {catalogue} {version}",
+        r.reviewer, r.requirement
+    )
+}
+
 /// The review that decides a requirement: the latest by date, then by order given.
 fn latest_review(reviews: &[Review], requirement: &str) -> Option<Review> {
     reviews
@@ -471,10 +475,8 @@ pub fn apply_reviews(report: &mut AuditReport, reviews: &[Review]) {
     all.extend(reviews.iter().cloned());
     for r in reviews {
         if report.result(&r.requirement).is_none() {
-            report.warnings.push(format!(
-                "review by {} names requirement {} which is not in catalogue {} {}",
-                r.reviewer, r.requirement, report.catalogue.id, report.catalogue.version
-            ));
+            let w = unknown_requirement(r, &report.catalogue.id, &report.catalogue.version);
+            report.warnings.push(w);
         }
     }
     for res in &mut report.results {

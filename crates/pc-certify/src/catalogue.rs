@@ -66,6 +66,16 @@ pub enum Level {
     Recommended,
 }
 
+impl Level {
+    /// The name used in catalogues and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Mandatory => "mandatory",
+            Level::Recommended => "recommended",
+        }
+    }
+}
+
 /// When a traffic check's "nothing found" may count as evidence of absence.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

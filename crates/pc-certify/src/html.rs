@@ -289,10 +289,7 @@ fn requirement_row(h: &mut String, res: &RequirementResult) {
     let _ = writeln!(
         h,
         "</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        match res.level {
-            crate::catalogue::Level::Mandatory => "mandatory",
-            crate::catalogue::Level::Recommended => "recommended",
-        },
+        res.level.as_str(),
         badge(res.automatic.verdict),
         review,
         badge(res.verdict)

@@ -5,7 +5,7 @@
 use crate::audit::{AuditOptions, AuditReport, InputDigest};
 use crate::catalogue::{Catalogue, CatalogueError};
 use crate::policy::PolicyError;
-use crate::review::{Review, ReviewError};
+use crate::review::ReviewError;
 use pc_case::Case;
 use pc_firmware::{ApkSig, DexCode, FirmwareProgress};
 use pc_traffic::Input;
@@ -18,8 +18,6 @@ pub struct PipelineOptions {
     pub catalogue: Option<PathBuf>,
     /// A review file (its digest is listed among the inputs).
     pub review_file: Option<PathBuf>,
-    /// Reviews to apply (from `review_file` or from elsewhere, e.g. the registry's database).
-    pub reviews: Vec<Review>,
     /// Show identifier values unmasked.
     pub reveal: bool,
     /// A MaxMind country database instead of the embedded one.
@@ -85,10 +83,10 @@ pub fn audit_case(
         Some(p) => Catalogue::load(p)?,
         None => Catalogue::baseline()?,
     };
-    let mut reviews = opts.reviews.clone();
-    if let Some(p) = &opts.review_file {
-        reviews.extend(crate::review::load_reviews(p)?);
-    }
+    let reviews = match &opts.review_file {
+        Some(p) => crate::review::load_reviews(p)?,
+        None => Vec::new(),
+    };
     let policy = case
         .policy
         .clone()

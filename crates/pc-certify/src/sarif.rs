@@ -114,7 +114,7 @@ pub fn sarif(report: &AuditReport) -> Value {
                 },
                 "properties": {
                     "tags": r.references,
-                    "level": match r.level { Level::Mandatory => "mandatory", Level::Recommended => "recommended" },
+                    "level": r.level.as_str(),
                 },
             })
         })

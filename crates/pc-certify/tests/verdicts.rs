@@ -657,3 +657,30 @@ fn evidence_lists_are_capped() {
     assert_eq!(ev.len(), pc_certify::audit::MAX_EVIDENCE + 1);
     assert!(ev.last().unwrap().description.contains("50 more"));
 }
+
+#[test]
+fn reviews_applied_to_a_stored_report_decide_as_at_audit_time() {
+    let mut t = clean_traffic();
+    t.findings.push(finding(
+        "imei",
+        "first-boot",
+        "reg.acme.example",
+        "https",
+        &[7],
+    ));
+    let f = clean_firmware();
+    let reviews = vec![
+        review("PCB-CONSENT-01", Fail, "2026-04-01"),
+        review("PCB-CONSENT-01", Pass, "2026-04-03"),
+        review("PCB-NOPE-9", Pass, "2026-04-02"),
+    ];
+    let at_audit = run(Some(&t), Some(&f), &reviews, Some(policy(POLICY)));
+    // The registry's path: audit without reviews, store, read back, apply the reviews.
+    let stored = run(Some(&t), Some(&f), &[], Some(policy(POLICY)));
+    assert_eq!(stored.summary.decision, Decision::NotCertifiable);
+    let mut later: pc_certify::AuditReport = serde_json::from_str(&stored.to_json()).unwrap();
+    pc_certify::apply_reviews(&mut later, &reviews);
+    later.generated = at_audit.generated.clone();
+    assert_eq!(later, at_audit);
+    assert_eq!(later.summary.decision, Decision::Certifiable);
+}

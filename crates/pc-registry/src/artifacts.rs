@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::bundle::{BundleLimits, UploadKind, check_archive, sniff};
+use crate::bundle::{BundleLimits, UploadKind, check_archive, sniff_file};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -308,16 +308,14 @@ fn check_upload(
     name: &str,
     limits: &BundleLimits,
 ) -> Result<&'static str, RegistryError> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(512);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(512).read_to_end(&mut head))
-        .map_err(RegistryError::io("reading the upload"))?;
-    let kind = sniff(name, &head).map_err(|e| RegistryError::Rejected(format!("{name}: {e}")))?;
+    let refused = |source| RegistryError::Upload {
+        name: name.to_owned(),
+        source,
+    };
+    let kind = sniff_file(name, path).map_err(refused)?;
     // Every kind is read through: archives against the bomb and path rules, case.toml and
     // key logs for their syntax, gzip captures for what they expand to.
-    check_archive(path, kind, limits)
-        .map_err(|e| RegistryError::Rejected(format!("{name}: {e}")))?;
+    check_archive(path, kind, limits).map_err(refused)?;
     Ok(media_type_of(kind))
 }
 
@@ -355,7 +353,7 @@ async fn copy_hashing<R: AsyncRead + Unpin>(
         let n = reader
             .read(&mut buf)
             .await
-            .map_err(RegistryError::io("reading the upload"))?;
+            .map_err(RegistryError::BodyRead)?;
         if n == 0 {
             break;
         }

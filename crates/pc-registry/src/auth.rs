@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::store::{MAX_NAME_LEN, check_password, normalise_email};
+use crate::store::{MAX_EMAIL_LEN, normalise_email};
 use crate::{RegistryError, Role, Store, User, new_id, unix_now};
 
 /// How long a browser session lasts.
@@ -55,6 +55,17 @@ pub struct UserInfo {
     pub manufacturer: Option<String>,
     /// Disabled accounts cannot log in.
     pub disabled: bool,
+}
+
+/// The account name failed logins are counted under: the same for recording, checking and
+/// clearing, and bounded (longer names are no account's, but still count as one).
+fn failure_key(email: &str) -> String {
+    email
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(MAX_EMAIL_LEN)
+        .collect()
 }
 
 fn sha256_hex(s: &str) -> String {
@@ -224,8 +235,7 @@ impl Store {
         email: &str,
         client: &str,
     ) -> Result<(), RegistryError> {
-        let email = email.trim().to_lowercase();
-        let email: String = email.chars().take(MAX_NAME_LEN).collect();
+        let email = failure_key(email);
         let client: String = client.chars().take(64).collect();
         sqlx::query("INSERT INTO login_failures (id, email, client, at) VALUES ($1, $2, $3, $4)")
             .bind(new_id()?)
@@ -240,7 +250,7 @@ impl Store {
     /// True when logins for this account or from this client are refused for now.
     pub async fn login_blocked(&self, email: &str, client: &str) -> Result<bool, RegistryError> {
         let since = unix_now().saturating_sub(LOGIN_WINDOW_SECS);
-        let email = email.trim().to_lowercase();
+        let email = failure_key(email);
         let by_email: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at > $2")
                 .bind(email)
@@ -259,7 +269,7 @@ impl Store {
     /// Forgets an account's failures after a successful login, and old failures of everyone.
     pub async fn clear_login_failures(&self, email: &str) -> Result<(), RegistryError> {
         sqlx::query("DELETE FROM login_failures WHERE email = $1 OR at <= $2")
-            .bind(email.trim().to_lowercase())
+            .bind(failure_key(email))
             .bind(unix_now().saturating_sub(LOGIN_WINDOW_SECS))
             .execute(&self.pool)
             .await?;
@@ -294,34 +304,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Disables or re-enables an account; a disabled account's sessions and tokens stop working.
-    pub async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<bool, RegistryError> {
-        let n = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
-            .bind(i64::from(disabled))
-            .bind(id.to_owned())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(n == 1)
-    }
-
-    /// Changes a password (argon2id), ending the account's sessions.
-    pub async fn set_password(&self, id: &str, password: &str) -> Result<bool, RegistryError> {
-        check_password(password)?;
-        let hash = crate::store::hash_password(password.to_owned()).await?;
-        let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
-            .bind(id.to_owned())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id.to_owned())
-            .execute(&self.pool)
-            .await?;
-        Ok(n == 1)
     }
 
     /// Creates the first administrator if there is no account at all (first start of a lab);

@@ -2,7 +2,7 @@
 //! run (the same payload and JWS as `phonecert audit --signing-key`), and verification of a
 //! certificate someone pastes, against the signature and the registry's record.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ed25519_dalek::pkcs8::EncodePublicKey;
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -68,11 +68,6 @@ impl LabKey {
             }
         }
         LabKey::new(pc_certify::read_secret_key(&key).map_err(bad)?)
-    }
-
-    /// Where the default key lives.
-    pub fn default_path(data_dir: &Path) -> PathBuf {
-        data_dir.join("lab.key")
     }
 }
 
@@ -227,7 +222,7 @@ pub async fn issue(
             "a reviewer must approve the latest run before a certificate is issued".into(),
         ));
     }
-    let mut report = reviewed_report(store, &run.id).await?;
+    let report = reviewed_report(store, &run.id).await?;
     if report.summary.decision != Decision::Certifiable {
         return Err(RegistryError::Refused(format!(
             "not certifiable: mandatory requirements not PASS: {}",
@@ -242,7 +237,6 @@ pub async fn issue(
             report.case.manufacturer, report.case.model, sub.manufacturer, sub.model
         )));
     }
-    report.warnings.retain(|w| !w.is_empty());
     let json = report.to_json();
     let report_sha256 = hex::encode(Sha256::digest(json.as_bytes()));
     store
@@ -279,19 +273,28 @@ pub async fn issue(
         .ok_or(RegistryError::NotFound("certificate"))
 }
 
+/// A run's report.json as the audit wrote it, if it is at most `max` bytes.
+pub async fn stored_report(
+    store: &Store,
+    run_id: &str,
+    max: u64,
+) -> Result<AuditReport, RegistryError> {
+    let sha = store
+        .run_outputs(run_id)
+        .await?
+        .into_iter()
+        .find(|(n, _)| n == "report.json")
+        .map(|(_, s)| s)
+        .ok_or(RegistryError::NotFound("report.json of the run"))?;
+    let bytes = store.read_artifact(&sha, max).await?;
+    serde_json::from_slice(&bytes).map_err(|_| RegistryError::Corrupt {
+        column: "report.json",
+    })
+}
+
 /// A run's report.json with the reviewers' overrides applied.
 pub async fn reviewed_report(store: &Store, run_id: &str) -> Result<AuditReport, RegistryError> {
-    let outputs = store.run_outputs(run_id).await?;
-    let sha = outputs
-        .iter()
-        .find(|(n, _)| n == "report.json")
-        .map(|(_, s)| s.clone())
-        .ok_or(RegistryError::NotFound("report.json of the run"))?;
-    let bytes = store.read_artifact(&sha, MAX_REPORT_BYTES).await?;
-    let mut report: AuditReport =
-        serde_json::from_slice(&bytes).map_err(|_| RegistryError::Corrupt {
-            column: "report.json",
-        })?;
+    let mut report = stored_report(store, run_id, MAX_REPORT_BYTES).await?;
     let reviews: Vec<Review> = store
         .overrides(run_id)
         .await?

@@ -45,10 +45,18 @@ pub enum RegistryError {
     /// A blocking background task panicked or was cancelled.
     #[error("background task failed")]
     Join,
-    /// An upload was refused by its checks (type, archive bomb, path names …); the message says
-    /// why, naming the file and offset.
-    #[error("{0}")]
-    Rejected(String),
+    /// An upload was refused by its checks (type, archive bomb, path names …), or could not
+    /// be checked; the message names the file and offset.
+    #[error("{name}: {source}")]
+    Upload {
+        /// The uploaded file's name.
+        name: String,
+        /// What the checks found.
+        source: crate::bundle::BundleError,
+    },
+    /// The request body could not be read to its end: the client went away or sent garbage.
+    #[error("the upload was cut off: {0}")]
+    BodyRead(std::io::Error),
     /// The action is not possible in the object's current state.
     #[error("{0}")]
     Refused(String),

@@ -11,7 +11,7 @@ use pc_certify::{AuditReport, Decision, PipelineOptions, Stage};
 use crate::bundle::{BundleLimits, UploadKind};
 use crate::worker::{JobFailure, JobHandler, Progress};
 use crate::workflow::{ResultRow, RunResults, SubmissionArtifact};
-use crate::{RegistryError, Run, Store};
+use crate::{Run, Store};
 
 /// Progress (permille) at the end of each stage.
 const AFTER_LAYOUT: i64 = 50;
@@ -133,10 +133,7 @@ fn audit_in(
         let src = path
             .as_ref()
             .ok_or_else(|| JobFailure(format!("{}: artifact hash malformed", a.name)))?;
-        let mut head = [0u8; 512];
-        let n = read_head(src, &mut head).map_err(|e| fail(&a.name, e))?;
-        let kind = crate::bundle::sniff(&a.name, head.get(..n).unwrap_or_default())
-            .map_err(|e| fail(&a.name, e))?;
+        let kind = crate::bundle::sniff_file(&a.name, src).map_err(|e| fail(&a.name, e))?;
         match kind {
             UploadKind::Tar | UploadKind::TarGz | UploadKind::Zip => {
                 crate::bundle::extract_archive(src, kind, &case_root, limits)
@@ -199,20 +196,6 @@ fn audit_in(
 fn scale(done: u64, total: u64, span: i64) -> i64 {
     let d = done.min(total);
     i64::try_from(d.saturating_mul(span.unsigned_abs()) / total.max(1)).unwrap_or(span)
-}
-
-fn read_head(path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut n = 0;
-    while n < buf.len() {
-        let got = f.read(buf.get_mut(n..).unwrap_or_default())?;
-        if got == 0 {
-            break;
-        }
-        n += got;
-    }
-    Ok(n)
 }
 
 /// `case.toml` at the top of the submission, or in its only top-level folder (an archive of
@@ -282,10 +265,7 @@ fn results_of(report: &AuditReport) -> RunResults {
         .map(|r| ResultRow {
             requirement: r.requirement.clone(),
             title: r.title.clone(),
-            level: serde_json::to_value(r.level)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            level: r.level.as_str().to_owned(),
             automatic: r.automatic.verdict.as_str().to_owned(),
             summary: r.automatic.summary.clone(),
             evidence: serde_json::to_string(&r.automatic.evidence).unwrap_or_else(|_| "[]".into()),
@@ -298,15 +278,7 @@ fn results_of(report: &AuditReport) -> RunResults {
             t.findings
                 .iter()
                 .map(|f| {
-                    let before_consent = f
-                        .consent
-                        .map(|c| {
-                            serde_json::to_value(c)
-                                .ok()
-                                .and_then(|v| v.as_str().map(|s| s != "granted"))
-                                .unwrap_or(true)
-                        })
-                        .unwrap_or(true);
+                    let before_consent = f.consent != Some(pc_case::Consent::Granted);
                     let severity = match (f.cleartext, before_consent) {
                         (true, true) => "critical",
                         (true, false) | (false, true) => "high",
@@ -328,10 +300,7 @@ fn results_of(report: &AuditReport) -> RunResults {
     };
     let summary = format!(
         "{}; blocking: {}",
-        serde_json::to_value(report.summary.decision)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        report.summary.decision.as_str(),
         if report.summary.blocking.is_empty() {
             "none".to_owned()
         } else {
@@ -343,11 +312,5 @@ fn results_of(report: &AuditReport) -> RunResults {
         outputs: Vec::new(),
         findings,
         outcome: Some((outcome.to_owned(), summary)),
-    }
-}
-
-impl From<RegistryError> for JobFailure {
-    fn from(e: RegistryError) -> Self {
-        JobFailure(e.to_string())
     }
 }

@@ -35,6 +35,16 @@ pub enum RunState {
 }
 
 impl RunState {
+    /// The name stored in the database and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Queued => "queued",
+            RunState::Running => "running",
+            RunState::Done => "done",
+            RunState::Failed => "failed",
+        }
+    }
+
     fn parse(s: &str) -> Result<RunState, RegistryError> {
         Ok(match s {
             "queued" => RunState::Queued,
@@ -77,10 +87,10 @@ pub struct Run {
     pub finished_at: Option<i64>,
 }
 
-const RUN_COLUMNS: &str = "id, submission_id, state, progress, attempts, lease_owner, lease_until, \
+pub(crate) const RUN_COLUMNS: &str = "id, submission_id, state, progress, attempts, lease_owner, lease_until, \
                            error, created_at, started_at, finished_at";
 
-fn run_from_row(r: &AnyRow) -> Result<Run, RegistryError> {
+pub(crate) fn run_from_row(r: &AnyRow) -> Result<Run, RegistryError> {
     let state: String = r.try_get("state")?;
     Ok(Run {
         id: r.try_get("id")?,

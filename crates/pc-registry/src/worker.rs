@@ -12,7 +12,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::queue::MAX_ERROR_LEN;
 use crate::{RegistryError, Run, RunResults, Store};
 
 /// Why a job failed; stored (truncated) as the run's error.
@@ -200,29 +199,25 @@ async fn execute(
         Err(e) if e.is_panic() => Err("job panicked".to_owned()),
         Err(_) => Err("job cancelled".to_owned()),
     };
-    match outcome {
+    // finish_run truncates the message to what the database keeps.
+    let (recorded, action, detail) = match outcome {
         Ok(results) => {
-            if store.complete_run(&run_id, worker_id, &results).await? {
-                let outcome = results.outcome.as_ref().map_or("", |(o, _)| o.as_str());
-                // The run is recorded; a failed log write is reported, not retried as a run.
-                if let Err(e) = store.audit(worker_id, "run.done", &run_id, outcome).await {
-                    eprintln!("phonecert worker {worker_id}: audit log: {e}");
-                }
-            }
+            let outcome = results
+                .outcome
+                .as_ref()
+                .map_or("", |(o, _)| o.as_str())
+                .to_owned();
+            let done = store.complete_run(&run_id, worker_id, &results).await?;
+            (done, "run.done", outcome)
         }
-        Err(mut m) => {
-            let mut end = m.len().min(MAX_ERROR_LEN);
-            while !m.is_char_boundary(end) {
-                end = end.saturating_sub(1);
-            }
-            m.truncate(end);
-            if store.finish_run(&run_id, worker_id, Err(&m)).await? {
-                let detail: String = m.chars().take(1000).collect();
-                store
-                    .audit(worker_id, "run.failed", &run_id, &detail)
-                    .await?;
-            }
+        Err(m) => {
+            let failed = store.finish_run(&run_id, worker_id, Err(&m)).await?;
+            (failed, "run.failed", m.chars().take(1000).collect())
         }
+    };
+    // The run is recorded; a failed log write is reported, not retried as a run.
+    if recorded && let Err(e) = store.audit(worker_id, action, &run_id, &detail).await {
+        eprintln!("phonecert worker {worker_id}: audit log: {e}");
     }
     Ok(())
 }

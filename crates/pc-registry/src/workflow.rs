@@ -434,36 +434,44 @@ impl Store {
     }
 
     /// Queues a run of a submission for a user and marks the submission as being tested.
+    /// `Ok(None)` when a run of the submission is already queued or running: the check and
+    /// the insert are one statement, so two requests at once cannot both queue one.
     pub async fn request_run(
         &self,
         submission_id: &str,
         user_id: &str,
-    ) -> Result<String, RegistryError> {
-        let id = self.enqueue_run(submission_id).await?;
-        sqlx::query("UPDATE runs SET requested_by = $1 WHERE id = $2")
-            .bind(user_id.to_owned())
-            .bind(id.clone())
-            .execute(&self.pool)
-            .await?;
+    ) -> Result<Option<String>, RegistryError> {
+        let id = new_id()?;
+        let n = sqlx::query(
+            "INSERT INTO runs (id, submission_id, state, created_at, requested_by) \
+             SELECT $1, $2, 'queued', $3, $4 WHERE NOT EXISTS ( \
+                 SELECT 1 FROM runs WHERE submission_id = $2 AND state IN ('queued', 'running'))",
+        )
+        .bind(id.clone())
+        .bind(submission_id.to_owned())
+        .bind(unix_now())
+        .bind(user_id.to_owned())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(None);
+        }
         self.set_submission_state(submission_id, "testing").await?;
-        Ok(id)
+        Ok(Some(id))
     }
 
     /// A submission's runs, newest first.
     pub async fn runs_of(&self, submission_id: &str) -> Result<Vec<crate::Run>, RegistryError> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM runs WHERE submission_id = $1 ORDER BY created_at DESC, id LIMIT 200",
-        )
-        .bind(submission_id.to_owned())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(r) = self.get_run(&id).await? {
-                out.push(r);
-            }
-        }
-        Ok(out)
+        let sql = format!(
+            "SELECT {} FROM runs WHERE submission_id = $1 ORDER BY created_at DESC, id LIMIT 200",
+            crate::queue::RUN_COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(submission_id.to_owned())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(crate::queue::run_from_row).collect()
     }
 
     /// A run's per-requirement results, in catalogue order as recorded.
@@ -918,6 +926,16 @@ impl Store {
         rows.iter()
             .map(crate::store::public_cert_from_row)
             .collect()
+    }
+
+    /// Opens an artifact for reading.
+    pub async fn open_artifact(&self, sha256: &str) -> Result<tokio::fs::File, RegistryError> {
+        let path = self
+            .artifact_path(sha256)
+            .ok_or(RegistryError::Corrupt { column: "sha256" })?;
+        tokio::fs::File::open(&path)
+            .await
+            .map_err(RegistryError::io("opening an artifact"))
     }
 
     /// Reads an artifact's bytes (small files only: reports), refusing more than `max`.

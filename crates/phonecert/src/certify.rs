@@ -96,7 +96,6 @@ pub fn run_audit(args: AuditArgs) -> Result<u8> {
     let opts = PipelineOptions {
         catalogue: args.catalogue.clone(),
         review_file: args.review.clone(),
-        reviews: Vec::new(),
         reveal: args.reveal,
         geoip: args.geoip.clone(),
     };

@@ -37,7 +37,13 @@ pub fn require<'a>(c: &'a Caller, roles: &[Role]) -> ActionResult<&'a User> {
     }
 }
 
-const STAFF: &[Role] = &[Role::Admin, Role::Engineer, Role::Reviewer];
+/// Every role that works with submissions (a manufacturer only with its own).
+const MEMBERS: &[Role] = &[
+    Role::Admin,
+    Role::Engineer,
+    Role::Reviewer,
+    Role::Manufacturer,
+];
 const SUBMITTERS: &[Role] = &[Role::Admin, Role::Engineer, Role::Manufacturer];
 const DECIDERS: &[Role] = &[Role::Admin, Role::Reviewer];
 
@@ -157,15 +163,7 @@ pub async fn create_user(
 
 /// Manufacturers: all for staff, its own for a manufacturer account.
 pub async fn list_manufacturers(st: &AppState, c: &Caller) -> ActionResult<Vec<Manufacturer>> {
-    let u = require(
-        c,
-        &[
-            Role::Admin,
-            Role::Engineer,
-            Role::Reviewer,
-            Role::Manufacturer,
-        ],
-    )?;
+    let u = require(c, MEMBERS)?;
     let all = st.store.list_manufacturers().await?;
     Ok(match (&u.role, &u.manufacturer_id) {
         (Role::Manufacturer, Some(m)) => all.into_iter().filter(|x| &x.id == m).collect(),
@@ -191,15 +189,7 @@ pub async fn create_manufacturer(
 
 /// Submissions the caller may see.
 pub async fn list_submissions(st: &AppState, c: &Caller) -> ActionResult<Vec<Submission>> {
-    let u = require(
-        c,
-        &[
-            Role::Admin,
-            Role::Engineer,
-            Role::Reviewer,
-            Role::Manufacturer,
-        ],
-    )?;
+    let u = require(c, MEMBERS)?;
     Ok(match u.role {
         Role::Manufacturer => match &u.manufacturer_id {
             Some(m) => st.store.list_submissions(Some(m)).await?,
@@ -212,15 +202,7 @@ pub async fn list_submissions(st: &AppState, c: &Caller) -> ActionResult<Vec<Sub
 /// A submission if the caller may see it (a manufacturer's account sees only its own; others'
 /// are reported as not found, so their existence does not leak).
 pub async fn visible_submission(st: &AppState, c: &Caller, id: &str) -> ActionResult<Submission> {
-    let u = require(
-        c,
-        &[
-            Role::Admin,
-            Role::Engineer,
-            Role::Reviewer,
-            Role::Manufacturer,
-        ],
-    )?;
+    let u = require(c, MEMBERS)?;
     let s = st
         .store
         .submission(id)
@@ -427,21 +409,31 @@ pub async fn start_run(st: &AppState, c: &Caller, id: &str) -> ActionResult<Run>
             "upload the case (case.toml with its captures and firmware) first".into(),
         ));
     }
-    let runs = st.store.runs_of(id).await?;
-    if runs
-        .iter()
-        .any(|r| matches!(r.state, RunState::Queued | RunState::Running))
-    {
+    let Some(run_id) = st.store.request_run(id, &u.id).await? else {
         return Err(WebError::Conflict(
             "a run of this submission is already under way".into(),
         ));
-    }
-    let run_id = st.store.request_run(id, &u.id).await?;
+    };
     log(st, &u, "run.request", &run_id, id).await?;
     st.store
         .get_run(&run_id)
         .await?
         .ok_or(WebError::NotFound("run"))
+}
+
+/// A run the caller may see (only through its submission).
+async fn visible_run(st: &AppState, c: &Caller, run_id: &str) -> ActionResult<(Submission, Run)> {
+    require(c, MEMBERS)?;
+    let run = st
+        .store
+        .get_run(run_id)
+        .await?
+        .ok_or(WebError::NotFound("run"))?;
+    let s = match visible_submission(st, c, &run.submission_id).await {
+        Err(WebError::NotFound(_)) => return Err(WebError::NotFound("run")),
+        other => other?,
+    };
+    Ok((s, run))
 }
 
 /// A run and, once done, its results; only for callers who may see its submission.
@@ -450,43 +442,25 @@ pub async fn get_run(
     c: &Caller,
     run_id: &str,
 ) -> ActionResult<(Submission, RunView)> {
-    require(
-        c,
-        &[
-            Role::Admin,
-            Role::Engineer,
-            Role::Reviewer,
-            Role::Manufacturer,
-        ],
-    )?;
-    let run = st
-        .store
-        .get_run(run_id)
-        .await?
-        .ok_or(WebError::NotFound("run"))?;
-    let s = visible_submission(st, c, &run.submission_id)
-        .await
-        .map_err(|_| WebError::NotFound("run"))?;
+    let (s, run) = visible_run(st, c, run_id).await?;
     Ok((s, run_view(st, run).await?))
 }
 
-/// A run's output file (report.json, report.html, report.sarif): bytes and media type.
+/// A run's output file (report.json, report.html, report.sarif), opened for streaming, and
+/// its media type.
 pub async fn run_file(
     st: &AppState,
     c: &Caller,
     run_id: &str,
     name: &str,
-) -> ActionResult<(Vec<u8>, &'static str)> {
-    let (_, view) = get_run(st, c, run_id).await?;
+) -> ActionResult<(tokio::fs::File, &'static str)> {
+    visible_run(st, c, run_id).await?;
     let media = match name {
         "report.json" => "application/json",
         "report.html" => "text/html; charset=utf-8",
         "report.sarif" => "application/sarif+json",
         _ => return Err(WebError::NotFound("file")),
     };
-    if !view.files.iter().any(|f| f == name) {
-        return Err(WebError::NotFound("file"));
-    }
     let sha = st
         .store
         .run_outputs(run_id)
@@ -495,7 +469,7 @@ pub async fn run_file(
         .find(|(n, _)| n == name)
         .map(|(_, s)| s)
         .ok_or(WebError::NotFound("file"))?;
-    Ok((st.store.read_artifact(&sha, 512 << 20).await?, media))
+    Ok((st.store.open_artifact(&sha).await?, media))
 }
 
 /// The latest finished run of a submission, for reviewing.
@@ -687,14 +661,4 @@ pub async fn audit_log(
         st.store.audit_entries(after, 500).await?,
         st.store.verify_audit_chain().await?,
     ))
-}
-
-/// The staff's overview: submissions the caller may see.
-pub async fn dashboard(st: &AppState, c: &Caller) -> ActionResult<Vec<Submission>> {
-    list_submissions(st, c).await
-}
-
-/// Convenience for handlers that need a staff member.
-pub fn staff(c: &Caller) -> ActionResult<&User> {
-    require(c, STAFF)
 }

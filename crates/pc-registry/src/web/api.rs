@@ -400,13 +400,14 @@ async fn run_file(
     Extension(c): Extension<Caller>,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult {
-    let (bytes, media) = act::run_file(&st, &c, &id, &name).await?;
-    Ok(report_response(bytes, media))
+    let (file, media) = act::run_file(&st, &c, &id, &name).await?;
+    Ok(report_response(file, media))
 }
 
-/// A stored report: reports are self-contained pages, shown sandboxed (no scripts, no
-/// requests) so a hostile string that slipped into one could do nothing.
-pub(crate) fn report_response(bytes: Vec<u8>, media: &'static str) -> Response {
+/// A stored report, streamed from its file. Reports are self-contained pages, shown
+/// sandboxed (no scripts, no requests) so a hostile string that slipped into one could do
+/// nothing.
+pub(crate) fn report_response(file: tokio::fs::File, media: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, media),
@@ -415,9 +416,27 @@ pub(crate) fn report_response(bytes: Vec<u8>, media: &'static str) -> Response {
                 "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox",
             ),
         ],
-        bytes,
+        file_body(file),
     )
         .into_response()
+}
+
+/// A body read from a file in chunks; a read error ends the body (the client sees it cut).
+fn file_body(file: tokio::fs::File) -> Body {
+    use tokio::io::AsyncReadExt;
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    Body::from_stream(chunks)
 }
 
 #[derive(Deserialize)]

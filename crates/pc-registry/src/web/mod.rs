@@ -185,17 +185,15 @@ impl From<RegistryError> for WebError {
         match e {
             RegistryError::Invalid { .. } => WebError::Bad(e.to_string()),
             RegistryError::TooLarge { .. } => WebError::TooLarge(e.to_string()),
-            RegistryError::Rejected(m) => WebError::Rejected(m),
+            RegistryError::Upload { ref source, .. } if source.is_client_error() => {
+                WebError::Rejected(e.to_string())
+            }
+            RegistryError::BodyRead(_) => WebError::Bad(e.to_string()),
             RegistryError::Refused(m) => WebError::Conflict(m),
             RegistryError::NotFound(w) => WebError::NotFound(w),
             ref db if db.is_unique_violation() => {
                 WebError::Conflict("it exists already (same name)".into())
             }
-            // Reading the request body failed: the client went away or sent garbage.
-            RegistryError::Io {
-                what: "reading the upload",
-                ..
-            } => WebError::Bad(e.to_string()),
             other => {
                 eprintln!("phonecert serve: error: {other}");
                 WebError::Internal
@@ -246,16 +244,14 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
         .and_then(|o| o.to_str().ok());
-    match origin {
-        None | Some("null") => origin.is_none(),
-        Some(o) => {
-            let rest = o
-                .strip_prefix("http://")
-                .or_else(|| o.strip_prefix("https://"))
-                .unwrap_or("");
-            rest.split('/').next() == Some(host)
-        }
-    }
+    // Neither header: not a browser's cross-site request (those carry Origin). An opaque
+    // origin ("null") or another host is refused.
+    let Some(o) = origin else { return true };
+    let rest = o
+        .strip_prefix("http://")
+        .or_else(|| o.strip_prefix("https://"))
+        .unwrap_or("");
+    rest.split('/').next() == Some(host)
 }
 
 fn error_for(req_path: &str, e: WebError) -> Response {
@@ -352,7 +348,6 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
 }
 
 async fn security_headers(req: Request, next: Next) -> Response {
-    let is_api = req.uri().path().starts_with("/api/");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
@@ -369,9 +364,7 @@ async fn security_headers(req: Request, next: Next) -> Response {
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
     set(h, "referrer-policy", "same-origin");
-    if !is_api || !h.contains_key(header::CACHE_CONTROL) {
-        set(h, "cache-control", "no-store");
-    }
+    set(h, "cache-control", "no-store");
     resp
 }
 

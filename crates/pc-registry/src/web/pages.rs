@@ -175,7 +175,7 @@ async fn logout(State(st): State<AppState>, Extension(c): Extension<Caller>) -> 
 }
 
 async fn dashboard(State(st): State<AppState>, Extension(c): Extension<Caller>) -> PageResult {
-    let subs = act::dashboard(&st, &c).await?;
+    let subs = act::list_submissions(&st, &c).await?;
     let u = act::user(&c)?;
     let mut b = String::from("<h1>Submissions</h1>");
     if matches!(u.role, Role::Admin | Role::Engineer | Role::Manufacturer) {
@@ -326,10 +326,7 @@ async fn submission(
     // Runs.
     b.push_str("<section><h2>Runs</h2><table id=\"runs\"><tr><th>Run</th><th>State</th><th>Progress</th><th>Attempts</th><th>Started</th><th>Finished</th><th>Error</th></tr>");
     for r in &v.runs {
-        let state = serde_json::to_value(r.state)
-            .ok()
-            .and_then(|x| x.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let state = r.state.as_str();
         let _ = write!(
             b,
             "<tr class=\"run\"><td><a href=\"/runs/{0}/files/report.html\">{1}</a></td><td class=\"{2} run-state\">{2}</td>\
@@ -424,8 +421,9 @@ async fn submission(
             b.push_str("</table>");
         }
         b.push_str("</section>");
-        // The data-flow picture, from the run's report.
-        if let Ok(report) = crate::certs::reviewed_report(&st.store, &lv.run.id).await
+        // The data-flow picture, from the run's report. Overrides do not change the picture, and a report too large to parse on every
+        // view (the page refreshes itself) is left to report.html.
+        if let Ok(report) = crate::certs::stored_report(&st.store, &lv.run.id, 16 << 20).await
             && let Some(svg) = pc_certify::html::data_flow_svg(&report)
         {
             let _ = write!(
@@ -587,8 +585,8 @@ async fn run_file(
     Extension(c): Extension<Caller>,
     Path((id, name)): Path<(String, String)>,
 ) -> PageResult {
-    let (bytes, media) = act::run_file(&st, &c, &id, &name).await?;
-    Ok(report_response(bytes, media))
+    let (file, media) = act::run_file(&st, &c, &id, &name).await?;
+    Ok(report_response(file, media))
 }
 
 async fn certificate(

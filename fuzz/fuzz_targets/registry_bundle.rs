@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
         max_unpacked_total: 8 << 20,
         max_entry_size: 4 << 20,
         ratio_min_size: 64 << 10,
-        max_zip_size: 8 << 20,
+        max_zip_directory: 1 << 20,
         max_text_size: 1 << 20,
         ..BundleLimits::default()
     };

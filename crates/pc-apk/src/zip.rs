@@ -21,7 +21,7 @@
 //!   Janus (CVE-2017-13156, a DEX prepended to an APK) possible.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{self, Read, Seek, SeekFrom};
 
 use crate::bytes::{slice, u16_at, u32_at, u64_at, us};
 
@@ -166,6 +166,14 @@ pub enum ZipError {
     Encrypted {
         /// Offset of the data.
         at: u64,
+    },
+    /// Reading the archive's file failed ([`Archive::parse_file`] only).
+    #[error("reading the archive at {at}: {message}")]
+    Io {
+        /// Offset being read.
+        at: u64,
+        /// The I/O error, as text (so errors stay `Clone + Eq`).
+        message: String,
     },
 }
 
@@ -332,10 +340,13 @@ impl Anomaly {
     }
 }
 
-/// A parsed archive borrowing the whole file.
+/// A parsed archive borrowing the whole file ([`Archive::parse`]), or only its end, the central
+/// directory, when the file stays on disk ([`Archive::parse_file`]).
 #[derive(Debug, Clone)]
 pub struct Archive<'a> {
+    /// The file's bytes from `base` to its end.
     data: &'a [u8],
+    base: u64,
     entries: Vec<Entry<'a>>,
     anomalies: Vec<Anomaly>,
     by_name: BTreeMap<&'a [u8], usize>,
@@ -352,12 +363,46 @@ struct Eocd {
     cd_offset: u64,
 }
 
-fn find_eocd(data: &[u8], anomalies: &mut Vec<Anomaly>) -> Result<Eocd, ZipError> {
-    let len = data.len();
-    if len < EOCD_LEN {
-        return Err(ZipError::NoEocd { at: 0 });
+/// Why the end records could not be read from a tail of the file.
+enum Scan {
+    /// The archive is bad.
+    Bad(ZipError),
+    /// The tail must start at this file offset or earlier (only when `base > 0`).
+    Need(u64),
+}
+
+impl From<ZipError> for Scan {
+    fn from(e: ZipError) -> Scan {
+        Scan::Bad(e)
     }
-    let window_start = len.saturating_sub(EOCD_LEN + MAX_COMMENT);
+}
+
+impl Scan {
+    /// For a tail that is the whole file, where nothing more can be needed.
+    fn whole(self) -> ZipError {
+        match self {
+            Scan::Bad(e) => e,
+            Scan::Need(at) => ZipError::BadEocd {
+                at,
+                what: "end records point before the start of the file",
+            },
+        }
+    }
+}
+
+/// Finds the end records in `data`, the file's bytes from offset `base` to its end. Offsets in
+/// the result and in errors are file offsets.
+fn find_eocd(data: &[u8], base: u64, anomalies: &mut Vec<Anomaly>) -> Result<Eocd, Scan> {
+    let len = data.len();
+    let file_len = base + len as u64;
+    if file_len < EOCD_LEN as u64 {
+        return Err(ZipError::NoEocd { at: 0 }.into());
+    }
+    let window_abs = file_len.saturating_sub((EOCD_LEN + MAX_COMMENT) as u64);
+    if window_abs < base {
+        return Err(Scan::Need(window_abs));
+    }
+    let window_start = us(window_abs - base);
     // Scan backwards like libziparchive: the last signature in the window wins.
     let mut i = len - EOCD_LEN;
     let eocd = loop {
@@ -365,13 +410,11 @@ fn find_eocd(data: &[u8], anomalies: &mut Vec<Anomaly>) -> Result<Eocd, ZipError
             break i;
         }
         if i == window_start {
-            return Err(ZipError::NoEocd {
-                at: window_start as u64,
-            });
+            return Err(ZipError::NoEocd { at: window_abs }.into());
         }
         i -= 1;
     };
-    let at = eocd as u64;
+    let at = base + eocd as u64;
     let rd16 = |o: usize| u16_at(data, eocd + o).unwrap_or(0);
     let rd32 = |o: usize| u32_at(data, eocd + o).unwrap_or(0);
     let mut entries = u64::from(rd16(10));
@@ -391,24 +434,36 @@ fn find_eocd(data: &[u8], anomalies: &mut Vec<Anomaly>) -> Result<Eocd, ZipError
         });
     }
     let mut cd_end_max = at;
+    if eocd < ZIP64_LOCATOR_LEN && at >= ZIP64_LOCATOR_LEN as u64 {
+        return Err(Scan::Need(at - ZIP64_LOCATOR_LEN as u64));
+    }
     // Zip64: locator immediately before the EOCD.
     if eocd >= ZIP64_LOCATOR_LEN
         && u32_at(data, eocd - ZIP64_LOCATOR_LEN) == Some(ZIP64_LOCATOR_SIG)
     {
         let loc = eocd - ZIP64_LOCATOR_LEN;
+        let loc_at = base + loc as u64;
         let rec = u64_at(data, loc + 8).unwrap_or(u64::MAX);
-        let r = us(rec);
-        if rec >= loc as u64 || u32_at(data, r) != Some(ZIP64_EOCD_SIG) {
-            return Err(ZipError::BadEocd {
-                at: loc as u64,
-                what: "zip64 locator points nowhere",
-            });
+        let points_nowhere = ZipError::BadEocd {
+            at: loc_at,
+            what: "zip64 locator points nowhere",
+        };
+        if rec >= loc_at {
+            return Err(points_nowhere.into());
+        }
+        if rec < base {
+            return Err(Scan::Need(rec));
+        }
+        let r = us(rec - base);
+        if u32_at(data, r) != Some(ZIP64_EOCD_SIG) {
+            return Err(points_nowhere.into());
         }
         if slice(data, r, ZIP64_EOCD_LEN).is_none() || r + ZIP64_EOCD_LEN > loc {
             return Err(ZipError::BadEocd {
                 at: rec,
                 what: "truncated zip64 record",
-            });
+            }
+            .into());
         }
         entries = u64_at(data, r + 32).unwrap_or(0);
         cd_size = u64_at(data, r + 40).unwrap_or(0);
@@ -424,7 +479,11 @@ fn find_eocd(data: &[u8], anomalies: &mut Vec<Anomaly>) -> Result<Eocd, ZipError
         return Err(ZipError::BadEocd {
             at,
             what: "central directory runs past its end record",
-        });
+        }
+        .into());
+    }
+    if cd_offset < base {
+        return Err(Scan::Need(cd_offset));
     }
     Ok(Eocd {
         offset: at,
@@ -432,6 +491,102 @@ fn find_eocd(data: &[u8], anomalies: &mut Vec<Anomaly>) -> Result<Eocd, ZipError
         cd_size,
         cd_offset,
     })
+}
+
+/// Reads file bytes `at..at+n` (fewer at the end of the file) into a buffer.
+type Fetch<'f> = dyn FnMut(u64, usize, &mut Vec<u8>) -> Result<(), ZipError> + 'f;
+
+fn io_error(at: u64, e: &io::Error) -> ZipError {
+    ZipError::Io {
+        at,
+        message: e.to_string(),
+    }
+}
+
+fn read_at<R: Read + Seek>(
+    file: &mut R,
+    at: u64,
+    n: usize,
+    buf: &mut Vec<u8>,
+) -> Result<(), ZipError> {
+    buf.clear();
+    file.seek(SeekFrom::Start(at))
+        .map_err(|e| io_error(at, &e))?;
+    file.take(n as u64)
+        .read_to_end(buf)
+        .map_err(|e| io_error(at, &e))?;
+    Ok(())
+}
+
+/// The end of a zip file read from disk: the end records and the central directory, which is
+/// all [`Archive::parse_file`] keeps in memory, so an archive of any size can be checked.
+#[derive(Debug, Clone)]
+pub struct Tail {
+    bytes: Vec<u8>,
+    base: u64,
+}
+
+impl Tail {
+    /// Reads the file's end (its end-record scan window, the Zip64 record, the central
+    /// directory). The window (64 KiB + 42 bytes, or the whole file if shorter) is always read;
+    /// past it, more than `max` bytes from the central directory to the end is refused: that
+    /// size comes from the file, so it is bounded here rather than trusted.
+    pub fn read<R: Read + Seek>(file: &mut R, max: u64) -> Result<Tail, ZipError> {
+        let len = file.seek(SeekFrom::End(0)).map_err(|e| io_error(0, &e))?;
+        let window = (EOCD_LEN + MAX_COMMENT + ZIP64_LOCATOR_LEN) as u64;
+        let mut base = len.saturating_sub(window);
+        let mut bytes = Vec::new();
+        // Each round starts strictly earlier, and only three records can ask for that.
+        for _ in 0..4 {
+            let n = usize::try_from(len - base).unwrap_or(usize::MAX);
+            read_at(file, base, n, &mut bytes)?;
+            if (bytes.len() as u64) < len - base {
+                return Err(ZipError::Io {
+                    at: base + bytes.len() as u64,
+                    message: "the file shrank while it was read".into(),
+                });
+            }
+            match find_eocd(&bytes, base, &mut Vec::new()) {
+                Ok(_) => return Ok(Tail { bytes, base }),
+                Err(Scan::Bad(e)) => return Err(e),
+                Err(Scan::Need(at)) if at < base => {
+                    if len - at > max {
+                        return Err(ZipError::TooLarge {
+                            at,
+                            size: len - at,
+                            limit: max,
+                        });
+                    }
+                    base = at;
+                }
+                Err(Scan::Need(at)) => {
+                    return Err(ZipError::BadEocd {
+                        at,
+                        what: "end records point at each other",
+                    });
+                }
+            }
+        }
+        Err(ZipError::BadEocd {
+            at: base,
+            what: "end records point at each other",
+        })
+    }
+
+    /// Bytes held (the file from [`Tail::offset`] to its end).
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// True for an empty file.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Where in the file the held bytes start.
+    pub fn offset(&self) -> u64 {
+        self.base
+    }
 }
 
 /// libziparchive's `IsValidEntryName`: no NUL byte and well-formed UTF-8 sequences.
@@ -453,10 +608,49 @@ impl<'a> Archive<'a> {
 
     /// Parses the EOCD and central directory, checks every local header.
     pub fn parse_with(data: &'a [u8], limits: Limits) -> Result<Archive<'a>, ZipError> {
+        let mut fetch = |at: u64, n: usize, buf: &mut Vec<u8>| {
+            buf.clear();
+            let start = us(at).min(data.len());
+            buf.extend_from_slice(&data[start..start.saturating_add(n).min(data.len())]);
+            Ok(())
+        };
+        Self::parse_tail(data, 0, limits, &mut fetch).map_err(Scan::whole)
+    }
+
+    /// Parses an archive that stays on disk: only `tail` (the end records and the central
+    /// directory, see [`Tail::read`]) is held in memory, and each local header is read from
+    /// `file` as it is checked. The result is what [`Archive::parse_with`] gives for the same
+    /// file, but for [`Archive::raw_data`] and [`Archive::read`]: read the entries' bytes from
+    /// the file at [`Archive::data_range`].
+    pub fn parse_file<R: Read + Seek>(
+        tail: &'a Tail,
+        file: &mut R,
+        limits: Limits,
+    ) -> Result<Archive<'a>, ZipError> {
+        let mut fetch = |at: u64, n: usize, buf: &mut Vec<u8>| read_at(file, at, n, buf);
+        Self::parse_tail(&tail.bytes, tail.base, limits, &mut fetch).map_err(|e| match e {
+            Scan::Bad(e) => e,
+            // Tail::read ran the same scan, so this is a tail that does not match its file.
+            Scan::Need(at) => ZipError::BadEocd {
+                at,
+                what: "the tail read does not hold the central directory",
+            },
+        })
+    }
+
+    /// `data` is the file from offset `base` on; `fetch(at, n, buf)` puts the file's bytes
+    /// `at..at+n` (fewer at its end) in `buf`.
+    fn parse_tail(
+        data: &'a [u8],
+        base: u64,
+        limits: Limits,
+        fetch: &mut Fetch<'_>,
+    ) -> Result<Archive<'a>, Scan> {
         let mut anomalies = Vec::new();
-        let eocd = find_eocd(data, &mut anomalies)?;
-        let cd_start = us(eocd.cd_offset);
-        let cd_end = us(eocd.cd_offset + eocd.cd_size); // checked in find_eocd
+        let eocd = find_eocd(data, base, &mut anomalies)?;
+        // find_eocd checked that the directory lies inside `data` and does not overflow.
+        let cd_start = us(eocd.cd_offset - base);
+        let cd_end = us(eocd.cd_offset + eocd.cd_size - base);
         let mut entries: Vec<Entry<'a>> = Vec::new();
         let mut pos = cd_start;
         // An entry is at least 46 bytes, so the directory size bounds the count.
@@ -472,13 +666,13 @@ impl<'a> Archive<'a> {
                 truncated = true;
                 break;
             }
-            let at = pos as u64;
+            let at = base + pos as u64;
             let bad = |what| ZipError::BadCentralDirectory { at, what };
             if u32_at(data, pos) != Some(CDE_SIG) {
-                return Err(bad("missing central directory signature"));
+                return Err(bad("missing central directory signature").into());
             }
             if pos + CDE_LEN > cd_end {
-                return Err(bad("entry runs off the central directory"));
+                return Err(bad("entry runs off the central directory").into());
             }
             let rd16 = |o: usize| u16_at(data, pos + o).unwrap_or(0);
             let rd32 = |o: usize| u32_at(data, pos + o).unwrap_or(0);
@@ -496,7 +690,7 @@ impl<'a> Archive<'a> {
             let var_start = pos + CDE_LEN;
             let next = var_start + name_len + extra_len + comment_len;
             if next > cd_end {
-                return Err(bad("name/extra/comment run off the central directory"));
+                return Err(bad("name/extra/comment run off the central directory").into());
             }
             let raw_name = &data[var_start..var_start + name_len];
             let extra = &data[var_start + name_len..var_start + name_len + extra_len];
@@ -546,6 +740,7 @@ impl<'a> Archive<'a> {
         }
         let mut archive = Archive {
             data,
+            base,
             entries,
             anomalies,
             by_name: BTreeMap::new(),
@@ -554,7 +749,7 @@ impl<'a> Archive<'a> {
             cd_size: eocd.cd_size,
             limits,
         };
-        archive.check_entries();
+        archive.check_entries(fetch)?;
         Ok(archive)
     }
 
@@ -567,11 +762,12 @@ impl<'a> Archive<'a> {
         }
     }
 
-    fn check_entries(&mut self) {
-        let data = self.data;
+    fn check_entries(&mut self, fetch: &mut Fetch<'_>) -> Result<(), ZipError> {
         let cd_offset = self.cd_offset;
         let mut counts: BTreeMap<&'a [u8], usize> = BTreeMap::new();
         let mut notes = Vec::new();
+        // The local header being checked, with its name.
+        let mut lh = Vec::new();
         for e in &mut self.entries {
             *counts.entry(e.raw_name).or_insert(0) += 1;
             self.by_name.entry(e.raw_name).or_insert(e.cd_index);
@@ -610,7 +806,6 @@ impl<'a> Archive<'a> {
             }
             // Local header: libziparchive requires it to start before the central directory.
             let lho = e.local_header_offset;
-            let l = us(lho);
             let bad = |what| Anomaly::BadLocalHeader {
                 name: e.name.clone(),
                 at: lho,
@@ -620,12 +815,13 @@ impl<'a> Archive<'a> {
                 notes.push(bad("local header not before the central directory"));
                 continue;
             }
-            if u32_at(data, l) != Some(LFH_SIG) {
+            fetch(lho, LFH_LEN + e.raw_name.len(), &mut lh)?;
+            if u32_at(&lh, 0) != Some(LFH_SIG) {
                 notes.push(bad("missing local header signature"));
                 continue;
             }
-            let rd16 = |o: usize| u16_at(data, l + o).unwrap_or(0);
-            let rd32 = |o: usize| u32_at(data, l + o).unwrap_or(0);
+            let rd16 = |o: usize| u16_at(&lh, o).unwrap_or(0);
+            let rd32 = |o: usize| u32_at(&lh, o).unwrap_or(0);
             let lflags = rd16(6);
             let lname_len = u64::from(rd16(26));
             let lextra_len = u64::from(rd16(28));
@@ -636,7 +832,7 @@ impl<'a> Archive<'a> {
                     name: e.name.clone(),
                     what: "name length",
                 });
-            } else if slice(data, l + LFH_LEN, e.raw_name.len()) != Some(e.raw_name) {
+            } else if slice(&lh, LFH_LEN, e.raw_name.len()) != Some(e.raw_name) {
                 notes.push(Anomaly::LocalHeaderMismatch {
                     name: e.name.clone(),
                     what: "name",
@@ -700,9 +896,10 @@ impl<'a> Archive<'a> {
             .unwrap_or(self.cd_offset)
             .min(self.cd_offset);
         if first > 0 {
+            fetch(0, 4, &mut lh)?;
             notes.push(Anomaly::PrependedData {
                 len: first,
-                dex: data.starts_with(b"dex\n"),
+                dex: lh.starts_with(b"dex\n"),
             });
         }
         // Overlaps between [local header, data end) ranges of well-formed entries.
@@ -738,6 +935,7 @@ impl<'a> Archive<'a> {
         for n in notes {
             self.note(n);
         }
+        Ok(())
     }
 
     /// All central directory entries, in directory order.
@@ -781,13 +979,15 @@ impl<'a> Archive<'a> {
         self.cd_size
     }
 
-    /// The whole file.
+    /// The whole file; from [`Archive::parse_file`], only its tail (from the central directory
+    /// or the end-record scan window, whichever starts first).
     pub fn data(&self) -> &'a [u8] {
         self.data
     }
 
-    /// The entry's compressed bytes, as the central directory sizes them.
-    pub fn raw_data(&self, entry: &Entry<'a>) -> Result<&'a [u8], ZipError> {
+    /// Where the entry's compressed bytes are in the file: `(offset, length)`, as the central
+    /// directory sizes them, after the same checks as [`Archive::raw_data`].
+    pub fn data_range(&self, entry: &Entry<'_>) -> Result<(u64, u64), ZipError> {
         let lho = entry.local_header_offset;
         if lho.saturating_add(LFH_LEN as u64) > self.cd_offset {
             return Err(ZipError::BadLocalHeader {
@@ -795,20 +995,35 @@ impl<'a> Archive<'a> {
                 what: "not before the central directory",
             });
         }
-        if u32_at(self.data, us(lho)) != Some(LFH_SIG) {
+        let at = entry.data_offset;
+        // Parsing sets the data offset (never 0: a header comes first) once it has found the
+        // local header's signature.
+        if at == 0 {
             return Err(ZipError::BadLocalHeader {
                 at: lho,
                 what: "missing signature",
             });
         }
-        let at = entry.data_offset;
         if at.saturating_add(entry.compressed_size) > self.cd_offset {
             return Err(ZipError::OutOfBounds {
                 at,
                 what: "data runs into the central directory",
             });
         }
-        slice(self.data, us(at), us(entry.compressed_size)).ok_or(ZipError::OutOfBounds {
+        Ok((at, entry.compressed_size))
+    }
+
+    /// The entry's compressed bytes, as the central directory sizes them. Only for archives
+    /// parsed in memory ([`Archive::parse`]).
+    pub fn raw_data(&self, entry: &Entry<'a>) -> Result<&'a [u8], ZipError> {
+        let (at, len) = self.data_range(entry)?;
+        if self.base != 0 {
+            return Err(ZipError::OutOfBounds {
+                at,
+                what: "data not in memory: the archive was parsed from a file",
+            });
+        }
+        slice(self.data, us(at), us(len)).ok_or(ZipError::OutOfBounds {
             at,
             what: "data past end of file",
         })

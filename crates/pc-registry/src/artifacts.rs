@@ -46,6 +46,9 @@ pub struct StoredArtifact {
     pub media_type: String,
     /// True when the content was already present (deduplicated).
     pub existed: bool,
+    /// Symbolic and hard links in an uploaded archive: recorded when it was checked, never
+    /// extracted (0 for other files).
+    pub links_skipped: u64,
 }
 
 /// Checks an artifact's file name: a single flat component, no traversal, no separators, no
@@ -189,6 +192,7 @@ impl Store {
             path: rel,
             media_type: stored_type,
             existed: inserted == 0,
+            links_skipped: 0,
         })
     }
 
@@ -230,8 +234,9 @@ impl Store {
 
     /// An upload from outside: streamed to a temporary file (hashed, size-capped), then its
     /// type is decided from name and content, archives are read through against `limits`
-    /// (bombs, escaping paths, links), and only then is it stored and attached. The upload is
-    /// acknowledged (returns) only once file and database rows are durable.
+    /// (bombs, escaping paths, special files; links are counted, as they will not be
+    /// extracted), and only then is it stored and attached. The upload is acknowledged
+    /// (returns) only once file and database rows are durable.
     pub async fn add_submission_upload<R: AsyncRead + Unpin>(
         &self,
         submission_id: &str,
@@ -247,7 +252,7 @@ impl Store {
         let tmp = tmp_dir.join(format!("{}.part", new_id()?));
         let result = async {
             let (sha256, size) = copy_hashing(reader, &tmp, self.limits.max_size).await?;
-            let media_type = {
+            let (media_type, links_skipped) = {
                 let tmp = tmp.clone();
                 let name = name.to_owned();
                 let limits = limits.clone();
@@ -259,7 +264,10 @@ impl Store {
                 .commit_artifact(&tmp, &sha256, size, media_type)
                 .await?;
             self.attach(submission_id, name, &art.sha256).await?;
-            Ok(art)
+            Ok(StoredArtifact {
+                links_skipped,
+                ..art
+            })
         }
         .await;
         // After a successful rename this fails with NotFound, which is expected.
@@ -302,12 +310,13 @@ impl Store {
     }
 }
 
-/// Decides an upload's type from its name and first bytes and reads archives through.
+/// Decides an upload's type from its name and first bytes and reads archives through; returns
+/// the media type and the number of links (recorded, never extracted).
 fn check_upload(
     path: &Path,
     name: &str,
     limits: &BundleLimits,
-) -> Result<&'static str, RegistryError> {
+) -> Result<(&'static str, u64), RegistryError> {
     let refused = |source| RegistryError::Upload {
         name: name.to_owned(),
         source,
@@ -315,8 +324,8 @@ fn check_upload(
     let kind = sniff_file(name, path).map_err(refused)?;
     // Every kind is read through: archives against the bomb and path rules, case.toml and
     // key logs for their syntax, gzip captures for what they expand to.
-    check_archive(path, kind, limits).map_err(refused)?;
-    Ok(media_type_of(kind))
+    let listing = check_archive(path, kind, limits).map_err(refused)?;
+    Ok((media_type_of(kind), listing.links_skipped))
 }
 
 /// The media type recorded for an upload of this kind.

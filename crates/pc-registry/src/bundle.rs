@@ -6,20 +6,24 @@
 //! every entry's path checked before anything is written. Tar is read by the small strict reader
 //! below (ustar, GNU long names, pax `path`/`linkpath`/`size`) rather than a general-purpose
 //! crate: anything two tar readers could interpret differently is refused instead of guessed.
-//! Zip is read by `pc_apk::zip`, which needs the whole archive in memory, hence
-//! [`BundleLimits::max_zip_size`]; large firmware trees are expected as `.tar` or `.tar.gz`.
+//! Zip is read by `pc_apk::zip` from the file: only the central directory is held in memory
+//! (bounded by [`BundleLimits::max_zip_directory`]), entries are streamed from disk.
 //!
 //! Extraction never follows or creates links: every folder is created by this code (in a folder
 //! that must start empty), files are opened with `create_new`, archive permissions are ignored.
+//! Links (tar symbolic and hard links, zip entries with a Unix `S_IFLNK` mode: firmware trees
+//! are full of them) are accepted but only recorded ([`Listing::links`]): their own path is
+//! checked and takes its place in the tree like a file's, nothing is written for them, and their
+//! target is never resolved or used. Devices, FIFOs, sockets and sparse files are refused.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::read::{DeflateDecoder, GzDecoder};
-use pc_apk::zip::{Anomaly, Archive, Entry, METHOD_DEFLATE, METHOD_STORED, ZipError};
+use pc_apk::zip::{Anomaly, Archive, Entry, METHOD_DEFLATE, METHOD_STORED, Tail, ZipError};
 use serde::Serialize;
 
 /// How many leading bytes [`sniff`] needs (fewer only when the file is shorter).
@@ -43,6 +47,8 @@ const MAX_KEYLOG_LINE: usize = 8 * 1024;
 /// Zip "version made by" host for Unix, whose external attributes carry `st_mode`.
 const ZIP_HOST_UNIX: u16 = 3;
 const ZIP_FLAG_ENCRYPTED: u16 = 0x0001;
+/// Largest zip symbolic link target (the entry's content) read; Linux's `PATH_MAX` is 4 KiB.
+const MAX_LINK_TARGET: u64 = 4 * KIB;
 
 /// What an uploaded file is, decided from its name's extension AND its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -117,11 +123,12 @@ pub struct BundleLimits {
     pub max_path_len: usize,
     /// Most components in an entry path.
     pub max_depth: usize,
-    /// Largest zip or APK: `pc_apk::zip` reads the whole archive in memory.
-    pub max_zip_size: u64,
+    /// Largest zip or APK central directory (with the end records), the one part of a zip held
+    /// in memory while it is checked.
+    pub max_zip_directory: u64,
     /// Largest `case.toml` or key log (read as text).
     pub max_text_size: u64,
-    /// Most file names kept in [`Listing::files`].
+    /// Most file names kept in [`Listing::files`], and most links in [`Listing::links`].
     pub max_listed: usize,
 }
 
@@ -135,7 +142,8 @@ impl Default for BundleLimits {
             ratio_min_size: MIB,
             max_path_len: 1024,
             max_depth: 64,
-            max_zip_size: 2 * GIB,
+            // 200,000 entries with 1 KiB names fit.
+            max_zip_directory: 256 * MIB,
             max_text_size: 64 * MIB,
             max_listed: 10_000,
         }
@@ -145,7 +153,7 @@ impl Default for BundleLimits {
 /// What an accepted upload contains.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Listing {
-    /// Entries read (files and folders; 1 for a single-file upload).
+    /// Entries read (files, folders and links; 1 for a single-file upload).
     pub entries: u64,
     /// Bytes of file content once unpacked (the file size for a plain single-file upload).
     pub unpacked_total: u64,
@@ -153,6 +161,60 @@ pub struct Listing {
     pub files: Vec<String>,
     /// True when more files exist than [`BundleLimits::max_listed`] allows listing.
     pub files_truncated: bool,
+    /// The archive's symbolic and hard links, in archive order: recorded, not extracted.
+    pub links: Vec<LinkRecord>,
+    /// True when more links exist than [`BundleLimits::max_listed`] allows listing.
+    pub links_truncated: bool,
+    /// How many links the archive holds (listed or not): none of them is written on extraction.
+    pub links_skipped: u64,
+}
+
+/// "1 link", "3 links": how messages count links.
+pub fn links_counted(n: u64) -> String {
+    if n == 1 {
+        "1 link".to_owned()
+    } else {
+        format!("{n} links")
+    }
+}
+
+/// A link of an archive, as [`Listing::links`] records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkRecord {
+    /// The link's own path (checked like a file's).
+    pub path: String,
+    /// What the archive says it points to, escaped and shortened like names in messages (at
+    /// most 200 characters). Never resolved nor checked: it is not used.
+    pub target: String,
+    /// Symbolic or hard link.
+    pub kind: LinkKind,
+}
+
+/// The kind of a [`LinkRecord`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum LinkKind {
+    /// A symbolic link (tar type '2', or a zip entry with a Unix `S_IFLNK` mode).
+    #[serde(rename = "symbolic link")]
+    Symbolic,
+    /// A hard link (tar type '1').
+    #[serde(rename = "hard link")]
+    Hard,
+}
+
+impl LinkKind {
+    /// "symbolic link" or "hard link".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Symbolic => "symbolic link",
+            LinkKind::Hard => "hard link",
+        }
+    }
+}
+
+impl fmt::Display for LinkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A position in an upload, for messages.
@@ -235,20 +297,10 @@ pub enum BundleError {
         /// Which rule.
         why: String,
     },
-    /// A symbolic or hard link.
-    #[error("entry '{path}' at {at} is a {what}{}; links are not accepted in uploads", link_target(.target))]
-    Link {
-        /// The path (escaped).
-        path: String,
-        /// Where its header starts.
-        at: At,
-        /// "symbolic link" or "hard link".
-        what: &'static str,
-        /// The link target (escaped), when known.
-        target: Option<String>,
-    },
     /// A device file, FIFO or socket.
-    #[error("entry '{path}' at {at} is a {what}; only files and folders are accepted in uploads")]
+    #[error(
+        "entry '{path}' at {at} is a {what}; only files, folders and links are accepted in uploads"
+    )]
     Special {
         /// The path (escaped).
         path: String,
@@ -356,13 +408,13 @@ pub enum BundleError {
         #[source]
         source: ZipError,
     },
-    /// A zip too large to be read in memory.
+    /// A zip whose central directory is too large to be held in memory.
     #[error(
-        "zip archives are read in memory and limited to {}; this one is {}: upload large trees as .tar or .tar.gz",
-        human(*.limit), human(*.size)
+        "the zip's central directory and end records take {}, more than the {} read in memory: split the upload, or send it as .tar or .tar.gz",
+        human(*.size), human(*.limit)
     )]
-    ZipTooLarge {
-        /// The file size.
+    ZipDirectoryTooLarge {
+        /// Bytes from the central directory to the end of the file.
         size: u64,
         /// The limit.
         limit: u64,
@@ -409,16 +461,10 @@ impl BundleError {
             BundleError::Bomb { .. }
                 | BundleError::TooLarge { .. }
                 | BundleError::TooManyEntries { .. }
-                | BundleError::ZipTooLarge { .. }
+                | BundleError::ZipDirectoryTooLarge { .. }
                 | BundleError::Io { .. }
         )
     }
-}
-
-fn link_target(t: &Option<String>) -> String {
-    t.as_ref()
-        .map(|t| format!(" (to '{t}')"))
-        .unwrap_or_default()
 }
 
 fn io_err(doing: impl Into<String>) -> impl FnOnce(io::Error) -> BundleError {
@@ -995,7 +1041,10 @@ struct Tree {
 }
 
 struct Node {
+    /// A file or a link: nothing can be below it.
     file: bool,
+    /// A link (recorded, not extracted), placed as a file is.
+    link: bool,
     /// Named by an entry (as opposed to implied by a longer path).
     explicit: bool,
     children: HashMap<Box<str>, usize>,
@@ -1006,6 +1055,7 @@ impl Tree {
         Tree {
             nodes: vec![Node {
                 file: false,
+                link: false,
                 explicit: false,
                 children: HashMap::new(),
             }],
@@ -1028,9 +1078,16 @@ impl Tree {
         }
     }
 
-    /// Places `path` (clean); returns the byte lengths of its prefixes that are new folders, in
-    /// the order they must be created (the path itself included when it is a new folder).
-    fn add(&mut self, path: &str, dir: bool, at: At) -> Result<Vec<usize>, BundleError> {
+    /// Places `path` (clean), a folder when `dir`, else a file or (`link`) a link; returns the
+    /// byte lengths of its prefixes that are new folders, in the order they must be created (the
+    /// path itself included when it is a new folder).
+    fn add(
+        &mut self,
+        path: &str,
+        dir: bool,
+        link: bool,
+        at: At,
+    ) -> Result<Vec<usize>, BundleError> {
         let mut created = Vec::new();
         let mut cur = 0usize;
         let mut end = 0usize;
@@ -1050,7 +1107,11 @@ impl Tree {
                             return Err(BundleError::Collision {
                                 path: shown(path.as_bytes()),
                                 at,
-                                why: "goes through the file",
+                                why: if node.link {
+                                    "goes through the link"
+                                } else {
+                                    "goes through the file"
+                                },
                                 other: shown(prefix.as_bytes()),
                             });
                         }
@@ -1070,13 +1131,21 @@ impl Tree {
                         (false, _, false) => Err(BundleError::Collision {
                             path: shown(path.as_bytes()),
                             at,
-                            why: "is a file but an earlier entry made a folder of",
+                            why: if link {
+                                "is a link but an earlier entry made a folder of"
+                            } else {
+                                "is a file but an earlier entry made a folder of"
+                            },
                             other: shown(prefix.as_bytes()),
                         }),
                         (true, _, true) => Err(BundleError::Collision {
                             path: shown(path.as_bytes()),
                             at,
-                            why: "is a folder but an earlier entry is the file",
+                            why: if node.link {
+                                "is a folder but an earlier entry is the link"
+                            } else {
+                                "is a folder but an earlier entry is the file"
+                            },
                             other: shown(prefix.as_bytes()),
                         }),
                     };
@@ -1092,6 +1161,7 @@ impl Tree {
                     let n = self.nodes.len();
                     self.nodes.push(Node {
                         file,
+                        link: file && link,
                         explicit: last,
                         children: HashMap::new(),
                     });
@@ -1183,8 +1253,58 @@ impl<'l> Meter<'l> {
         at: At,
         sink: &mut dyn Sink,
     ) -> Result<(), BundleError> {
-        for end in self.tree.add(path, dir, at)? {
+        self.place_as(path, dir, false, at, sink)
+    }
+
+    fn place_as(
+        &mut self,
+        path: &str,
+        dir: bool,
+        link: bool,
+        at: At,
+        sink: &mut dyn Sink,
+    ) -> Result<(), BundleError> {
+        for end in self.tree.add(path, dir, link, at)? {
             sink.mkdir(path.get(..end).unwrap_or(path))?;
+        }
+        Ok(())
+    }
+
+    /// A link entry (`raw`, its name): the name is checked, and the link takes its place in the
+    /// tree exactly as a file would (the folders it implies are created), so a file or folder of
+    /// the same path, or an entry under it, is still refused. GNU tar would replace the one by
+    /// the other, or write through the link: an extraction that merely left the link out would
+    /// be a tree tar never produces. Nothing is written for the link itself; it is recorded
+    /// with its `target` (given the clean path), which is never resolved or used.
+    fn link(
+        &mut self,
+        raw: &[u8],
+        target: impl FnOnce(&str) -> Result<Vec<u8>, BundleError>,
+        kind: LinkKind,
+        at: At,
+        sink: &mut dyn Sink,
+    ) -> Result<(), BundleError> {
+        let bad = |why: String| BundleError::BadPath {
+            path: shown(raw),
+            at,
+            why,
+        };
+        if raw.ends_with(b"/") {
+            return Err(bad(format!("a {kind} entry's name ends with '/'")));
+        }
+        let clean = clean_path(raw, self.limits, at)?
+            .ok_or_else(|| bad(format!("a {kind} entry is named like the archive root")))?;
+        self.place_as(&clean, false, true, at, sink)?;
+        let target = shown(&target(&clean)?);
+        self.listing.links_skipped += 1;
+        if self.listing.links.len() < self.limits.max_listed {
+            self.listing.links.push(LinkRecord {
+                path: clean,
+                target,
+                kind,
+            });
+        } else {
+            self.listing.links_truncated = true;
         }
         Ok(())
     }
@@ -1257,6 +1377,26 @@ impl Sink for Measure {
         Ok(())
     }
     fn write(&mut self, _: &[u8]) -> Result<(), BundleError> {
+        Ok(())
+    }
+    fn close(&mut self) -> Result<(), BundleError> {
+        Ok(())
+    }
+}
+
+/// Keeps what is written in memory: a zip symbolic link's target, whose size [`zip_data`] holds
+/// to the entry's declared size (at most [`MAX_LINK_TARGET`], checked before).
+struct Collect(Vec<u8>);
+
+impl Sink for Collect {
+    fn mkdir(&mut self, _: &str) -> Result<(), BundleError> {
+        Ok(())
+    }
+    fn create(&mut self, _: &str) -> Result<(), BundleError> {
+        Ok(())
+    }
+    fn write(&mut self, buf: &[u8]) -> Result<(), BundleError> {
+        self.0.extend_from_slice(buf);
         Ok(())
     }
     fn close(&mut self) -> Result<(), BundleError> {
@@ -1476,8 +1616,7 @@ fn check_gzip(path: &Path, limits: &BundleLimits) -> Result<Listing, BundleError
     Ok(Listing {
         entries: 1,
         unpacked_total: n,
-        files: Vec::new(),
-        files_truncated: false,
+        ..Listing::default()
     })
 }
 
@@ -1938,17 +2077,23 @@ fn walk_tar<R: Read>(
                 }
             }
             b'1' | b'2' => {
+                let kind = if h.typeflag == b'1' {
+                    LinkKind::Hard
+                } else {
+                    LinkKind::Symbolic
+                };
+                // Some readers take data after a link header (pax "hard links with data"),
+                // others do not: refused rather than guessed.
+                if size != 0 {
+                    return Err(BundleError::Corrupt {
+                        kind: "tar",
+                        at,
+                        why: format!("{kind} entry '{}' has content", path()),
+                    });
+                }
+                meter.entry(at)?;
                 let target = pax.linkpath.or(p.long_link).unwrap_or(h.linkname);
-                return Err(BundleError::Link {
-                    path: path(),
-                    at,
-                    what: if h.typeflag == b'1' {
-                        "hard link"
-                    } else {
-                        "symbolic link"
-                    },
-                    target: Some(shown(&target)),
-                });
+                meter.link(&name, |_| Ok(target), kind, at, sink)?;
             }
             b'3' | b'4' | b'6' => {
                 return Err(BundleError::Special {
@@ -1966,7 +2111,7 @@ fn walk_tar<R: Read>(
                     path: path(),
                     at,
                     why: format!(
-                        "tar entry type '{}' is not accepted (only files and folders)",
+                        "tar entry type '{}' is not accepted (only files, folders and links)",
                         shown(&[t])
                     ),
                 });
@@ -1979,27 +2124,30 @@ fn walk_tar<R: Read>(
 // zip
 // ---------------------------------------------------------------------------------------------
 
-/// Reads a whole zip, refusing it past `max` bytes (the zip reader works in memory).
-fn read_zip(path: &Path, max: u64) -> Result<Vec<u8>, BundleError> {
-    let f = open(path)?;
+/// Opens a zip and reads its end (end records and central directory, at most `max` bytes):
+/// the file, its length and the tail that [`Archive::parse_file`] borrows.
+fn read_zip(path: &Path, max: u64, kind: &'static str) -> Result<(File, u64, Tail), BundleError> {
+    let mut f = open(path)?;
     let len = file_len(&f)?;
-    if len > max {
-        return Err(BundleError::ZipTooLarge {
-            size: len,
-            limit: max,
-        });
+    let tail = Tail::read(&mut f, max).map_err(|e| zip_error(e, kind, len))?;
+    Ok((f, len, tail))
+}
+
+fn zip_error(e: ZipError, kind: &'static str, len: u64) -> BundleError {
+    match e {
+        ZipError::NoEocd { .. } => BundleError::Truncated {
+            kind,
+            at: At::file(len),
+            why: "no end-of-central-directory record (truncated upload, or not a zip archive)"
+                .into(),
+        },
+        ZipError::TooLarge { size, limit, .. } => BundleError::ZipDirectoryTooLarge { size, limit },
+        ZipError::Io { at, message } => BundleError::Io {
+            doing: format!("reading the upload at byte {at}"),
+            source: io::Error::other(message),
+        },
+        source => BundleError::Zip { kind, source },
     }
-    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    f.take(max.saturating_add(1))
-        .read_to_end(&mut data)
-        .map_err(io_err("reading the upload"))?;
-    if data.len() as u64 > max {
-        return Err(BundleError::ZipTooLarge {
-            size: data.len() as u64,
-            limit: max,
-        });
-    }
-    Ok(data)
 }
 
 /// Archive-level anomalies. `strict` (zip uploads to extract) refuses everything an honest
@@ -2096,7 +2244,7 @@ fn zip_anomalies(ar: &Archive<'_>, kind: &'static str, strict: bool) -> Result<(
 
 /// Streams one zip entry's content into `sink`, counting real bytes; checks size and CRC.
 fn zip_data(
-    ar: &Archive<'_>,
+    (ar, file): (&Archive<'_>, &File),
     e: &Entry<'_>,
     kind: &'static str,
     entry: (&str, At),
@@ -2111,9 +2259,13 @@ fn zip_data(
             why: "encrypted entries are not accepted".into(),
         });
     }
-    let raw = ar
-        .raw_data(e)
+    let (offset, len) = ar
+        .data_range(e)
         .map_err(|source| BundleError::Zip { kind, source })?;
+    let mut raw = file;
+    raw.seek(SeekFrom::Start(offset))
+        .map_err(io_err("reading the upload"))?;
+    let raw = raw.take(len);
     meter.declared(e.uncompressed_size, path, at)?;
     let mut crc = flate2::Crc::new();
     let corrupt = |_: io::Error| BundleError::Corrupt {
@@ -2183,6 +2335,40 @@ fn zip_data(
     Ok(())
 }
 
+/// A zip symbolic link's target: the entry's content, refused past [`MAX_LINK_TARGET`] bytes,
+/// read (size and CRC checked) apart from the listing's counts, as it is not unpacked.
+fn zip_link_target(
+    zf: (&Archive<'_>, &File),
+    e: &Entry<'_>,
+    kind: &'static str,
+    path: &str,
+    at: At,
+) -> Result<Vec<u8>, BundleError> {
+    if e.uncompressed_size > MAX_LINK_TARGET {
+        return Err(BundleError::Corrupt {
+            kind,
+            at,
+            why: format!(
+                "symbolic link '{}' declares a {} target (at most {} is accepted)",
+                shown(path.as_bytes()),
+                human(e.uncompressed_size),
+                human(MAX_LINK_TARGET)
+            ),
+        });
+    }
+    let limits = BundleLimits::default();
+    let mut target = Collect(Vec::new());
+    zip_data(
+        zf,
+        e,
+        kind,
+        (path, at),
+        &mut Meter::new(&limits),
+        &mut target,
+    )?;
+    Ok(target.0)
+}
+
 fn walk_zip(
     path: &Path,
     limits: &BundleLimits,
@@ -2190,7 +2376,7 @@ fn walk_zip(
     strict: bool,
 ) -> Result<Listing, BundleError> {
     let kind = if strict { "zip" } else { "APK" };
-    let data = read_zip(path, limits.max_zip_size)?;
+    let (mut file, len, tail) = read_zip(path, limits.max_zip_directory, kind)?;
     let zl = pc_apk::zip::Limits {
         // One more than allowed, so "too many" shows as the reader's truncation.
         max_entries: usize::try_from(limits.max_entries)
@@ -2198,15 +2384,7 @@ fn walk_zip(
             .saturating_add(1),
         ..pc_apk::zip::Limits::default()
     };
-    let ar = Archive::parse_with(&data, zl).map_err(|source| match source {
-        ZipError::NoEocd { .. } => BundleError::Truncated {
-            kind,
-            at: At::file(data.len() as u64),
-            why: "no end-of-central-directory record (truncated upload, or not a zip archive)"
-                .into(),
-        },
-        source => BundleError::Zip { kind, source },
-    })?;
+    let ar = Archive::parse_file(&tail, &mut file, zl).map_err(|e| zip_error(e, kind, len))?;
     if ar.entries().len() as u64 > limits.max_entries {
         return Err(BundleError::TooManyEntries {
             limit: limits.max_entries,
@@ -2221,7 +2399,7 @@ fn walk_zip(
         if !strict {
             // The APK is analysed as evidence: only resource limits refuse it.
             match zip_data(
-                &ar,
+                (&ar, &file),
                 e,
                 kind,
                 (e.name.as_str(), at),
@@ -2239,30 +2417,23 @@ fn walk_zip(
         if e.version_made_by >> 8 == ZIP_HOST_UNIX {
             // Unix writers store st_mode in the high half; S_IFLNK marks a symbolic link.
             let what = match (e.external_attributes >> 16) & 0o170_000 {
-                0o120_000 => Some("symbolic link"),
+                0o120_000 => {
+                    let target = |clean: &str| zip_link_target((&ar, &file), e, kind, clean, at);
+                    meter.link(e.raw_name, target, LinkKind::Symbolic, at, sink)?;
+                    continue;
+                }
                 0o020_000 => Some("character device"),
                 0o060_000 => Some("block device"),
                 0o010_000 => Some("FIFO"),
                 0o140_000 => Some("socket"),
                 _ => None,
             };
-            match what {
-                Some("symbolic link") => {
-                    return Err(BundleError::Link {
-                        path: shown(e.raw_name),
-                        at,
-                        what: "symbolic link",
-                        target: None,
-                    });
-                }
-                Some(what) => {
-                    return Err(BundleError::Special {
-                        path: shown(e.raw_name),
-                        at,
-                        what,
-                    });
-                }
-                None => {}
+            if let Some(what) = what {
+                return Err(BundleError::Special {
+                    path: shown(e.raw_name),
+                    at,
+                    what,
+                });
             }
         }
         let clean = clean_path(e.raw_name, limits, at)?;
@@ -2287,7 +2458,7 @@ fn walk_zip(
         })?;
         meter.place(&clean, false, at, sink)?;
         sink.create(&clean)?;
-        zip_data(&ar, e, kind, (&clean, at), &mut meter, sink)?;
+        zip_data((&ar, &file), e, kind, (&clean, at), &mut meter, sink)?;
         sink.close()?;
         meter.list(&clean);
     }
@@ -2302,8 +2473,7 @@ fn single(len: u64) -> Listing {
     Listing {
         entries: 1,
         unpacked_total: len,
-        files: Vec::new(),
-        files_truncated: false,
+        ..Listing::default()
     }
 }
 

@@ -23,6 +23,11 @@ const GOOD_ZIP: &str = "504b03040a00000000006222825db390e41607000000070000000a00
 /// `zip -X -y link.zip docs/a.txt docs/link` with docs/link -> /etc/passwd.
 const LINK_ZIP: &str = "504b03040a00000000006222825db390e41607000000070000000a000000646f63732f612e747874726561646d650a504b03040a00000000006222825d0ab91f290b0000000b00000009000000646f63732f6c696e6b2f6574632f706173737764504b01021e030a00000000006222825db390e41607000000070000000a0000000000000001000000a48100000000646f63732f612e747874504b01021e030a00000000006222825d0ab91f290b0000000b000000090000000000000000000000ffa12f000000646f63732f6c696e6b504b050600000000020002006f000000610000000000";
 
+/// `tar --format=gnu --owner=0 --group=0 --numeric-owner --sort=name -czf fw.tgz -C src system`
+/// with system/bin/toybox, system/bin/ls -> toybox, system/bin/toybox2 a hard link to
+/// system/bin/toybox and system/vendor -> /vendor.
+const FIRMWARE_TGZ: &str = "1f8b0800000000000003edd5dd0a82401005e0bdee29f60ddaff799e242f8252702df2edd3d520140aa1d1c8f3ddac7833c31e678c4dacf3cb5e70522df23e9dadf1999eb523ebb53221bd271382909eb5abc135d6874aca254afda2d8e79f9d0abe6f6076fe5a298bfc17f192ff3932d548f913cdc85f0767853475d964e59da9ab01f27fe6cf76db5dc0c1b937f9d3387fab8c908aa197898de7df87be5bbb0d58c964fecdf76b7c9efff1fe77a44948bdc472daf8fc0f577ccb8b635931d598ffff37aadbff86b7addec6f307000000000000000000000080fff20057534a0c00280000";
+
 fn unhex(s: &str) -> Vec<u8> {
     hex::decode(s).expect("fixture hex")
 }
@@ -684,28 +689,254 @@ fn path_rules() {
     assert!(err_of(UploadKind::Tar, &t).to_string().contains("absolute"));
 }
 
+fn link(path: &str, target: &str, kind: LinkKind) -> LinkRecord {
+    LinkRecord {
+        path: path.into(),
+        target: target.into(),
+        kind,
+    }
+}
+
+/// Nothing at all at `rel` in `out`: no file, no folder, not even a dangling link.
+fn absent(out: &tempfile::TempDir, rel: &str) {
+    match std::fs::symlink_metadata(out.path().join(rel)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        other => panic!("{rel} exists after extraction: {other:?}"),
+    }
+}
+
+/// A zip symbolic link as Info-ZIP writes one: Unix mode S_IFLNK, the target as content.
+fn zlink<'a>(name: &'a str, target: &'a [u8]) -> Z<'a> {
+    Z {
+        mode: Some(0o120_777),
+        ..z(name, target)
+    }
+}
+
 #[test]
 fn links_and_special_files() {
+    use LinkKind::{Hard, Symbolic};
+    let dl = BundleLimits::default();
+    // A symbolic and a hard link: accepted, recorded with their targets, never written.
     let mut t = Vec::new();
-    file(&mut t, "ok", b"");
+    file(&mut t, "a", b"x");
     entry(&mut t, b"lib", b'2', b"", b"/etc");
+    entry(&mut t, b"d/b", b'1', b"", b"a");
     end(&mut t);
-    let e = err_of(UploadKind::Tar, &t);
+    for (kind, data) in [(UploadKind::Tar, t.clone()), (UploadKind::TarGz, gz(&t))] {
+        let (l, out) = both(kind, &data, &dl).expect("links are recorded");
+        assert_eq!(l.entries, 3);
+        assert_eq!(l.files, ["a"]);
+        assert_eq!(
+            l.links,
+            [link("lib", "/etc", Symbolic), link("d/b", "a", Hard)]
+        );
+        assert_eq!(l.links_skipped, 2);
+        assert!(!l.links_truncated);
+        absent(&out, "lib");
+        absent(&out, "d/b");
+        // The folder a link's path implies is made, as for a file.
+        assert!(
+            std::fs::symlink_metadata(out.path().join("d"))
+                .unwrap()
+                .is_dir()
+        );
+        assert_eq!(std::fs::read(out.path().join("a")).unwrap(), b"x");
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 2);
+    }
+    let json = serde_json::to_value(link("lib", "/etc", Symbolic)).unwrap();
     assert_eq!(
-        e.to_string(),
-        "entry 'lib' at byte 512 is a symbolic link (to '/etc'); links are not accepted in uploads"
+        json,
+        serde_json::json!({"path": "lib", "target": "/etc", "kind": "symbolic link"})
+    );
+
+    // A link holds its path like a file: nothing may go under it, nothing may share its name.
+    let mut t = Vec::new();
+    entry(&mut t, b"lib", b'2', b"", b"/etc");
+    file(&mut t, "lib/passwd", b"root::0:0::/:/bin/sh\n");
+    end(&mut t);
+    assert_eq!(
+        err_of(UploadKind::Tar, &t).to_string(),
+        "entry 'lib/passwd' at byte 512 goes through the link 'lib'"
+    );
+    let mut t = Vec::new();
+    entry(&mut t, b"lib", b'2', b"", b"/etc");
+    entry(&mut t, b"lib/", b'5', b"", b"");
+    end(&mut t);
+    assert_eq!(
+        err_of(UploadKind::Tar, &t).to_string(),
+        "entry 'lib' at byte 512 is a folder but an earlier entry is the link 'lib'"
     );
     let mut t = Vec::new();
     file(&mut t, "a", b"x");
-    entry(&mut t, b"b", b'1', b"", b"a");
+    entry(&mut t, b"a", b'2', b"", b"b");
+    end(&mut t);
+    assert_eq!(
+        err_of(UploadKind::Tar, &t).to_string(),
+        "entry 'a' at byte 1024 appears more than once in the archive"
+    );
+    let mut t = Vec::new();
+    entry(&mut t, b"a", b'1', b"", b"b");
+    file(&mut t, "a", b"x");
     end(&mut t);
     assert!(matches!(
-        err_of(UploadKind::TarGz, &gz(&t)),
-        BundleError::Link {
-            what: "hard link",
-            ..
-        }
+        err_of(UploadKind::Tar, &t),
+        BundleError::Duplicate { .. }
     ));
+    let mut t = Vec::new();
+    file(&mut t, "d/f", b"x");
+    entry(&mut t, b"d", b'2', b"", b"elsewhere");
+    end(&mut t);
+    assert_eq!(
+        err_of(UploadKind::Tar, &t).to_string(),
+        "entry 'd' at byte 1024 is a link but an earlier entry made a folder of 'd'"
+    );
+
+    // The link's own name is checked like any entry's.
+    for (name, why) in [
+        (&b"/etc/cron.d/x"[..], "absolute paths are not accepted"),
+        (b"../x", "path escapes the archive folder"),
+        (b"a/../b", "the path has a '..' component"),
+        (
+            b"bin/\xe2\x80\xaels",
+            "the name contains control characters",
+        ),
+        (b"ls/", "a symbolic link entry's name ends with '/'"),
+        (b"./", "a symbolic link entry's name ends with '/'"),
+        (b".", "a symbolic link entry is named like the archive root"),
+    ] {
+        let mut t = Vec::new();
+        entry(&mut t, name, b'2', b"", b"toybox");
+        end(&mut t);
+        match err_of(UploadKind::Tar, &t) {
+            BundleError::BadPath { why: w, .. } => assert_eq!(w, why, "{name:?}"),
+            e => panic!("{name:?}: {e}"),
+        }
+    }
+    // The target is not a path of the archive and is never used: anything goes, recorded
+    // escaped and shortened; GNU long link names and pax linkpaths are read.
+    let mut t = Vec::new();
+    entry(&mut t, b"up", b'2', b"", b"../../../../etc/shadow");
+    entry(&mut t, b"esc", b'2', b"", b"x\x1b[2J\xe2\x80\xae");
+    let long = "t/".repeat(150);
+    entry(
+        &mut t,
+        b"././@LongLink",
+        b'K',
+        format!("{long}\0").as_bytes(),
+        b"",
+    );
+    entry(&mut t, b"long", b'2', b"", b"cut");
+    pax(&mut t, b'x', &[("linkpath", b"/vendor/pax")]);
+    entry(&mut t, b"paxed", b'1', b"", b"ignored");
+    end(&mut t);
+    let (l, out) = both(UploadKind::Tar, &t, &dl).expect("any target");
+    assert_eq!(l.links[0], link("up", "../../../../etc/shadow", Symbolic));
+    assert_eq!(l.links[1], link("esc", "x\\u{1b}[2J\\u{202e}", Symbolic));
+    assert_eq!(l.links[2].path, "long");
+    assert_eq!(
+        l.links[2].target,
+        format!("{}…", &long[..200]),
+        "shortened for display"
+    );
+    assert_eq!(l.links[3], link("paxed", "/vendor/pax", Hard));
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+    // A link header followed by data: readers disagree on it, refused.
+    let mut t = Vec::new();
+    entry(&mut t, b"a", b'1', b"data", b"b");
+    end(&mut t);
+    assert_eq!(
+        err_of(UploadKind::Tar, &t).to_string(),
+        "the tar archive is damaged at byte 0: hard link entry 'a' has content"
+    );
+    // Links are entries: counted against max_entries, listed up to max_listed.
+    let mut t = Vec::new();
+    for i in 0..5 {
+        entry(&mut t, format!("l{i}").as_bytes(), b'2', b"", b"t");
+    }
+    end(&mut t);
+    let few = BundleLimits {
+        max_listed: 2,
+        ..BundleLimits::default()
+    };
+    let (l, _) = both(UploadKind::Tar, &t, &few).expect("truncated listing");
+    assert_eq!((l.entries, l.links.len(), l.links_skipped), (5, 2, 5));
+    assert!(l.links_truncated);
+    let four = BundleLimits {
+        max_entries: 4,
+        ..BundleLimits::default()
+    };
+    assert!(matches!(
+        both(UploadKind::Tar, &t, &four),
+        Err(BundleError::TooManyEntries { limit: 4, .. })
+    ));
+
+    // A real Info-ZIP symlink: the target is the entry's content.
+    let (l, out) = both(UploadKind::Zip, &unhex(LINK_ZIP), &dl).expect("Info-ZIP symlink");
+    assert_eq!(l.files, ["docs/a.txt"]);
+    assert_eq!(l.links, [link("docs/link", "/etc/passwd", Symbolic)]);
+    assert_eq!((l.links_skipped, l.entries), (1, 2));
+    assert_eq!(
+        l.unpacked_total, 7,
+        "a link's target is not unpacked content"
+    );
+    absent(&out, "docs/link");
+    assert!(out.path().join("docs/a.txt").is_file());
+    // Hand-built ones, stored and deflated; the target is not checked.
+    let data = zip_of(&[
+        zlink("escape", b"../../etc"),
+        Z {
+            deflate: true,
+            ..zlink("bin/ls", b"toybox")
+        },
+    ]);
+    let (l, out) = both(UploadKind::Zip, &data, &dl).expect("zip symlinks");
+    assert_eq!(
+        l.links,
+        [
+            link("escape", "../../etc", Symbolic),
+            link("bin/ls", "toybox", Symbolic)
+        ]
+    );
+    absent(&out, "escape");
+    absent(&out, "bin/ls");
+    assert!(out.path().join("bin").is_dir());
+    // The target is read only up to 4 KiB.
+    let max = vec![b'a'; 4096];
+    let (l, _) = both(UploadKind::Zip, &zip_of(&[zlink("max", &max)]), &dl).expect("4 KiB");
+    assert_eq!(l.links[0].target.chars().count(), 201);
+    let big = vec![b'a'; 4097];
+    let e = err_of(UploadKind::Zip, &zip_of(&[zlink("big", &big)]));
+    assert!(matches!(e, BundleError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("symbolic link 'big'"), "{e}");
+    // A directory that understates the size: reading stops just past what it declares.
+    let huge = vec![b'a'; 1 << 20];
+    let data = zip_of(&[Z {
+        deflate: true,
+        declared: Some(10),
+        ..zlink("liar", &huge)
+    }]);
+    assert!(matches!(
+        err_of(UploadKind::Zip, &data),
+        BundleError::SizeMismatch { .. }
+    ));
+    // Same placement rules as in tar.
+    let data = zip_of(&[zlink("lib", b"/etc"), z("lib/passwd", b"x")]);
+    assert_eq!(
+        err_of(UploadKind::Zip, &data).to_string(),
+        "entry 'lib/passwd' at byte 37 goes through the link 'lib'"
+    );
+    let data = zip_of(&[z("a", b"x"), zlink("a", b"b")]);
+    assert!(matches!(
+        err_of(UploadKind::Zip, &data),
+        BundleError::Duplicate { .. }
+    ));
+    let e = err_of(UploadKind::Zip, &zip_of(&[zlink("/etc/cron.d/x", b"y")]));
+    assert!(e.to_string().contains("absolute"), "{e}");
+    let e = err_of(UploadKind::Zip, &zip_of(&[zlink("d/", b"y")]));
+    assert!(e.to_string().contains("name ends with '/'"), "{e}");
+
+    // Devices, FIFOs, sockets and sparse files stay refused.
     for (flag, what) in [
         (b'3', "character device"),
         (b'4', "block device"),
@@ -726,33 +957,56 @@ fn links_and_special_files() {
         err_of(UploadKind::Tar, &t),
         BundleError::Unsupported { .. }
     ));
-
-    // A real Info-ZIP symlink, and hand-built ones.
-    let e = err_of(UploadKind::Zip, &unhex(LINK_ZIP));
-    assert!(matches!(e, BundleError::Link { .. }), "{e}");
-    assert!(e.to_string().contains("'docs/link'"), "{e}");
-    let data = zip_of(&[Z {
-        mode: Some(0o120_777),
-        ..z("escape", b"../../etc")
-    }]);
-    assert!(matches!(
-        err_of(UploadKind::Zip, &data),
-        BundleError::Link { .. }
-    ));
-    let data = zip_of(&[Z {
-        mode: Some(0o010_644),
-        ..z("fifo", b"")
-    }]);
-    assert!(matches!(
-        err_of(UploadKind::Zip, &data),
-        BundleError::Special { what: "FIFO", .. }
-    ));
+    for (mode, what) in [
+        (0o010_644, "FIFO"),
+        (0o140_755, "socket"),
+        (0o020_644, "character device"),
+        (0o060_644, "block device"),
+    ] {
+        let data = zip_of(&[Z {
+            mode: Some(mode),
+            ..z("dev", b"")
+        }]);
+        match err_of(UploadKind::Zip, &data) {
+            BundleError::Special { what: w, .. } => assert_eq!(w, what),
+            e => panic!("{e}"),
+        }
+    }
     // Ordinary Unix modes are fine (and not applied).
     let data = zip_of(&[Z {
         mode: Some(0o104_755),
         ..z("setuid", b"x")
     }]);
     both(UploadKind::Zip, &data, &BundleLimits::default()).expect("regular file");
+}
+
+/// A firmware tree as GNU tar writes it, with the links Android images are full of.
+#[test]
+fn firmware_tree_links() {
+    let (l, out) = both(
+        UploadKind::TarGz,
+        &unhex(FIRMWARE_TGZ),
+        &BundleLimits::default(),
+    )
+    .expect("firmware tree");
+    assert_eq!(l.entries, 6);
+    assert_eq!(l.files, ["system/bin/toybox"]);
+    assert_eq!(
+        l.links,
+        [
+            link("system/bin/ls", "toybox", LinkKind::Symbolic),
+            link("system/bin/toybox2", "system/bin/toybox", LinkKind::Hard),
+            link("system/vendor", "/vendor", LinkKind::Symbolic),
+        ]
+    );
+    assert_eq!(l.links_skipped, 3);
+    for rel in ["system/bin/ls", "system/bin/toybox2", "system/vendor"] {
+        absent(&out, rel);
+    }
+    assert_eq!(
+        std::fs::read(out.path().join("system/bin/toybox")).unwrap(),
+        b"toybox\n"
+    );
 }
 
 #[test]
@@ -1098,15 +1352,32 @@ fn malformed_zips() {
         err_of(UploadKind::Zip, b"PK\x03\x04 nothing else"),
         BundleError::Truncated { .. }
     ));
-    // Too large to read in memory.
+    // A central directory too large to hold in memory (entries' data never is). Only what lies
+    // beyond the 64 KiB end-record window counts: 1,500 names of 100 bytes make ~220 KB.
+    let names: Vec<String> = (0..1_500).map(|i| format!("d/{i:098}")).collect();
+    let many = zip_of(&names.iter().map(|n| z(n, b"")).collect::<Vec<_>>());
     let limits = BundleLimits {
-        max_zip_size: 100,
+        max_zip_directory: 100_000,
         ..BundleLimits::default()
     };
-    assert!(matches!(
-        both(UploadKind::Zip, &good, &limits),
-        Err(BundleError::ZipTooLarge { .. })
-    ));
+    match both(UploadKind::Zip, &many, &limits) {
+        Err(e @ BundleError::ZipDirectoryTooLarge { .. }) => {
+            assert!(e.to_string().contains("read in memory"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let limits = BundleLimits {
+        max_zip_directory: 300_000,
+        ..BundleLimits::default()
+    };
+    assert_eq!(
+        both(UploadKind::Zip, &many, &limits)
+            .expect("fits")
+            .0
+            .files
+            .len(),
+        1_500
+    );
     // An APK with a traversal name is evidence: accepted by the APK check, refused as a zip.
     let data = zip_of(&[z("AndroidManifest.xml", b"x"), z("../../evil.so", b"y")]);
     check_bytes(UploadKind::Apk, &data, &BundleLimits::default()).expect("apk evidence");

@@ -85,7 +85,7 @@ async fn audit_and_store(
     progress: &Progress,
     limits: &BundleLimits,
 ) -> Result<RunResults, JobFailure> {
-    let (report, out_dir) = {
+    let (report, out_dir, notes) = {
         let work = work.to_path_buf();
         let limits = limits.clone();
         let progress = progress.clone();
@@ -94,6 +94,13 @@ async fn audit_and_store(
             .map_err(|e| fail("the audit stopped", e))??
     };
     let mut results = results_of(&report);
+    // What the layout left out is said with the outcome, where the run's result is read.
+    if let Some((_, summary)) = &mut results.outcome {
+        for note in &notes {
+            summary.push_str("; ");
+            summary.push_str(note);
+        }
+    }
     for (name, media) in [
         ("report.json", "application/json"),
         ("report.html", "text/html"),
@@ -114,18 +121,20 @@ async fn audit_and_store(
     Ok(results)
 }
 
-/// The blocking part: layout, audit, reports written into `work/out`.
+/// The blocking part: layout, audit, reports written into `work/out`; also returns notes on
+/// the layout for the run's summary (links recorded in archives, not extracted).
 fn audit_in(
     work: &Path,
     artifacts: &[(SubmissionArtifact, Option<PathBuf>)],
     limits: &BundleLimits,
     progress: &Progress,
-) -> Result<(AuditReport, PathBuf), JobFailure> {
+) -> Result<(AuditReport, PathBuf, Vec<String>), JobFailure> {
     if work.exists() {
         std::fs::remove_dir_all(work).map_err(|e| fail("clearing the work folder", e))?;
     }
     let case_root = work.join("case");
     std::fs::create_dir_all(&case_root).map_err(|e| fail("creating the work folder", e))?;
+    let mut notes = Vec::new();
     for (a, path) in artifacts {
         if progress.cancelled() {
             return Err(lost());
@@ -136,8 +145,15 @@ fn audit_in(
         let kind = crate::bundle::sniff_file(&a.name, src).map_err(|e| fail(&a.name, e))?;
         match kind {
             UploadKind::Tar | UploadKind::TarGz | UploadKind::Zip => {
-                crate::bundle::extract_archive(src, kind, &case_root, limits)
+                let listing = crate::bundle::extract_archive(src, kind, &case_root, limits)
                     .map_err(|e| fail(&a.name, e))?;
+                if listing.links_skipped > 0 {
+                    notes.push(format!(
+                        "{} in {} recorded, not extracted",
+                        crate::bundle::links_counted(listing.links_skipped),
+                        a.name
+                    ));
+                }
             }
             _ => {
                 let dest = case_root.join(&a.name);
@@ -190,7 +206,7 @@ fn audit_in(
     let out_dir = work.join("out");
     pc_certify::write_report(&out_dir, &out.report, &Default::default())
         .map_err(|e| fail("writing the reports", e))?;
-    Ok((out.report, out_dir))
+    Ok((out.report, out_dir, notes))
 }
 
 fn scale(done: u64, total: u64, span: i64) -> i64 {

@@ -34,23 +34,39 @@ pub(crate) fn tar_of(dir: &Path) -> Vec<u8> {
     walk(dir, dir, &mut files);
     let mut tar = Vec::new();
     for (name, data) in files {
-        assert!(name.len() < 100, "ustar name field: {name}");
-        let mut h = [0u8; 512];
-        h[..name.len()].copy_from_slice(name.as_bytes());
-        h[100..107].copy_from_slice(b"0000644");
-        h[108..115].copy_from_slice(b"0000000");
-        h[116..123].copy_from_slice(b"0000000");
-        h[124..135].copy_from_slice(format!("{:011o}", data.len()).as_bytes());
-        h[136..147].copy_from_slice(b"00000000000");
-        h[156] = b'0';
-        h[257..263].copy_from_slice(b"ustar\0");
-        h[263..265].copy_from_slice(b"00");
-        h[148..156].copy_from_slice(b"        ");
-        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
-        tar.extend_from_slice(&h);
+        tar.extend_from_slice(&ustar_header(&name, b'0', data.len(), ""));
         tar.extend_from_slice(&data);
         tar.resize(tar.len().div_ceil(512) * 512, 0);
+    }
+    tar.extend_from_slice(&[0u8; 1024]);
+    tar
+}
+
+fn ustar_header(name: &str, typeflag: u8, size: usize, link: &str) -> [u8; 512] {
+    assert!(name.len() < 100, "ustar name field: {name}");
+    assert!(link.len() < 100, "ustar linkname field: {link}");
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..107].copy_from_slice(b"0000644");
+    h[108..115].copy_from_slice(b"0000000");
+    h[116..123].copy_from_slice(b"0000000");
+    h[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+    h[136..147].copy_from_slice(b"00000000000");
+    h[156] = typeflag;
+    h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    h
+}
+
+/// A [`tar_of`] archive with symbolic links (name, target) added at its end.
+fn with_symlinks(mut tar: Vec<u8>, links: &[(&str, &str)]) -> Vec<u8> {
+    tar.truncate(tar.len() - 1024);
+    for (name, target) in links {
+        tar.extend_from_slice(&ustar_header(name, b'2', 0, target));
     }
     tar.extend_from_slice(&[0u8; 1024]);
     tar
@@ -695,6 +711,105 @@ async fn bad_uploads_are_refused_with_clear_messages() {
         assert_eq!(v["run"]["state"], "failed", "{v}");
         let err = v["run"]["error"].as_str().unwrap();
         assert!(err.contains("outside the submission"), "{err}");
+        lab.stop().await;
+    }
+}
+
+/// Links in an uploaded firmware tree are accepted, not extracted, and every answer says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_links_are_recorded_not_extracted() {
+    for db in test_dbs().await {
+        let name = db.name;
+        let lab = Lab::new(db).await;
+        let r = api(
+            &lab.app,
+            "POST",
+            "/api/v1/submissions",
+            &lab.token("acme"),
+            serde_json::json!({"model": "A1", "firmware": "A1-14.0.3"}),
+        )
+        .await;
+        let sub = r.json()["id"].as_str().unwrap().to_owned();
+        let tar = with_symlinks(
+            tar_of(&example_case()),
+            &[
+                ("firmware/system/bin/ls", "toybox"),
+                ("firmware/system/vendor", "/vendor"),
+            ],
+        );
+        let r = send(
+            &lab.app,
+            "PUT",
+            &format!("/api/v1/submissions/{sub}/files/case.tar"),
+            &lab.token("acme"),
+            Some("application/x-tar"),
+            tar.clone(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{name}: {}", r.text());
+        assert_eq!(r.json()["links_skipped"], 2, "{name}: {}", r.text());
+        // The page's upload says it too.
+        let s = lab.session("engineer").await;
+        let As::Session { csrf, .. } = &s else {
+            unreachable!()
+        };
+        let boundary = "linksboundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"case.tar\"\r\n\
+             Content-Type: application/x-tar\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&tar);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let r = send(
+            &lab.app,
+            "POST",
+            &format!("/submissions/{sub}/files?csrf={csrf}"),
+            &s,
+            Some(&format!("multipart/form-data; boundary={boundary}")),
+            body,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{name}: {}", r.text());
+        let to = r.location.unwrap();
+        assert_eq!(to, format!("/submissions/{sub}?links=2"));
+        let page = send(&lab.app, "GET", &to, &s, None, vec![]).await;
+        assert!(
+            page.text()
+                .contains("The upload held 2 links: recorded, not extracted"),
+            "{name}: {}",
+            page.text()
+        );
+        // The run's summary, and the audit log.
+        let run = lab.run(&sub).await;
+        let summary = run["outcome"][1].as_str().unwrap();
+        assert!(
+            summary.ends_with("; 2 links in case.tar recorded, not extracted"),
+            "{name}: {summary}"
+        );
+        let log = api(
+            &lab.app,
+            "GET",
+            "/api/v1/audit-log",
+            &lab.token("admin"),
+            serde_json::Value::Null,
+        )
+        .await
+        .json();
+        let uploads: Vec<&str> = log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "submission.upload")
+            .map(|e| e["detail"].as_str().unwrap())
+            .collect();
+        assert_eq!(uploads.len(), 2, "{name}: {uploads:?}");
+        for d in uploads {
+            assert!(
+                d.ends_with(", 2 links recorded, not extracted"),
+                "{name}: {d}"
+            );
+        }
         lab.stop().await;
     }
 }

@@ -1,7 +1,9 @@
 //! Builders for synthetic zips, binary XML and resource tables.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{Cursor, Read, Seek, Write};
+
+use pc_apk::zip::{Archive, Limits, Tail, ZipError};
 
 pub fn crc(data: &[u8]) -> u32 {
     let mut c = flate2::Crc::new();
@@ -13,6 +15,69 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).expect("deflate");
     e.finish().expect("deflate")
+}
+
+/// Parses `data` in memory and from a file (`Tail` + `parse_file`, only the end held), asserts
+/// that both give the same entries, anomalies, data ranges or error, and returns the first.
+pub fn parse_both(data: &[u8]) -> Result<Archive<'_>, ZipError> {
+    let mut file = Cursor::new(data);
+    let mem = Archive::parse(data);
+    let tail = Tail::read(&mut file, u64::MAX);
+    let tail = match (&mem, tail) {
+        (_, Ok(t)) => t,
+        (Err(m), Err(f)) => {
+            assert_eq!(m, &f, "tail error differs");
+            return mem;
+        }
+        (Ok(_), Err(f)) => panic!("in memory ok, tail read failed: {f}"),
+    };
+    assert_file_agrees(&mem, &tail, &mut file, data);
+    mem
+}
+
+/// The comparison behind [`parse_both`], for any file (a real one in the oracle tests).
+pub fn assert_file_agrees<R: Read + Seek>(
+    mem: &Result<Archive<'_>, ZipError>,
+    tail: &Tail,
+    file: &mut R,
+    data: &[u8],
+) {
+    assert!(tail.len() <= data.len());
+    assert_eq!(tail.offset() as usize + tail.len(), data.len());
+    let got = Archive::parse_file(tail, file, Limits::default());
+    match (mem, &got) {
+        (Ok(m), Ok(f)) => {
+            assert_eq!(m.entries(), f.entries());
+            assert_eq!(m.anomalies(), f.anomalies());
+            assert_eq!(m.eocd_offset(), f.eocd_offset());
+            assert_eq!(m.central_directory_offset(), f.central_directory_offset());
+            assert_eq!(m.central_directory_size(), f.central_directory_size());
+            for e in m.entries() {
+                let range = f.data_range(e);
+                assert_eq!(m.data_range(e), range);
+                match (m.raw_data(e), range) {
+                    (Ok(raw), Ok((at, len))) => {
+                        assert_eq!(raw, &data[at as usize..(at + len) as usize]);
+                    }
+                    (Err(_), Ok((at, len))) => {
+                        // Only a range past the end of the file fails in memory.
+                        assert!(at + len > data.len() as u64, "{}", e.name);
+                    }
+                    (_, Err(_)) => {}
+                }
+                // The file-parsed archive never hands out bytes it does not hold.
+                if tail.offset() > 0 {
+                    assert!(f.raw_data(e).is_err());
+                }
+            }
+        }
+        (Err(m), Err(f)) => assert_eq!(m, f),
+        (m, f) => panic!(
+            "in memory: {:?}, from the file: {:?}",
+            m.as_ref().map(|a| a.entries().len()),
+            f.as_ref().map(|a| a.entries().len())
+        ),
+    }
 }
 
 /// One entry of a synthetic zip; every field can lie.
@@ -109,6 +174,72 @@ pub fn build_zip(prefix: &[u8], entries: &[ZEntry], comment: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&cd.to_le_bytes());
     out.extend_from_slice(&(comment.len() as u16).to_le_bytes());
     out.extend_from_slice(comment);
+    out
+}
+
+/// A one-entry Zip64 archive named "z" after `prefix`: saturated 32-bit fields everywhere, the
+/// real values in the Zip64 extra fields and end record.
+pub fn zip64_zip(prefix: &[u8], content: &[u8]) -> Vec<u8> {
+    let mut out = prefix.to_vec();
+    let lho = prefix.len() as u64;
+    out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+    out.extend_from_slice(&45u16.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&crc(content).to_le_bytes());
+    out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
+    out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&20u16.to_le_bytes());
+    out.push(b'z');
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(&(content.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(content.len() as u64).to_le_bytes());
+    out.extend_from_slice(content);
+    let cd = out.len() as u64;
+    out.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+    out.extend_from_slice(&45u16.to_le_bytes());
+    out.extend_from_slice(&45u16.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&crc(content).to_le_bytes());
+    out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
+    out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&28u16.to_le_bytes());
+    out.extend_from_slice(&[0; 10]); // comment length, disk, attributes
+    out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
+    out.push(b'z');
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&24u16.to_le_bytes());
+    out.extend_from_slice(&(content.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(content.len() as u64).to_le_bytes());
+    out.extend_from_slice(&lho.to_le_bytes());
+    let cd_size = out.len() as u64 - cd;
+    let z64 = out.len() as u64;
+    out.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+    out.extend_from_slice(&44u64.to_le_bytes());
+    out.extend_from_slice(&45u16.to_le_bytes());
+    out.extend_from_slice(&45u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&1u64.to_le_bytes());
+    out.extend_from_slice(&1u64.to_le_bytes());
+    out.extend_from_slice(&cd_size.to_le_bytes());
+    out.extend_from_slice(&cd.to_le_bytes());
+    out.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&z64.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&0xffffu16.to_le_bytes());
+    out.extend_from_slice(&0xffffu16.to_le_bytes());
+    out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
+    out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
     out
 }
 

@@ -12,6 +12,7 @@ use tokio::io::AsyncRead;
 use super::{AppState, Caller, WebError};
 use crate::audit::AuditEntry;
 use crate::auth::{TokenInfo, UserInfo};
+use crate::bundle::links_counted;
 use crate::certs::Verification;
 use crate::workflow::{
     CertificateRecord, Manufacturer, Override, ResultRow, ReviewDecision, Submission,
@@ -386,12 +387,16 @@ pub async fn upload<R: AsyncRead + Unpin>(
         .store
         .add_submission_upload(id, name, body, &st.config.bundle)
         .await?;
+    let links = match art.links_skipped {
+        0 => String::new(),
+        n => format!(", {} recorded, not extracted", links_counted(n)),
+    };
     log(
         st,
         &u,
         "submission.upload",
         id,
-        &format!("{name} sha256:{} {} bytes", art.sha256, art.size),
+        &format!("{name} sha256:{} {} bytes{links}", art.sha256, art.size),
     )
     .await?;
     Ok(art)

@@ -266,10 +266,18 @@ fn verdict_options(selected: &str) -> String {
     .collect()
 }
 
+#[derive(Deserialize)]
+struct SubmissionQuery {
+    /// Links in the archives just uploaded (set by the upload's redirect).
+    #[serde(default)]
+    links: u64,
+}
+
 async fn submission(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
+    Query(q): Query<SubmissionQuery>,
 ) -> PageResult {
     let v: SubmissionView = act::get_submission(&st, &c, &id).await?;
     let u = act::user(&c)?;
@@ -312,6 +320,13 @@ async fn submission(
         b.push_str("<tr><td colspan=\"4\" class=\"muted\">Nothing uploaded yet.</td></tr>");
     }
     b.push_str("</table>");
+    if q.links > 0 {
+        let _ = write!(
+            b,
+            "<p class=\"notice\" id=\"links-skipped\">The upload held {}: recorded, not extracted (the audit sees files and folders only).</p>",
+            crate::bundle::links_counted(q.links)
+        );
+    }
     if can_submit && !matches!(s.state.as_str(), "testing" | "closed") {
         let _ = write!(
             b,
@@ -498,6 +513,7 @@ async fn upload(
     mut mp: Multipart,
 ) -> PageResult {
     let mut n = 0;
+    let mut links = 0u64;
     loop {
         let field = match mp.next_field().await {
             Ok(Some(f)) => f,
@@ -510,11 +526,15 @@ async fn upload(
         if name.is_empty() {
             continue;
         }
-        act::upload(&st, &c, &id, &name, StreamRead::new(field)).await?;
+        let art = act::upload(&st, &c, &id, &name, StreamRead::new(field)).await?;
+        links = links.saturating_add(art.links_skipped);
         n += 1;
     }
     if n == 0 {
         return Err(WebError::Bad("choose at least one file to upload".into()).into());
+    }
+    if links > 0 {
+        return see_other(&format!("/submissions/{}?links={links}", url(&id)));
     }
     see_other(&format!("/submissions/{}", url(&id)))
 }

@@ -1359,47 +1359,34 @@ impl<'l> Meter<'l> {
     }
 }
 
-/// Where checked entries go: nowhere ([`Measure`]) or into the extraction folder.
+/// Where checked entries go: nowhere ([`Measure`]), into memory ([`Collect`]) or into the
+/// extraction folder. Each does nothing unless it says otherwise.
 trait Sink {
-    fn mkdir(&mut self, rel: &str) -> Result<(), BundleError>;
-    fn create(&mut self, rel: &str) -> Result<(), BundleError>;
-    fn write(&mut self, buf: &[u8]) -> Result<(), BundleError>;
-    fn close(&mut self) -> Result<(), BundleError>;
-}
-
-struct Measure;
-
-impl Sink for Measure {
-    fn mkdir(&mut self, _: &str) -> Result<(), BundleError> {
+    fn mkdir(&mut self, _rel: &str) -> Result<(), BundleError> {
         Ok(())
     }
-    fn create(&mut self, _: &str) -> Result<(), BundleError> {
+    fn create(&mut self, _rel: &str) -> Result<(), BundleError> {
         Ok(())
     }
-    fn write(&mut self, _: &[u8]) -> Result<(), BundleError> {
+    fn write(&mut self, _buf: &[u8]) -> Result<(), BundleError> {
         Ok(())
     }
     fn close(&mut self) -> Result<(), BundleError> {
         Ok(())
     }
 }
+
+struct Measure;
+
+impl Sink for Measure {}
 
 /// Keeps what is written in memory: a zip symbolic link's target, whose size [`zip_data`] holds
 /// to the entry's declared size (at most [`MAX_LINK_TARGET`], checked before).
 struct Collect(Vec<u8>);
 
 impl Sink for Collect {
-    fn mkdir(&mut self, _: &str) -> Result<(), BundleError> {
-        Ok(())
-    }
-    fn create(&mut self, _: &str) -> Result<(), BundleError> {
-        Ok(())
-    }
     fn write(&mut self, buf: &[u8]) -> Result<(), BundleError> {
         self.0.extend_from_slice(buf);
-        Ok(())
-    }
-    fn close(&mut self) -> Result<(), BundleError> {
         Ok(())
     }
 }

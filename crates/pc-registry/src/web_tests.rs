@@ -275,8 +275,8 @@ impl Lab {
         }
     }
 
-    /// A submission of Acme with the example case uploaded; returns its id.
-    pub async fn submission(&self, firmware: &str) -> String {
+    /// An empty submission of Acme's A1; returns its id.
+    pub async fn empty_submission(&self, firmware: &str) -> String {
         let r = api(
             &self.app,
             "POST",
@@ -286,7 +286,12 @@ impl Lab {
         )
         .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-        let id = r.json()["id"].as_str().unwrap().to_owned();
+        r.json()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A submission of Acme with the example case uploaded; returns its id.
+    pub async fn submission(&self, firmware: &str) -> String {
+        let id = self.empty_submission(firmware).await;
         let r = send(
             &self.app,
             "PUT",
@@ -609,15 +614,7 @@ async fn certification_workflow_over_the_api() {
 async fn bad_uploads_are_refused_with_clear_messages() {
     for db in test_dbs().await {
         let lab = Lab::new(db).await;
-        let r = api(
-            &lab.app,
-            "POST",
-            "/api/v1/submissions",
-            &lab.token("acme"),
-            serde_json::json!({"model": "A1", "firmware": "1"}),
-        )
-        .await;
-        let sub = r.json()["id"].as_str().unwrap().to_owned();
+        let sub = lab.empty_submission("1").await;
         let put = async |name: &str, body: Vec<u8>| {
             send(
                 &lab.app,
@@ -735,15 +732,7 @@ async fn archive_links_are_recorded_not_extracted() {
     for db in test_dbs().await {
         let name = db.name;
         let lab = Lab::new(db).await;
-        let r = api(
-            &lab.app,
-            "POST",
-            "/api/v1/submissions",
-            &lab.token("acme"),
-            serde_json::json!({"model": "A1", "firmware": "A1-14.0.3"}),
-        )
-        .await;
-        let sub = r.json()["id"].as_str().unwrap().to_owned();
+        let sub = lab.empty_submission("A1-14.0.3").await;
         let tar = with_symlinks(
             tar_of(&example_case()),
             &[

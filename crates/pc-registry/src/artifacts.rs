@@ -23,12 +23,16 @@ const CHUNK: usize = 64 * 1024;
 pub struct ArtifactLimits {
     /// Largest accepted artifact in bytes (firmware images are big, but not unbounded).
     pub max_size: u64,
+    /// Most bytes of uploads one submission may hold (a file replaced under the same name no
+    /// longer counts), so one account cannot fill the lab's disk.
+    pub max_submission_total: u64,
 }
 
 impl Default for ArtifactLimits {
     fn default() -> Self {
         ArtifactLimits {
             max_size: 16 * 1024 * 1024 * 1024,
+            max_submission_total: 64 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -212,6 +216,26 @@ impl Store {
         Ok(art)
     }
 
+    /// Bytes of the files a submission holds, but for the one named `except` (being replaced).
+    async fn submission_bytes(
+        &self,
+        submission_id: &str,
+        except: &str,
+    ) -> Result<u64, RegistryError> {
+        let used: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(a.size), 0) AS BIGINT) FROM submission_artifacts sa \
+             JOIN artifacts a ON a.sha256 = sa.artifact_sha256 \
+             WHERE sa.submission_id = $1 AND sa.name <> $2",
+        )
+        .bind(submission_id.to_owned())
+        .bind(except.to_owned())
+        .fetch_one(&self.pool)
+        .await?;
+        u64::try_from(used).map_err(|_| RegistryError::Corrupt {
+            column: "artifacts.size",
+        })
+    }
+
     async fn attach(
         &self,
         submission_id: &str,
@@ -251,7 +275,22 @@ impl Store {
             .map_err(RegistryError::io("creating the artifact temp folder"))?;
         let tmp = tmp_dir.join(format!("{}.part", new_id()?));
         let result = async {
-            let (sha256, size) = copy_hashing(reader, &tmp, self.limits.max_size).await?;
+            // Checked before and while streaming; two uploads at once may each pass (a soft
+            // quota), but neither beyond max_size.
+            let used = self.submission_bytes(submission_id, name).await?;
+            let limit = self.limits.max_submission_total;
+            let full = || RegistryError::SubmissionFull { used, limit };
+            let room = limit
+                .checked_sub(used)
+                .filter(|&r| r > 0)
+                .ok_or_else(full)?;
+            let (sha256, size) =
+                match copy_hashing(reader, &tmp, self.limits.max_size.min(room)).await {
+                    Err(RegistryError::TooLarge { .. }) if room < self.limits.max_size => {
+                        return Err(full());
+                    }
+                    r => r?,
+                };
             let (media_type, links_skipped) = {
                 let tmp = tmp.clone();
                 let name = name.to_owned();

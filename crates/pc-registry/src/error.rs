@@ -25,6 +25,16 @@ pub enum RegistryError {
         /// Bytes read when the limit was exceeded.
         at: u64,
     },
+    /// An upload would take a submission past its total (`ArtifactLimits::max_submission_total`).
+    #[error(
+        "this submission already holds {used} bytes of uploads and may hold {limit}: replace a file under its name, or ask the lab to raise the limit (--max-submission-gib)"
+    )]
+    SubmissionFull {
+        /// Bytes already held (files of other names).
+        used: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// A caller-supplied value was rejected (bad file name, e-mail, role …).
     #[error("invalid {field}: {why}")]
     Invalid {

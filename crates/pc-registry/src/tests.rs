@@ -237,10 +237,10 @@ fn tmp_is_empty(store: &Store) -> bool {
 #[tokio::test]
 async fn artifacts_streamed_hashed_deduplicated() {
     for db in test_dbs().await {
-        let s = db
-            .store
-            .clone()
-            .with_limits(ArtifactLimits { max_size: 300_000 });
+        let s = db.store.clone().with_limits(ArtifactLimits {
+            max_size: 300_000,
+            ..ArtifactLimits::default()
+        });
         let sub = submission(&s).await;
         // Larger than one read chunk, so the streaming loop runs several times.
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();

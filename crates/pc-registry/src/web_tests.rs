@@ -275,6 +275,28 @@ impl Lab {
         }
     }
 
+    /// `GET path` as Acme's manufacturer account, as JSON.
+    pub async fn get_as_acme(&self, path: &str) -> serde_json::Value {
+        api(
+            &self.app,
+            "GET",
+            path,
+            &self.token("acme"),
+            serde_json::Value::Null,
+        )
+        .await
+        .json()
+    }
+
+    /// The lab's API on the same database, with other upload limits.
+    pub fn limited(&self, limits: ArtifactLimits) -> axum::Router {
+        router(AppState::with(
+            self.db.store.clone().with_limits(limits),
+            certs::LabKey::new(pc_certify::keygen().0).unwrap(),
+            WebConfig::default(),
+        ))
+    }
+
     /// An empty submission of Acme's A1; returns its id.
     pub async fn empty_submission(&self, firmware: &str) -> String {
         let r = api(
@@ -350,15 +372,7 @@ impl Lab {
     /// Polls a run until it is done or failed; returns it as JSON.
     pub async fn wait_run(&self, run: &str) -> serde_json::Value {
         for _ in 0..6000 {
-            let v = api(
-                &self.app,
-                "GET",
-                &format!("/api/v1/runs/{run}"),
-                &self.token("acme"),
-                serde_json::Value::Null,
-            )
-            .await
-            .json();
+            let v = self.get_as_acme(&format!("/api/v1/runs/{run}")).await;
             if matches!(v["run"]["state"].as_str(), Some("done" | "failed")) {
                 return v;
             }
@@ -673,14 +687,10 @@ async fn bad_uploads_are_refused_with_clear_messages() {
         let r = put("case.toml", vec![0xff, 0xfe, 0, 1, 2]).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
         // Over the size limit: cut off while streaming, 413 saying the limit.
-        let small = router(AppState::with(
-            lab.db
-                .store
-                .clone()
-                .with_limits(ArtifactLimits { max_size: 10_000 }),
-            certs::LabKey::new(pc_certify::keygen().0).unwrap(),
-            WebConfig::default(),
-        ));
+        let small = lab.limited(ArtifactLimits {
+            max_size: 10_000,
+            ..ArtifactLimits::default()
+        });
         let big = std::fs::read(example_case().join("captures/declined-idle.pcap")).unwrap();
         let r = send(
             &small,
@@ -694,15 +704,7 @@ async fn bad_uploads_are_refused_with_clear_messages() {
         assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
         assert!(r.text().contains("10000 bytes"), "{}", r.text());
         // Nothing of the refused uploads was kept.
-        let v = api(
-            &lab.app,
-            "GET",
-            &format!("/api/v1/submissions/{sub}"),
-            &lab.token("acme"),
-            serde_json::Value::Null,
-        )
-        .await
-        .json();
+        let v = lab.get_as_acme(&format!("/api/v1/submissions/{sub}")).await;
         assert_eq!(v["files"], serde_json::json!([]));
         let tmp = lab.db.store.artifact_dir().join("tmp");
         assert!(!tmp.exists() || std::fs::read_dir(&tmp).unwrap().next().is_none());
@@ -722,6 +724,74 @@ async fn bad_uploads_are_refused_with_clear_messages() {
         assert_eq!(v["run"]["state"], "failed", "{v}");
         let err = v["run"]["error"].as_str().unwrap();
         assert!(err.contains("outside the submission"), "{err}");
+        lab.stop().await;
+    }
+}
+
+/// A submission holds at most its quota of uploads; a file replaced under its name frees its
+/// share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_holds_at_most_its_quota() {
+    for db in test_dbs().await {
+        let name = db.name;
+        let lab = Lab::new(db).await;
+        let sub = lab.empty_submission("1").await;
+        let pcap = std::fs::read(example_case().join("captures/declined-idle.pcap")).unwrap();
+        let app = lab.limited(ArtifactLimits {
+            max_submission_total: pcap.len() as u64 + 100,
+            ..ArtifactLimits::default()
+        });
+        let put = async |file: &str, body: Vec<u8>| {
+            send(
+                &app,
+                "PUT",
+                &format!("/api/v1/submissions/{sub}/files/{file}"),
+                &lab.token("acme"),
+                None,
+                body,
+            )
+            .await
+        };
+        let r = put("idle.pcap", pcap.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{name}: {}", r.text());
+        // A second copy under another name does not fit (though its content is deduplicated:
+        // the quota counts what the submission holds).
+        let r = put("again.pcap", pcap.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{name}: {}",
+            r.text()
+        );
+        assert!(
+            r.text()
+                .contains(&format!("already holds {} bytes", pcap.len())),
+            "{name}: {}",
+            r.text()
+        );
+        // Cut off while streaming: 200 bytes fit, this is larger, and nothing is kept.
+        let mut keys = b"# key log\n".to_vec();
+        keys.resize(5_000, b'#');
+        let r = put("tls.keys", keys).await;
+        assert_eq!(
+            r.status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{name}: {}",
+            r.text()
+        );
+        // The same name replaced: its old size no longer counts.
+        let r = put("idle.pcap", pcap.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{name}: {}", r.text());
+        let v = lab.get_as_acme(&format!("/api/v1/submissions/{sub}")).await;
+        let files: Vec<&str> = v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(files, ["idle.pcap"], "{name}");
+        let tmp = lab.db.store.artifact_dir().join("tmp");
+        assert!(!tmp.exists() || std::fs::read_dir(&tmp).unwrap().next().is_none());
         lab.stop().await;
     }
 }

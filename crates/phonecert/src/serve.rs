@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Largest upload, in MiB.
     #[arg(long, default_value_t = 16 * 1024)]
     max_upload_mib: u64,
+    /// Most uploads one submission may hold in all, in GiB (a file replaced under its name no
+    /// longer counts).
+    #[arg(long, default_value_t = 64)]
+    max_submission_gib: u64,
     /// Send the session cookie without the Secure flag: only for plain-HTTP setups that are
     /// not on localhost (browsers accept Secure cookies over http://localhost).
     #[arg(long)]
@@ -127,6 +131,7 @@ fn config(common: &Common, listen: SocketAddr, workers: usize) -> ServeConfig {
         signing_key: None,
         web: WebConfig::default(),
         max_upload: 16 << 30,
+        max_submission_total: 64 << 30,
         bootstrap_admin: None,
     }
 }
@@ -138,6 +143,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     cfg.web.issue.lab = args.lab;
     cfg.web.issue.validity_days = args.validity_days;
     cfg.max_upload = args.max_upload_mib.saturating_mul(1 << 20);
+    cfg.max_submission_total = args.max_submission_gib.saturating_mul(1 << 30);
     if let (Ok(e), Ok(p)) = (
         std::env::var("PHONECERT_ADMIN_EMAIL"),
         std::env::var("PHONECERT_ADMIN_PASSWORD"),

@@ -184,7 +184,9 @@ impl From<RegistryError> for WebError {
     fn from(e: RegistryError) -> Self {
         match e {
             RegistryError::Invalid { .. } => WebError::Bad(e.to_string()),
-            RegistryError::TooLarge { .. } => WebError::TooLarge(e.to_string()),
+            RegistryError::TooLarge { .. } | RegistryError::SubmissionFull { .. } => {
+                WebError::TooLarge(e.to_string())
+            }
             RegistryError::Upload { ref source, .. } if source.is_client_error() => {
                 WebError::Rejected(e.to_string())
             }
@@ -387,6 +389,8 @@ pub struct ServeConfig {
     pub web: WebConfig,
     /// Largest upload in bytes.
     pub max_upload: u64,
+    /// Most bytes of uploads per submission.
+    pub max_submission_total: u64,
     /// First administrator, created if the database has no account.
     pub bootstrap_admin: Option<(String, String)>,
 }
@@ -398,6 +402,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), RegistryError> {
         .await?
         .with_limits(crate::ArtifactLimits {
             max_size: cfg.max_upload,
+            max_submission_total: cfg.max_submission_total,
         });
     store.migrate().await?;
     if let Some((email, password)) = &cfg.bootstrap_admin

@@ -356,6 +356,7 @@ pub struct Archive<'a> {
     limits: Limits,
 }
 
+#[derive(Debug, Clone)]
 struct Eocd {
     offset: u64,
     entries: u64,
@@ -367,7 +368,8 @@ struct Eocd {
 enum Scan {
     /// The archive is bad.
     Bad(ZipError),
-    /// The tail must start at this file offset or earlier (only when `base > 0`).
+    /// The tail must start at this file offset or earlier; always below `base`, so never for a
+    /// tail that is the whole file.
     Need(u64),
 }
 
@@ -524,6 +526,9 @@ fn read_at<R: Read + Seek>(
 pub struct Tail {
     bytes: Vec<u8>,
     base: u64,
+    /// The end records, found while reading, with what they revealed.
+    eocd: Eocd,
+    anomalies: Vec<Anomaly>,
 }
 
 impl Tail {
@@ -536,8 +541,9 @@ impl Tail {
         let window = (EOCD_LEN + MAX_COMMENT + ZIP64_LOCATOR_LEN) as u64;
         let mut base = len.saturating_sub(window);
         let mut bytes = Vec::new();
-        // Each round starts strictly earlier, and only three records can ask for that.
-        for _ in 0..4 {
+        // Each round starts strictly earlier (Scan::Need is below base), and only the Zip64
+        // record and the central directory can ask for that.
+        for _ in 0..3 {
             let n = usize::try_from(len - base).unwrap_or(usize::MAX);
             read_at(file, base, n, &mut bytes)?;
             if (bytes.len() as u64) < len - base {
@@ -546,10 +552,18 @@ impl Tail {
                     message: "the file shrank while it was read".into(),
                 });
             }
-            match find_eocd(&bytes, base, &mut Vec::new()) {
-                Ok(_) => return Ok(Tail { bytes, base }),
+            let mut anomalies = Vec::new();
+            match find_eocd(&bytes, base, &mut anomalies) {
+                Ok(eocd) => {
+                    return Ok(Tail {
+                        bytes,
+                        base,
+                        eocd,
+                        anomalies,
+                    });
+                }
                 Err(Scan::Bad(e)) => return Err(e),
-                Err(Scan::Need(at)) if at < base => {
+                Err(Scan::Need(at)) => {
                     if len - at > max {
                         return Err(ZipError::TooLarge {
                             at,
@@ -558,12 +572,6 @@ impl Tail {
                         });
                     }
                     base = at;
-                }
-                Err(Scan::Need(at)) => {
-                    return Err(ZipError::BadEocd {
-                        at,
-                        what: "end records point at each other",
-                    });
                 }
             }
         }
@@ -614,7 +622,9 @@ impl<'a> Archive<'a> {
             buf.extend_from_slice(&data[start..start.saturating_add(n).min(data.len())]);
             Ok(())
         };
-        Self::parse_tail(data, 0, limits, &mut fetch).map_err(Scan::whole)
+        let mut anomalies = Vec::new();
+        let eocd = find_eocd(data, 0, &mut anomalies).map_err(Scan::whole)?;
+        Self::parse_tail(data, 0, (eocd, anomalies), limits, &mut fetch)
     }
 
     /// Parses an archive that stays on disk: only `tail` (the end records and the central
@@ -628,26 +638,20 @@ impl<'a> Archive<'a> {
         limits: Limits,
     ) -> Result<Archive<'a>, ZipError> {
         let mut fetch = |at: u64, n: usize, buf: &mut Vec<u8>| read_at(file, at, n, buf);
-        Self::parse_tail(&tail.bytes, tail.base, limits, &mut fetch).map_err(|e| match e {
-            Scan::Bad(e) => e,
-            // Tail::read ran the same scan, so this is a tail that does not match its file.
-            Scan::Need(at) => ZipError::BadEocd {
-                at,
-                what: "the tail read does not hold the central directory",
-            },
-        })
+        let end = (tail.eocd.clone(), tail.anomalies.clone());
+        Self::parse_tail(&tail.bytes, tail.base, end, limits, &mut fetch)
     }
 
-    /// `data` is the file from offset `base` on; `fetch(at, n, buf)` puts the file's bytes
+    /// `data` is the file from offset `base` on, `end` its end records (as [`find_eocd`] found
+    /// them in `data`) and their anomalies; `fetch(at, n, buf)` puts the file's bytes
     /// `at..at+n` (fewer at its end) in `buf`.
     fn parse_tail(
         data: &'a [u8],
         base: u64,
+        (eocd, mut anomalies): (Eocd, Vec<Anomaly>),
         limits: Limits,
         fetch: &mut Fetch<'_>,
-    ) -> Result<Archive<'a>, Scan> {
-        let mut anomalies = Vec::new();
-        let eocd = find_eocd(data, base, &mut anomalies)?;
+    ) -> Result<Archive<'a>, ZipError> {
         // find_eocd checked that the directory lies inside `data` and does not overflow.
         let cd_start = us(eocd.cd_offset - base);
         let cd_end = us(eocd.cd_offset + eocd.cd_size - base);
@@ -669,10 +673,10 @@ impl<'a> Archive<'a> {
             let at = base + pos as u64;
             let bad = |what| ZipError::BadCentralDirectory { at, what };
             if u32_at(data, pos) != Some(CDE_SIG) {
-                return Err(bad("missing central directory signature").into());
+                return Err(bad("missing central directory signature"));
             }
             if pos + CDE_LEN > cd_end {
-                return Err(bad("entry runs off the central directory").into());
+                return Err(bad("entry runs off the central directory"));
             }
             let rd16 = |o: usize| u16_at(data, pos + o).unwrap_or(0);
             let rd32 = |o: usize| u32_at(data, pos + o).unwrap_or(0);
@@ -690,7 +694,7 @@ impl<'a> Archive<'a> {
             let var_start = pos + CDE_LEN;
             let next = var_start + name_len + extra_len + comment_len;
             if next > cd_end {
-                return Err(bad("name/extra/comment run off the central directory").into());
+                return Err(bad("name/extra/comment run off the central directory"));
             }
             let raw_name = &data[var_start..var_start + name_len];
             let extra = &data[var_start + name_len..var_start + name_len + extra_len];

@@ -39,7 +39,7 @@ fn synthetic_roundtrip_stored_and_deflate() {
         ],
         b"a comment",
     );
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     assert_eq!(a.entries().len(), 2);
     assert_eq!(
         a.read(a.find("a.txt").expect("a"), 100).expect("read"),
@@ -65,7 +65,7 @@ fn truncated_at_every_length() {
         &[],
     );
     for n in 0..zip.len() {
-        let r = Archive::parse(&zip[..n]);
+        let r = parse_both(&zip[..n]);
         // Without the EOCD record nothing parses.
         assert!(r.is_err(), "len {n}");
         exercise(&zip[..n]);
@@ -104,9 +104,9 @@ fn corrupted_bytes_never_panic() {
 
 #[test]
 fn eocd_garbage_and_wrong_magic() {
-    assert!(matches!(Archive::parse(b""), Err(ZipError::NoEocd { .. })));
+    assert!(matches!(parse_both(b""), Err(ZipError::NoEocd { .. })));
     assert!(matches!(
-        Archive::parse(&[0u8; 100_000]),
+        parse_both(&[0u8; 100_000]),
         Err(ZipError::NoEocd { .. })
     ));
     let zip = build_zip(&[], &[ZEntry::stored("a", b"abc")], &[]);
@@ -114,15 +114,15 @@ fn eocd_garbage_and_wrong_magic() {
     // Central directory offset past the EOCD.
     let mut m = zip.clone();
     m[eocd + 16..eocd + 20].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
-    assert!(matches!(Archive::parse(&m), Err(ZipError::BadEocd { .. })));
+    assert!(matches!(parse_both(&m), Err(ZipError::BadEocd { .. })));
     // Central directory size huge.
     let mut m = zip.clone();
     m[eocd + 12..eocd + 16].copy_from_slice(&0xffff_ffffu32.to_le_bytes());
-    assert!(Archive::parse(&m).is_err());
+    assert!(parse_both(&m).is_err());
     // Entry count huge but directory small: bounded by the directory size.
     let mut m = zip.clone();
     m[eocd + 10..eocd + 12].copy_from_slice(&0xffffu16.to_le_bytes());
-    let a = Archive::parse(&m).expect("lenient");
+    let a = parse_both(&m).expect("lenient");
     assert_eq!(a.entries().len(), 1);
     assert!(a.anomalies().iter().any(|x| matches!(
         x,
@@ -136,14 +136,14 @@ fn eocd_garbage_and_wrong_magic() {
     let cd = u32::from_le_bytes(zip[eocd + 16..eocd + 20].try_into().expect("4")) as usize;
     m[cd] = b'X';
     assert!(matches!(
-        Archive::parse(&m),
+        parse_both(&m),
         Err(ZipError::BadCentralDirectory { .. })
     ));
     // Comment length pointing past the end, and trailing bytes after the comment.
     let mut m = zip.clone();
     m[eocd + 20] = 50;
     assert!(
-        Archive::parse(&m)
+        parse_both(&m)
             .expect("parse")
             .anomalies()
             .iter()
@@ -152,7 +152,7 @@ fn eocd_garbage_and_wrong_magic() {
     let mut m = zip.clone();
     m.extend_from_slice(b"junk");
     assert!(
-        Archive::parse(&m)
+        parse_both(&m)
             .expect("parse")
             .anomalies()
             .iter()
@@ -161,7 +161,7 @@ fn eocd_garbage_and_wrong_magic() {
     // EOCD beyond the 64 KiB search window is not found (as in libziparchive).
     let mut m = zip.clone();
     m.extend_from_slice(&vec![0u8; 70_000]);
-    assert!(matches!(Archive::parse(&m), Err(ZipError::NoEocd { .. })));
+    assert!(matches!(parse_both(&m), Err(ZipError::NoEocd { .. })));
 }
 
 #[test]
@@ -169,7 +169,7 @@ fn huge_declared_sizes() {
     let mut e = ZEntry::deflated("big", &[0u8; 1000]);
     e.uncompressed = 0xffff_fff0;
     let zip = build_zip(&[], &[e], &[]);
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     let entry = a.find("big").expect("entry");
     assert!(matches!(
         a.read(entry, 1 << 20),
@@ -190,7 +190,7 @@ fn huge_declared_sizes() {
     s.compressed = 0x7fff_ffff;
     s.uncompressed = 0x7fff_ffff;
     let zip = build_zip(&[], &[s], &[]);
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     assert!(
         a.anomalies()
             .iter()
@@ -227,13 +227,13 @@ fn deflate_bomb_stops_at_the_cap() {
     };
     // Honest directory: refused before inflating anything.
     let zip = build_zip(&[], &[entry(full as u32)], &[]);
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     assert!(
         matches!(a.read(&a.entries()[0], 64 << 20), Err(ZipError::TooLarge { size, .. }) if size == full)
     );
     // Lying directory (declares 4 KiB): inflation stops right after 4 KiB + 1.
     let zip = build_zip(&[], &[entry(4096)], &[]);
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     assert!(matches!(
         a.read(&a.entries()[0], 64 << 20),
         Err(ZipError::Bomb { .. })
@@ -245,7 +245,7 @@ fn crc_and_size_mismatch() {
     let mut e = ZEntry::deflated("x", b"some content here");
     e.crc ^= 1;
     let zip = build_zip(&[], &[e], &[]);
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     assert!(matches!(
         a.read(&a.entries()[0], 1000),
         Err(ZipError::Crc { .. })
@@ -253,7 +253,7 @@ fn crc_and_size_mismatch() {
     let mut e = ZEntry::deflated("x", b"some content here");
     e.uncompressed += 5;
     let zip = build_zip(&[], &[e], &[]);
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     assert!(matches!(
         a.read(&a.entries()[0], 1000),
         Err(ZipError::SizeMismatch { .. })
@@ -261,7 +261,7 @@ fn crc_and_size_mismatch() {
     let mut e = ZEntry::deflated("x", b"some content here");
     e.payload = vec![0xff; e.payload.len()];
     let zip = build_zip(&[], &[e], &[]);
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     assert!(a.read(&a.entries()[0], 1000).is_err());
 }
 
@@ -276,7 +276,7 @@ fn duplicate_names_first_wins_and_are_reported() {
         ],
         &[],
     );
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     assert_eq!(a.entries().len(), 3);
     let e = a.find("classes.dex").expect("found");
     assert_eq!(e.cd_index, 0);
@@ -299,7 +299,7 @@ fn local_header_mismatch() {
     let mut g = ZEntry::stored("c", b"data");
     g.local_extra = vec![0; 3];
     let zip = build_zip(&[], &[e, f, g], &[]);
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     let mism: Vec<_> = a
         .anomalies()
         .iter()
@@ -331,7 +331,7 @@ fn prepended_dex_janus() {
         ],
         &[],
     );
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     assert!(a.anomalies().contains(&Anomaly::PrependedData {
         len: 0x70,
         dex: true
@@ -344,7 +344,7 @@ fn prepended_dex_janus() {
     // Android does not reject this (that is the vulnerability).
     assert!(!a.rejected_by_android());
     let zip = build_zip(b"#!/bin/sh\n", &[ZEntry::stored("a", b"m")], &[]);
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     assert!(a.anomalies().contains(&Anomaly::PrependedData {
         len: 10,
         dex: false
@@ -370,7 +370,7 @@ fn names_methods_flags_and_overlaps() {
         ],
         &[],
     );
-    let a = Archive::parse(&zip).expect("parse");
+    let a = parse_both(&zip).expect("parse");
     let an = a.anomalies();
     assert!(an.contains(&Anomaly::NameWithPathTraversal {
         name: "../../etc/passwd".into()
@@ -409,7 +409,7 @@ fn zip64_records_are_honoured() {
     // central entry with its name and a 28-byte Zip64 extra.
     let cd = 30 + 1 + 20 + content.len() as u64;
     let cd_size = 46 + 1 + 28;
-    let a = Archive::parse(&out).expect("zip64");
+    let a = parse_both(&out).expect("zip64");
     assert_eq!(a.central_directory_offset(), cd);
     assert_eq!(a.central_directory_size(), cd_size);
     let e = a.find("z").expect("entry");

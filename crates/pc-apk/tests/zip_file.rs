@@ -107,6 +107,19 @@ fn zip64_record_far_from_the_end() {
         for n in zip.len().saturating_sub(200)..zip.len() {
             let _ = parse_both(&zip[..n]);
         }
+        // A full-length comment puts the Zip64 record, then the directory before it, outside
+        // the first window: Tail::read needs all its rounds.
+        let mut commented = zip.clone();
+        let n = commented.len();
+        commented[n - 2..].copy_from_slice(&u16::MAX.to_le_bytes());
+        commented.resize(n + usize::from(u16::MAX), b'c');
+        let a = parse_both(&commented).expect("zip64 with a comment");
+        assert_eq!(
+            a.read(a.find("z").expect("entry"), 100).expect("read"),
+            content
+        );
+        let tail = Tail::read(&mut Cursor::new(&commented[..]), u64::MAX).expect("tail");
+        assert_eq!(tail.offset(), a.central_directory_offset());
     }
 }
 

@@ -2327,7 +2327,7 @@ fn zip_data(
 fn zip_link_target(
     zf: (&Archive<'_>, &File),
     e: &Entry<'_>,
-    kind: &'static str,
+    (kind, limits): (&'static str, &BundleLimits),
     path: &str,
     at: At,
 ) -> Result<Vec<u8>, BundleError> {
@@ -2343,14 +2343,14 @@ fn zip_link_target(
             ),
         });
     }
-    let limits = BundleLimits::default();
     let mut target = Collect(Vec::new());
+    // A meter of its own: the target is not unpacked, so it counts in no total.
     zip_data(
         zf,
         e,
         kind,
         (path, at),
-        &mut Meter::new(&limits),
+        &mut Meter::new(limits),
         &mut target,
     )?;
     Ok(target.0)
@@ -2405,7 +2405,8 @@ fn walk_zip(
             // Unix writers store st_mode in the high half; S_IFLNK marks a symbolic link.
             let what = match (e.external_attributes >> 16) & 0o170_000 {
                 0o120_000 => {
-                    let target = |clean: &str| zip_link_target((&ar, &file), e, kind, clean, at);
+                    let target =
+                        |clean: &str| zip_link_target((&ar, &file), e, (kind, limits), clean, at);
                     meter.link(e.raw_name, target, LinkKind::Symbolic, at, sink)?;
                     continue;
                 }

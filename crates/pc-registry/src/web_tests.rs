@@ -288,6 +288,12 @@ impl Lab {
         .json()
     }
 
+    /// No temporary upload file is left in the artifact store.
+    pub fn assert_no_upload_left_behind(&self) {
+        let tmp = self.db.store.artifact_dir().join("tmp");
+        assert!(!tmp.exists() || std::fs::read_dir(&tmp).unwrap().next().is_none());
+    }
+
     /// The lab's API on the same database, with other upload limits.
     pub fn limited(&self, limits: ArtifactLimits) -> axum::Router {
         router(AppState::with(
@@ -706,8 +712,7 @@ async fn bad_uploads_are_refused_with_clear_messages() {
         // Nothing of the refused uploads was kept.
         let v = lab.get_as_acme(&format!("/api/v1/submissions/{sub}")).await;
         assert_eq!(v["files"], serde_json::json!([]));
-        let tmp = lab.db.store.artifact_dir().join("tmp");
-        assert!(!tmp.exists() || std::fs::read_dir(&tmp).unwrap().next().is_none());
+        lab.assert_no_upload_left_behind();
         // A case that names files outside its own: the run fails and says why.
         let r = put("case.toml", b"[device]\nmanufacturer = \"Acme\"\nmodel = \"A1\"\n[[phase]]\nname = \"p\"\nconsent = \"none\"\ncaptures = [\"/etc/passwd\"]\n".to_vec()).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
@@ -790,8 +795,7 @@ async fn a_submission_holds_at_most_its_quota() {
             .map(|f| f["name"].as_str().unwrap())
             .collect();
         assert_eq!(files, ["idle.pcap"], "{name}");
-        let tmp = lab.db.store.artifact_dir().join("tmp");
-        assert!(!tmp.exists() || std::fs::read_dir(&tmp).unwrap().next().is_none());
+        lab.assert_no_upload_left_behind();
         lab.stop().await;
     }
 }

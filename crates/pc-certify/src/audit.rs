@@ -385,6 +385,28 @@ pub fn audit_with(
         policy: opts.policy.as_ref(),
     };
     let mut warnings = Vec::new();
+    // What the traffic analysis could not read belongs in the report, not only on a terminal.
+    if let Some(t) = &t {
+        for p in t.phases.values() {
+            for stop in &p.stops {
+                warnings.push(format!(
+                    "phase {}: capture only partly usable: {stop}; what follows was not analysed",
+                    p.phase
+                ));
+            }
+            if p.cuts > 0 {
+                warnings.push(format!(
+                    "phase {}: {} piece(s) of what the phone sent not searched whole (at least {} bytes){}",
+                    p.phase,
+                    p.cuts,
+                    p.bytes_not_searched,
+                    p.first_cuts
+                        .first()
+                        .map_or(String::new(), |c| format!(", first at {c}"))
+                ));
+            }
+        }
+    }
     for r in reviews {
         if catalogue.get(&r.requirement).is_none() {
             warnings.push(unknown_requirement(r, &catalogue.id, &catalogue.version));

@@ -71,15 +71,25 @@ fn phase_ref(p: &PhaseCoverage, what: &str) -> EvidenceRef {
         ..EvidenceRef::new(
             "phase",
             format!(
-                "phase {} (consent {}): {} of {} capture(s) usable, {} packets, {} HAR entries, {:.0}% of {} sent bytes in uninspected TLS/QUIC{}",
+                "phase {} (consent {}): {} of {} capture(s) usable{}, {} packets, {} HAR entries, {:.0}% of {} sent bytes uninspected (TLS/QUIC without keys, lost in capture){}{}",
                 p.phase,
                 p.consent.map_or("?", Consent::as_str),
                 p.usable_inputs,
                 p.captures_declared.max(p.inputs),
+                if p.partly_usable_inputs > 0 {
+                    format!(
+                        " ({} only partly: {})",
+                        p.partly_usable_inputs,
+                        p.stops.join("; ")
+                    )
+                } else {
+                    String::new()
+                },
                 p.packets,
                 p.har_entries,
                 p.uninspected_ratio() * 100.0,
                 p.bytes_sent,
+                cuts_text(p),
                 if what.is_empty() {
                     String::new()
                 } else {
@@ -88,6 +98,35 @@ fn phase_ref(p: &PhaseCoverage, what: &str) -> EvidenceRef {
             ),
         )
     }
+}
+
+/// Phases with an input that stopped part-way: what came after the stop was never seen, so a
+/// check over the whole traffic cannot pass on them.
+fn stopped_refs(c: &Coverage<'_>) -> Vec<EvidenceRef> {
+    c.usable
+        .iter()
+        .filter(|p| p.partly_usable_inputs > 0)
+        .map(|p| phase_ref(p, "a capture stops part-way; what follows was not analysed"))
+        .collect()
+}
+
+/// The cuts of a phase, as the evidence line shows them.
+fn cuts_text(p: &PhaseCoverage) -> String {
+    if p.cuts == 0 {
+        return String::new();
+    }
+    let more = p.cuts.saturating_sub(p.first_cuts.len() as u64);
+    format!(
+        "; {} piece(s) of what the phone sent not searched whole (at least {} bytes): {}{}",
+        p.cuts,
+        p.bytes_not_searched,
+        p.first_cuts.join("; "),
+        if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        }
+    )
 }
 
 fn kind_in(kinds: &[String], k: &str) -> bool {
@@ -99,6 +138,8 @@ struct Coverage<'a> {
     usable: Vec<&'a PhaseCoverage>,
     missing: Vec<&'a PhaseCoverage>,
     thin: Vec<&'a PhaseCoverage>,
+    /// Phases where part of what was sent was cut, or an input stopped part-way.
+    cut: Vec<&'a PhaseCoverage>,
 }
 
 fn coverage<'a>(
@@ -110,6 +151,7 @@ fn coverage<'a>(
         usable: Vec::new(),
         missing: Vec::new(),
         thin: Vec::new(),
+        cut: Vec::new(),
     };
     for p in t.phases.values().filter(|p| phases(p)) {
         if p.usable_inputs == 0 {
@@ -117,6 +159,9 @@ fn coverage<'a>(
             continue;
         }
         c.usable.push(p);
+        if p.has_cuts() {
+            c.cut.push(p);
+        }
         if let Some(cp) = params
             && !cp.accept_uninspected_tls
             && p.uninspected_ratio() > cp.max_uninspected_ratio
@@ -144,6 +189,17 @@ fn clean_verdict(c: &Coverage<'_>, what: &str) -> Outcome {
             Verdict::Inconclusive,
             format!(
                 "Nothing found, but phase(s) {} have no usable capture.",
+                names.join(", ")
+            ),
+            ev,
+        );
+    }
+    if !c.cut.is_empty() {
+        let names: Vec<&str> = c.cut.iter().map(|p| p.phase.as_str()).collect();
+        return out(
+            Verdict::Inconclusive,
+            format!(
+                "Nothing found in what was read, but in phase(s) {} part of what the phone sent was not searched (a cut or undecodable body, or a capture that stops part-way; where is listed in the evidence): absence is not shown.",
                 names.join(", ")
             ),
             ev,
@@ -326,6 +382,8 @@ fn no_cleartext(
         if c.usable.is_empty() {
             unknown.push(EvidenceRef::new("note", "no usable capture"));
         }
+        // A capture that stops part-way may hide cleartext sent after the stop.
+        unknown.extend(stopped_refs(&c));
         fine.extend(c.usable.iter().map(|p| phase_ref(p, "")));
     }
     if !fails.is_empty() {
@@ -436,13 +494,23 @@ fn tls_min_version(ctx: &Ctx<'_>, min: &str) -> Outcome {
     if c.usable.is_empty() {
         return out(Verdict::NotTested, "No usable capture.", vec![]);
     }
-    if !unknown.is_empty() {
+    let versions_unknown = unknown.len();
+    // Handshakes after the place where a capture stops were never seen.
+    let stopped = stopped_refs(&c);
+    if versions_unknown > 0 || !stopped.is_empty() {
+        let mut why = Vec::new();
+        if versions_unknown > 0 {
+            why.push(format!(
+                "the version of {versions_unknown} connection(s) is unknown"
+            ));
+        }
+        if !stopped.is_empty() {
+            why.push("a capture stops part-way, so later handshakes were not seen".to_string());
+        }
+        unknown.extend(stopped);
         return out(
             Verdict::Inconclusive,
-            format!(
-                "No connection below {min}, but the version of {} connection(s) is unknown.",
-                unknown.len()
-            ),
+            format!("No connection below {min}, but {}.", why.join(" and ")),
             unknown,
         );
     }

@@ -147,9 +147,37 @@ pub struct PhaseCoverage {
     pub uninspected_bytes: u64,
     /// Read errors.
     pub errors: Vec<String>,
+    /// Inputs that stopped part-way (a bad record, a cut file): what follows the offset was
+    /// never analysed, so they are only partly usable.
+    #[serde(default)]
+    pub partly_usable_inputs: usize,
+    /// Where each of them stopped: `capture: stopped at byte N (reason)`.
+    #[serde(default)]
+    pub stops: Vec<String>,
+    /// Pieces of what the phone sent that were cut by a limit or could not be decoded whole.
+    #[serde(default)]
+    pub cuts: u64,
+    /// Bytes known not to have been searched because of those cuts (a lower bound).
+    #[serde(default)]
+    pub bytes_not_searched: u64,
+    /// Bytes the phone sent that the capture lost (TCP gaps); counted as uninspected.
+    #[serde(default)]
+    pub gap_bytes_sent: u64,
+    /// The first cuts, each with capture, frame or entry, connection and what was cut.
+    #[serde(default)]
+    pub first_cuts: Vec<String>,
 }
 
+/// Cuts listed by place per phase; the rest are counted.
+pub const MAX_CUTS_LISTED: usize = 20;
+
 impl PhaseCoverage {
+    /// Whether some of what the phone sent in this phase was not searched whole, or some input
+    /// stopped part-way: absence of a finding then proves nothing about the unread part.
+    pub fn has_cuts(&self) -> bool {
+        self.cuts > 0 || self.partly_usable_inputs > 0
+    }
+
     /// Share of sent bytes that could not be inspected (0 when nothing was sent).
     pub fn uninspected_ratio(&self) -> f64 {
         if self.bytes_sent == 0 {
@@ -336,6 +364,22 @@ pub fn from_traffic(t: &TrafficReport, case: &Case) -> TrafficEvidence {
         e.har_entries = e.har_entries.saturating_add(i.har_entries);
         e.tls_key_log_blocks = e.tls_key_log_blocks.saturating_add(i.tls_key_log_blocks);
         e.errors.extend(i.errors.iter().take(20).cloned());
+        if let Some(at) = i.stopped_at {
+            e.partly_usable_inputs += 1;
+            let why = i.errors.last().map_or(String::new(), |r| format!(" ({r})"));
+            e.stops
+                .push(format!("{}: stopped at byte {at}{why}", i.path));
+        }
+        let c = &i.coverage;
+        e.cuts = e.cuts.saturating_add(c.cuts);
+        e.bytes_not_searched = e.bytes_not_searched.saturating_add(c.bytes_not_searched);
+        e.gap_bytes_sent = e.gap_bytes_sent.saturating_add(c.gap_bytes_sent);
+        for cut in &c.first_cuts {
+            if e.first_cuts.len() >= MAX_CUTS_LISTED {
+                break;
+            }
+            e.first_cuts.push(describe_cut(&i.path, cut));
+        }
     }
     // A destination seen in several phases has its bytes counted in each: ratios stay
     // meaningful per phase even though pc-traffic does not split bytes by phase.
@@ -347,12 +391,39 @@ pub fn from_traffic(t: &TrafficReport, case: &Case) -> TrafficEvidence {
             }
         }
     }
+    // Bytes the capture lost on the way to a server are bytes nobody searched: they count
+    // against the phase like TLS without keys (a capture started mid-connection loses some;
+    // the coverage threshold decides whether that is too much).
+    for e in phases.values_mut() {
+        e.bytes_sent = e.bytes_sent.saturating_add(e.gap_bytes_sent);
+        e.uninspected_bytes = e.uninspected_bytes.saturating_add(e.gap_bytes_sent);
+    }
     TrafficEvidence {
         findings,
         destinations,
         connections,
         phases,
     }
+}
+
+/// One cut, said so that a reviewer can open the capture at the place.
+fn describe_cut(capture: &str, c: &pc_traffic::model::Cut) -> String {
+    let mut at = String::from(capture);
+    if let Some(f) = c.frame {
+        at.push_str(&format!(" frame {f}"));
+    }
+    if let Some(e) = c.entry {
+        at.push_str(&format!(" entry {e}"));
+    }
+    if let Some(flow) = &c.flow {
+        at.push_str(&format!(" ({flow})"));
+    }
+    let bytes = if c.bytes > 0 {
+        format!(", {} bytes not searched", c.bytes)
+    } else {
+        String::new()
+    };
+    format!("{at}: {}{bytes}", c.what)
 }
 
 /// Converts a firmware report; `apk_sha256` maps app paths to their APK digests.

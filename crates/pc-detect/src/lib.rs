@@ -24,4 +24,4 @@ mod matcher;
 pub use forms::{MAX_VALUE_LEN, MIN_VALUE_LEN, Skipped, calling_code_of};
 pub use ident::{GeoPoint, Identifier, IdentifierKind, IdentifierValue};
 pub use mask::{CONTEXT, snippet};
-pub use matcher::{Hit, MAX_DEPTH, MAX_RAW_HITS, MIN_BASE64_RUN, Matcher, ScanOptions};
+pub use matcher::{Hit, MAX_DEPTH, MAX_RAW_HITS, MIN_BASE64_RUN, Matcher, ScanOptions, Scanned};

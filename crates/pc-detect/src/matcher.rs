@@ -37,6 +37,15 @@ impl Default for ScanOptions {
 }
 
 /// One identifier found in a payload.
+/// How a scan went, beside its hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scanned {
+    /// Not everything was searched: the decoding budget ([`ScanOptions::max_decoded_bytes`])
+    /// ran out with URL-encoded or base64 runs left, or [`MAX_RAW_HITS`] hits stopped the
+    /// search.
+    pub incomplete: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Hit {
     /// Index into [`Matcher::identifiers`].
@@ -129,6 +138,8 @@ struct RawHit {
 struct State {
     raw: Vec<RawHit>,
     budget: usize,
+    /// The budget ran out with decodable bytes left: not everything was searched.
+    exhausted: bool,
     max_depth: u8,
     layers: Vec<LayerMap>,
     names: Vec<&'static str>,
@@ -337,29 +348,41 @@ impl Matcher {
     /// Search raw bytes and decoded layers; calls `f` for every hit, in order of position
     /// (deduplicated per payload: one hit per identifier and place, preferring the hit with the
     /// fewest decoding layers, then the longest span).
-    pub fn scan(&self, data: &[u8], opts: &ScanOptions, f: &mut dyn FnMut(&Hit)) {
-        for h in self.scan_collect(data, opts) {
+    ///
+    /// Says whether the decoding budget ran out before every layer was searched.
+    pub fn scan(&self, data: &[u8], opts: &ScanOptions, f: &mut dyn FnMut(&Hit)) -> Scanned {
+        let (hits, scanned) = self.scan_inner(data, opts);
+        for h in hits {
             f(&h);
         }
+        scanned
     }
 
     /// Like [`Matcher::scan`], returning the hits.
     pub fn scan_collect(&self, data: &[u8], opts: &ScanOptions) -> Vec<Hit> {
+        self.scan_inner(data, opts).0
+    }
+
+    fn scan_inner(&self, data: &[u8], opts: &ScanOptions) -> (Vec<Hit>, Scanned) {
         let Some(ac) = &self.ac else {
-            return Vec::new();
+            return (Vec::new(), Scanned::default());
         };
         let mut st = State {
             raw: Vec::new(),
+            exhausted: false,
             budget: opts.max_decoded_bytes,
             max_depth: opts.max_depth.min(MAX_DEPTH),
             layers: Vec::new(),
             names: Vec::new(),
         };
         self.scan_segment(ac, data, 0, &mut st);
+        let scanned = Scanned {
+            incomplete: st.exhausted,
+        };
         if st.raw.is_empty() {
-            return Vec::new();
+            return (Vec::new(), scanned);
         }
-        finish(st.raw)
+        (finish(st.raw), scanned)
     }
 
     fn scan_segment(&self, ac: &AhoCorasick, seg: &[u8], depth: u8, st: &mut State) {
@@ -377,6 +400,7 @@ impl Matcher {
             let (os, oe) = st.map_back(s, e);
             for t in &info.targets {
                 if st.raw.len() >= MAX_RAW_HITS {
+                    st.exhausted = true;
                     return;
                 }
                 let mut chain = st.names.clone();
@@ -418,12 +442,14 @@ impl Matcher {
                     continue;
                 }
                 st.budget = st.budget.saturating_sub(dec.len());
+                st.exhausted |= st.budget == 0;
                 st.layers.push(LayerMap::Url { base: a, escapes });
                 st.names.push("url");
                 self.scan_segment(ac, &dec, depth + 1, st);
                 st.layers.pop();
                 st.names.pop();
             }
+            st.exhausted |= st.budget == 0 && memchr(b'%', &seg[pos.min(seg.len())..]).is_some();
         }
         // Base64 layer: runs of the base64 alphabet long enough to hold an identifier, with
         // both letter cases (hex, decimal and lower-case words are not worth decoding). A run
@@ -456,6 +482,7 @@ impl Matcher {
             }
             // Keep within budget: 4 characters give 3 bytes.
             let max_chars = st.budget.saturating_mul(4) / 3;
+            st.exhausted |= run.len() > max_chars;
             let run = &run[..run.len().min(max_chars)];
             let dec = b64_decode(run);
             if dec.is_empty() {
@@ -471,6 +498,8 @@ impl Matcher {
             st.layers.pop();
             st.names.pop();
         }
+        // Stopped by the budget with bytes left that might have held a run.
+        st.exhausted |= st.budget == 0 && probe < seg.len();
     }
 
     /// An evidence snippet for `data[start..end]` (see [`crate::snippet`]) that also masks every

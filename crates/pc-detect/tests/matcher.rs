@@ -396,12 +396,17 @@ fn nested_layers() {
         ..ScanOptions::default()
     };
     assert!(m.scan_collect(data.as_bytes(), &opts).is_empty());
-    // No decoding budget: not found either.
+    // No decoding budget: not found either, and the scan says it stopped short.
     let opts = ScanOptions {
         max_decoded_bytes: 0,
         ..ScanOptions::default()
     };
     assert!(m.scan_collect(data.as_bytes(), &opts).is_empty());
+    assert!(m.scan(data.as_bytes(), &opts, &mut |_| {}).incomplete);
+    assert!(
+        !m.scan(data.as_bytes(), &ScanOptions::default(), &mut |_| {})
+            .incomplete
+    );
 
     // URL inside URL (double encoding) of a MAC, and base64 inside a URL-encoded value.
     let mm = Matcher::new(&[id(K::WifiMac, "aa:bb:cc:11:22:33")]);

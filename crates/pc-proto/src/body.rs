@@ -2,14 +2,11 @@
 //! multipart parts.
 
 use crate::ProtoError;
-use std::io::Read;
+use crate::decode::{Stop, StreamDecoder};
 
 /// zstd window accepted (log2): 8 MiB, the RFC 9659 limit for HTTP; larger windows would let a
 /// tiny frame make the decoder allocate up to 2 GiB.
 pub const ZSTD_WINDOW_LOG_MAX: u32 = 23;
-/// Read granularity while decoding.
-const CHUNK: usize = 32 * 1024;
-
 /// The outcome of a bounded decode that keeps what was produced before a problem.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Decoded {
@@ -37,103 +34,39 @@ pub fn coding_name(encoding: &str) -> Option<&'static str> {
     .map(|(_, c)| *c)
 }
 
-/// Read from `r` until EOF, an error or `limit` bytes; keeps the output produced so far.
-fn drain<R: Read>(mut r: R, limit: usize, encoding: &'static str) -> Decoded {
-    let mut d = Decoded::default();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let room = limit - d.data.len();
-        // Read one byte past the limit to tell "exactly the limit" from "more".
-        let want = (room + 1).min(CHUNK);
-        match r.read(&mut buf[..want]) {
-            Ok(0) => return d,
-            Ok(n) => {
-                if n > room {
-                    d.data.extend_from_slice(&buf[..room]);
-                    d.truncated = true;
-                    return d;
-                }
-                d.data.extend_from_slice(&buf[..n]);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                let what = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                    "input ends early"
-                } else {
-                    "corrupt data"
-                };
-                d.error = Some(ProtoError::Decompress { encoding, what });
-                return d;
-            }
-        }
-    }
-}
-
-/// Is this a zlib header (RFC 1950) rather than raw deflate? Some servers send raw deflate
-/// under "deflate".
-fn is_zlib(data: &[u8]) -> bool {
-    match data {
-        [a, b, ..] => {
-            a & 0x0f == 8 && (a >> 4) <= 7 && (u16::from(*a) << 8 | u16::from(*b)) % 31 == 0
-        }
-        _ => false,
-    }
-}
-
-/// Decode one content coding, keeping at most `limit` output bytes and whatever was produced
-/// before an error.
+/// Decode one content coding of a whole body, keeping at most `limit` output bytes and
+/// whatever was produced before an error (the push decoder of [`crate::decode`], run once).
 pub fn decompress_partial(encoding: &str, data: &[u8], limit: usize) -> Decoded {
-    match coding_name(encoding) {
-        Some("gzip") => {
-            // Concatenated members are valid gzip; a failed member keeps earlier output.
-            drain(flate2::read::MultiGzDecoder::new(data), limit, "gzip")
-        }
-        Some("deflate") => {
-            if is_zlib(data) {
-                let d = drain(flate2::read::ZlibDecoder::new(data), limit, "deflate");
-                if d.error.is_none() || !d.data.is_empty() {
-                    return d;
-                }
-            }
-            drain(flate2::read::DeflateDecoder::new(data), limit, "deflate")
-        }
-        Some("br") => drain(brotli::Decompressor::new(data, 4096), limit, "br"),
-        Some("zstd") => match zstd::stream::read::Decoder::with_buffer(data) {
-            Ok(mut z) => {
-                if z.window_log_max(ZSTD_WINDOW_LOG_MAX).is_err() {
-                    return Decoded {
-                        error: Some(ProtoError::Decompress {
-                            encoding: "zstd",
-                            what: "decoder setup",
-                        }),
-                        ..Decoded::default()
-                    };
-                }
-                drain(z, limit, "zstd")
-            }
-            Err(_) => Decoded {
-                error: Some(ProtoError::Decompress {
-                    encoding: "zstd",
-                    what: "decoder setup",
-                }),
-                ..Decoded::default()
-            },
-        },
-        Some(_) => {
-            let n = data.len().min(limit);
-            Decoded {
-                data: data[..n].to_vec(),
-                truncated: n < data.len(),
-                error: None,
-            }
-        }
-        None => Decoded {
-            error: Some(ProtoError::Decompress {
-                encoding: "unknown",
-                what: "unsupported coding",
-            }),
-            ..Decoded::default()
-        },
+    let unsupported = || Decoded {
+        error: Some(ProtoError::Decompress {
+            encoding: "unknown",
+            what: "unsupported coding",
+        }),
+        ..Decoded::default()
+    };
+    if coding_name(encoding).is_none() {
+        return unsupported();
+    }
+    let mut d = StreamDecoder::strict([encoding], limit as u64);
+    let mut out = Vec::new();
+    d.push(data, &mut |b| out.extend_from_slice(b));
+    let outcome = d.finish(true);
+    let error = match outcome.stop {
+        None | Some(Stop::Budget) => None,
+        Some(Stop::Corrupt(encoding, _)) => Some(ProtoError::Decompress {
+            encoding,
+            what: "corrupt data",
+        }),
+        Some(Stop::EndsEarly(encoding)) => Some(ProtoError::Decompress {
+            encoding,
+            what: "input ends early",
+        }),
+        Some(Stop::Unsupported) => return unsupported(),
+    };
+    Decoded {
+        data: out,
+        truncated: outcome.stop == Some(Stop::Budget),
+        error,
     }
 }
 

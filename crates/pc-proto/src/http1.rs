@@ -138,20 +138,182 @@ enum State {
     Dead,
 }
 
+/// A message head: its start line and header fields, as the body begins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Request or status line.
+    pub start: StartLine,
+    /// Header fields in order, values trimmed, as bytes.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Content-Encoding codings in the order applied by the sender.
+    pub content_encoding: Vec<String>,
+    /// Transfer codings other than chunked, in the order applied.
+    pub transfer_codings: Vec<String>,
+    /// Stream offset of the message's first byte.
+    pub offset: u64,
+}
+
+impl Head {
+    /// The first value of a header field, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Every coding of the body in the order the sender applied them: content codings, then
+    /// transfer codings (chunked excluded, it is undone by the parser).
+    pub fn codings(&self) -> impl Iterator<Item = &str> {
+        self.content_encoding
+            .iter()
+            .chain(&self.transfer_codings)
+            .map(String::as_str)
+    }
+}
+
+/// How a message ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct End {
+    /// Body length on the wire after de-chunking (includes bytes lost in gaps).
+    pub wire_len: u64,
+    /// Body bytes lost in gaps of the stream.
+    pub lost: u64,
+    /// The body is incomplete: cut by a gap, an error or the end of the stream.
+    pub truncated: bool,
+    /// Trailer fields of a chunked body.
+    pub trailers: Vec<(String, Vec<u8>)>,
+}
+
+/// Receives the messages of one direction as they are parsed: the head, then the body in the
+/// pieces it arrived in (de-chunked, still content-coded), then the end.
+pub trait Sink {
+    /// A message head; its body, if any, follows.
+    fn head(&mut self, head: Head);
+    /// Body bytes of the current message.
+    fn body(&mut self, data: &[u8]);
+    /// The current message is over.
+    fn end(&mut self, end: End);
+}
+
 /// A message whose head is parsed and whose body is being read.
 #[derive(Debug)]
 struct Pending {
-    start: StartLine,
-    headers: Vec<(String, Vec<u8>)>,
-    content_encoding: Vec<String>,
-    /// Transfer codings other than chunked, in the order applied.
-    transfer_codings: Vec<String>,
-    body: Vec<u8>,
     wire_len: u64,
+    lost: u64,
     truncated: bool,
-    offset: u64,
+    /// Header fields of the head: trailers count against the same limit.
+    head_fields: usize,
+    trailers: Vec<(String, Vec<u8>)>,
     /// After this message, the connection is a tunnel.
     then_tunnel: bool,
+}
+
+impl Pending {
+    fn end(self) -> End {
+        End {
+            wire_len: self.wire_len,
+            lost: self.lost,
+            truncated: self.truncated,
+            trailers: self.trailers,
+        }
+    }
+}
+
+/// Builds whole [`Message`]s for the `Vec<Message>` interface: keeps bodies up to
+/// `max_body_bytes` and decodes them when they end.
+#[derive(Debug, Default)]
+struct Collector {
+    current: Option<(Head, Vec<u8>)>,
+    max_body: usize,
+    max_ratio: u64,
+    ratio_free: usize,
+    max_decompressed: usize,
+    ready: Vec<Message>,
+}
+
+impl Sink for Collector {
+    fn head(&mut self, head: Head) {
+        self.current = Some((head, Vec::new()));
+    }
+    fn body(&mut self, data: &[u8]) {
+        if let Some((_, body)) = &mut self.current {
+            let room = self.max_body.saturating_sub(body.len());
+            body.extend_from_slice(&data[..room.min(data.len())]);
+        }
+    }
+    fn end(&mut self, end: End) {
+        if let Some((head, body)) = self.current.take() {
+            let m = self.message(head, body, end);
+            self.ready.push(m);
+        }
+    }
+}
+
+impl Collector {
+    fn for_limits(l: &Limits) -> Self {
+        Collector {
+            max_body: l.max_body_bytes,
+            max_ratio: l.max_ratio,
+            ratio_free: l.ratio_free_bytes,
+            max_decompressed: l.max_decompressed_bytes,
+            ..Collector::default()
+        }
+    }
+
+    /// Decode the body and build the message.
+    fn message(&self, head: Head, body: Vec<u8>, end: End) -> Message {
+        let kept_all = body.len() as u64 + end.lost >= end.wire_len;
+        let mut headers = head.headers;
+        headers.extend(end.trailers);
+        let mut m = Message {
+            start: head.start,
+            headers,
+            body: Vec::new(),
+            body_wire_len: end.wire_len,
+            content_encoding: head.content_encoding,
+            body_truncated: end.truncated || !kept_all,
+            decode_error: None,
+            offset: head.offset,
+        };
+        // Decoding undoes the transfer codings, then the content codings, each last-applied first.
+        let codings: Vec<&str> = m
+            .content_encoding
+            .iter()
+            .chain(head.transfer_codings.iter())
+            .map(String::as_str)
+            .filter(|c| *c != "identity")
+            .collect();
+        let mut data = body;
+        for c in codings.iter().rev() {
+            if data.is_empty() {
+                break;
+            }
+            let by_ratio = (data.len() as u64).saturating_mul(self.max_ratio);
+            let limit =
+                (self.max_decompressed as u64).min(by_ratio.max(self.ratio_free as u64)) as usize;
+            let d: Decoded = body::decompress_partial(c, &data, limit);
+            if d.truncated {
+                m.body_truncated = true;
+                m.decode_error = Some("decoded size limit reached");
+            }
+            if let Some(e) = d.error {
+                m.decode_error = Some(match e {
+                    ProtoError::Decompress { what, .. } => what,
+                    _ => "decode failed",
+                });
+                if d.data.is_empty() {
+                    // Nothing decoded: keep the encoded bytes, which may still be readable.
+                    break;
+                }
+                data = d.data;
+                break;
+            }
+            data = d.data;
+        }
+        m.body = data;
+        m
+    }
 }
 
 /// One direction of an HTTP/1.x connection.
@@ -174,8 +336,8 @@ pub struct Parser {
     errors: u32,
     /// While resyncing: the start of a line seen so far, too short to judge.
     resync_tail: Option<Vec<u8>>,
-    /// Messages completed by `gap` (which has no output), delivered on the next call.
-    ready: Vec<Message>,
+    /// Whole messages for [`Parser::push`] and friends (unused by the [`Sink`] interface).
+    collect: Collector,
 }
 
 /// Bytes kept while judging whether a line starts a message.
@@ -200,6 +362,7 @@ impl Parser {
     }
     /// `self` with other limits (use before the first push).
     pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.collect = Collector::for_limits(&limits);
         self.limits = limits;
         self
     }
@@ -207,6 +370,7 @@ impl Parser {
     fn new(kind: Kind, limits: Limits) -> Self {
         Parser {
             kind,
+            collect: Collector::for_limits(&limits),
             limits,
             state: State::Head,
             buf: Vec::new(),
@@ -217,7 +381,6 @@ impl Parser {
             offset: 0,
             errors: 0,
             resync_tail: None,
-            ready: Vec::new(),
         }
     }
 
@@ -237,8 +400,18 @@ impl Parser {
     /// Feed in-order stream bytes; complete messages are appended to `out`. A parse error is
     /// returned after the rest of `data` was processed (the parser resyncs on the next message
     /// start); after too many errors the stream is abandoned and later data ignored.
-    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<Message>) -> Result<(), ProtoError> {
-        out.append(&mut self.ready);
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<Message>) -> Result<(), ProtoError> {
+        let mut c = std::mem::take(&mut self.collect);
+        out.append(&mut c.ready);
+        let r = self.push_to(data, &mut c);
+        out.append(&mut c.ready);
+        self.collect = c;
+        r
+    }
+
+    /// [`Parser::push`] for a [`Sink`]: heads, body pieces and ends as they are parsed, with no
+    /// body kept.
+    pub fn push_to(&mut self, mut data: &[u8], sink: &mut dyn Sink) -> Result<(), ProtoError> {
         let mut first_err = None;
         while !data.is_empty() {
             let r = match self.state {
@@ -246,11 +419,11 @@ impl Parser {
                     self.offset += data.len() as u64;
                     break;
                 }
-                State::Head => self.head(data, out),
-                State::Length(rem) => Ok(self.length_body(data, rem, out)),
-                State::Chunked(c) => self.chunked(data, c, out),
+                State::Head => self.head(data, sink),
+                State::Length(rem) => Ok(self.length_body(data, rem, sink)),
+                State::Chunked(c) => self.chunked(data, c, sink),
                 State::UntilClose => {
-                    self.body_bytes(data);
+                    self.body_bytes(data, sink);
                     Ok(data.len())
                 }
                 State::Resync => Ok(self.resync(data)),
@@ -263,7 +436,7 @@ impl Parser {
                 Err((n, e)) => {
                     self.offset += n as u64;
                     data = &data[n..];
-                    let e = self.fail(e, out);
+                    let e = self.fail(e, sink);
                     if first_err.is_none() {
                         first_err = Some(e);
                     }
@@ -278,10 +451,10 @@ impl Parser {
 
     /// Record an error: deliver what was parsed of the current message, then resync, or
     /// abandon the stream after too many errors.
-    fn fail(&mut self, e: ProtoError, out: &mut Vec<Message>) -> ProtoError {
+    fn fail(&mut self, e: ProtoError, sink: &mut dyn Sink) -> ProtoError {
         if let Some(mut p) = self.pending.take() {
             p.truncated = true;
-            out.push(self.finish_message(p));
+            sink.end(p.end());
         }
         self.buf.clear();
         self.line.clear();
@@ -300,11 +473,20 @@ impl Parser {
 
     /// Bytes of this direction were lost (`missing` of them). A gap inside a body of known
     /// length keeps the framing; otherwise the parser resyncs on the next message start.
+    /// Messages it completes are delivered by the next call.
     pub fn gap(&mut self, missing: u64) {
+        let mut c = std::mem::take(&mut self.collect);
+        self.gap_to(missing, &mut c);
+        self.collect = c;
+    }
+
+    /// [`Parser::gap`] for a [`Sink`].
+    pub fn gap_to(&mut self, missing: u64, sink: &mut dyn Sink) {
         match self.state {
             State::Length(rem) if missing < rem => {
                 if let Some(p) = &mut self.pending {
                     p.wire_len = p.wire_len.saturating_add(missing);
+                    p.lost = p.lost.saturating_add(missing);
                     p.truncated = true;
                 }
                 self.state = State::Length(rem - missing);
@@ -312,9 +494,9 @@ impl Parser {
             State::Length(rem) => {
                 if let Some(mut p) = self.pending.take() {
                     p.wire_len = p.wire_len.saturating_add(rem);
+                    p.lost = p.lost.saturating_add(rem);
                     p.truncated = true;
-                    let m = self.finish_message(p);
-                    self.ready.push(m);
+                    sink.end(p.end());
                 }
                 self.after_message();
                 if missing > rem {
@@ -324,14 +506,16 @@ impl Parser {
             State::UntilClose => {
                 if let Some(p) = &mut self.pending {
                     p.wire_len = p.wire_len.saturating_add(missing);
+                    p.lost = p.lost.saturating_add(missing);
                     p.truncated = true;
                 }
             }
             State::Chunked(_) => {
                 if let Some(mut p) = self.pending.take() {
                     p.truncated = true;
-                    let m = self.finish_message(p);
-                    self.ready.push(m);
+                    // How much of the body was lost is not known: at least the gap.
+                    p.lost = p.lost.saturating_add(missing);
+                    sink.end(p.end());
                 }
                 self.enter_resync();
             }
@@ -351,12 +535,20 @@ impl Parser {
 
     /// The connection ended: deliver a read-until-close body, and partial bodies as truncated.
     pub fn finish(&mut self, out: &mut Vec<Message>) {
-        out.append(&mut self.ready);
+        let mut c = std::mem::take(&mut self.collect);
+        out.append(&mut c.ready);
+        self.finish_to(&mut c);
+        out.append(&mut c.ready);
+        self.collect = c;
+    }
+
+    /// [`Parser::finish`] for a [`Sink`].
+    pub fn finish_to(&mut self, sink: &mut dyn Sink) {
         if let Some(mut p) = self.pending.take() {
             if self.state != State::UntilClose {
                 p.truncated = true;
             }
-            out.push(self.finish_message(p));
+            sink.end(p.end());
         }
         self.buf.clear();
         self.line.clear();
@@ -422,7 +614,7 @@ impl Parser {
 
     /// Find the end of the head in the buffered bytes plus `data`, copying only head bytes;
     /// parse the head once complete. Returns bytes of `data` consumed.
-    fn head(&mut self, data: &[u8], out: &mut Vec<Message>) -> Result<usize, (usize, ProtoError)> {
+    fn head(&mut self, data: &[u8], sink: &mut dyn Sink) -> Result<usize, (usize, ProtoError)> {
         let mut skipped = 0;
         if self.buf.is_empty() {
             // Empty lines before a message are tolerated (RFC 9112 §2.2).
@@ -495,15 +687,15 @@ impl Parser {
         };
         self.buf.clear();
         match parsed {
-            Ok(p) => {
-                self.start_body(p, out);
+            Ok(h) => {
+                self.start_body(h, sink);
                 Ok(consumed)
             }
             Err(e) => Err((consumed, e)),
         }
     }
 
-    fn parse_head(&self, head: &[u8], at: u64) -> Result<Pending, ProtoError> {
+    fn parse_head(&self, head: &[u8], at: u64) -> Result<Head, ProtoError> {
         let mut lines = head
             .split(|&b| b == b'\n')
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
@@ -527,30 +719,27 @@ impl Parser {
         };
         let content_encoding = list("content-encoding");
         let transfer_codings = list("transfer-encoding");
-        Ok(Pending {
+        Ok(Head {
             start,
             headers,
             content_encoding,
             transfer_codings,
-            body: Vec::new(),
-            wire_len: 0,
-            truncated: false,
             offset: at,
-            then_tunnel: false,
         })
     }
 
     /// Decide the body framing of a parsed head (RFC 9112 §6.3).
-    fn start_body(&mut self, mut p: Pending, out: &mut Vec<Message>) {
-        let chunked = p.transfer_codings.iter().any(|c| c == "chunked");
-        p.transfer_codings
+    fn start_body(&mut self, mut h: Head, sink: &mut dyn Sink) {
+        let chunked = h.transfer_codings.iter().any(|c| c == "chunked");
+        h.transfer_codings
             .retain(|c| c != "chunked" && c != "identity");
-        let length = content_length(&p.headers);
+        let length = content_length(&h.headers);
         let mut no_body = false;
-        match &p.start {
+        let mut then_tunnel = false;
+        match &h.start {
             StartLine::Request { method, .. } => {
                 if method.eq_ignore_ascii_case("CONNECT") {
-                    p.then_tunnel = true;
+                    then_tunnel = true;
                 }
                 no_body = !chunked && length.is_none();
             }
@@ -558,14 +747,15 @@ impl Parser {
                 let status = *status;
                 if (100..200).contains(&status) && status != 101 {
                     // Interim response: the final one is still to come for the same request.
-                    out.push(self.finish_message(p));
+                    sink.head(h);
+                    sink.end(End::default());
                     return;
                 }
                 let method = self.methods.pop_front().unwrap_or_default();
                 if status == 101
                     || (method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&status))
                 {
-                    p.then_tunnel = true;
+                    then_tunnel = true;
                     no_body = true;
                 }
                 if method.eq_ignore_ascii_case("HEAD") || status == 204 || status == 304 {
@@ -573,13 +763,18 @@ impl Parser {
                 }
             }
         }
-        if no_body {
-            let tunnel = p.then_tunnel;
-            out.push(self.finish_message(p));
-            self.state = if tunnel { State::Tunnel } else { State::Head };
-            return;
-        }
-        self.state = if chunked {
+        let p = Pending {
+            wire_len: 0,
+            lost: 0,
+            truncated: false,
+            head_fields: h.headers.len(),
+            trailers: Vec::new(),
+            then_tunnel,
+        };
+        sink.head(h);
+        self.state = if no_body {
+            State::Length(0)
+        } else if chunked {
             self.line.clear();
             State::Chunked(Chunk::Size)
         } else if let Some(n) = length {
@@ -588,43 +783,41 @@ impl Parser {
             State::UntilClose
         };
         if self.state == State::Length(0) {
-            let tunnel = p.then_tunnel;
-            out.push(self.finish_message(p));
-            self.state = if tunnel { State::Tunnel } else { State::Head };
+            sink.end(p.end());
+            self.state = if then_tunnel {
+                State::Tunnel
+            } else {
+                State::Head
+            };
             return;
         }
         self.pending = Some(p);
     }
 
-    /// Keep body bytes up to the limit; count them all.
-    fn body_bytes(&mut self, b: &[u8]) {
-        let max = self.limits.max_body_bytes;
+    /// Hand body bytes to the sink; count them.
+    fn body_bytes(&mut self, b: &[u8], sink: &mut dyn Sink) {
         if let Some(p) = &mut self.pending {
             p.wire_len = p.wire_len.saturating_add(b.len() as u64);
-            let room = max.saturating_sub(p.body.len());
-            if b.len() > room {
-                p.truncated = true;
-            }
-            p.body.extend_from_slice(&b[..room.min(b.len())]);
+            sink.body(b);
         }
     }
 
-    fn length_body(&mut self, data: &[u8], rem: u64, out: &mut Vec<Message>) -> usize {
+    fn length_body(&mut self, data: &[u8], rem: u64, sink: &mut dyn Sink) -> usize {
         let take = rem.min(data.len() as u64) as usize;
-        self.body_bytes(&data[..take]);
+        self.body_bytes(&data[..take], sink);
         let rem = rem - take as u64;
         if rem == 0 {
-            self.complete(out);
+            self.complete(sink);
         } else {
             self.state = State::Length(rem);
         }
         take
     }
 
-    fn complete(&mut self, out: &mut Vec<Message>) {
+    fn complete(&mut self, sink: &mut dyn Sink) {
         if let Some(p) = self.pending.take() {
             let tunnel = p.then_tunnel;
-            out.push(self.finish_message(p));
+            sink.end(p.end());
             self.after_message();
             if tunnel {
                 self.state = State::Tunnel;
@@ -670,7 +863,7 @@ impl Parser {
         &mut self,
         data: &[u8],
         c: Chunk,
-        out: &mut Vec<Message>,
+        sink: &mut dyn Sink,
     ) -> Result<usize, (usize, ProtoError)> {
         match c {
             Chunk::Size => {
@@ -697,7 +890,7 @@ impl Parser {
             }
             Chunk::Data(rem) => {
                 let take = rem.min(data.len() as u64) as usize;
-                self.body_bytes(&data[..take]);
+                self.body_bytes(&data[..take], sink);
                 let rem = rem - take as u64;
                 self.state = State::Chunked(if rem == 0 {
                     Chunk::DataEnd
@@ -742,9 +935,10 @@ impl Parser {
                 let l = line.strip_suffix(b"\n").unwrap_or(&line);
                 let l = l.strip_suffix(b"\r").unwrap_or(l);
                 if l.is_empty() {
-                    self.complete(out);
+                    self.complete(sink);
                 } else if let Some(p) = &mut self.pending {
-                    let r = add_field(&mut p.headers, l, self.limits.max_headers, self.offset);
+                    let room = self.limits.max_headers.saturating_sub(p.head_fields);
+                    let r = add_field(&mut p.trailers, l, room, self.offset);
                     if let Err(e) = r {
                         self.line = line;
                         self.line.clear();
@@ -756,58 +950,6 @@ impl Parser {
                 Ok(n)
             }
         }
-    }
-
-    /// Decode the body and build the message.
-    fn finish_message(&self, p: Pending) -> Message {
-        let mut m = Message {
-            start: p.start,
-            headers: p.headers,
-            body: Vec::new(),
-            body_wire_len: p.wire_len,
-            content_encoding: p.content_encoding,
-            body_truncated: p.truncated,
-            decode_error: None,
-            offset: p.offset,
-        };
-        // Decoding undoes the transfer codings, then the content codings, each last-applied first.
-        let codings: Vec<&str> = m
-            .content_encoding
-            .iter()
-            .chain(p.transfer_codings.iter())
-            .map(String::as_str)
-            .filter(|c| *c != "identity")
-            .collect();
-        let mut data = p.body;
-        for c in codings.iter().rev() {
-            if data.is_empty() {
-                break;
-            }
-            let by_ratio = (data.len() as u64).saturating_mul(self.limits.max_ratio);
-            let limit = (self.limits.max_decompressed_bytes as u64)
-                .min(by_ratio.max(self.limits.ratio_free_bytes as u64))
-                as usize;
-            let d: Decoded = body::decompress_partial(c, &data, limit);
-            if d.truncated {
-                m.body_truncated = true;
-                m.decode_error = Some("decoded size limit reached");
-            }
-            if let Some(e) = d.error {
-                m.decode_error = Some(match e {
-                    ProtoError::Decompress { what, .. } => what,
-                    _ => "decode failed",
-                });
-                if d.data.is_empty() {
-                    // Nothing decoded: keep the encoded bytes, which may still be readable.
-                    break;
-                }
-                data = d.data;
-                break;
-            }
-            data = d.data;
-        }
-        m.body = data;
-        m
     }
 }
 

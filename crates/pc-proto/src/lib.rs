@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod body;
+pub mod decode;
 pub mod dns;
 pub mod gquic;
 pub mod http1;

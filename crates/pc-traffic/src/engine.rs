@@ -85,21 +85,21 @@ pub struct HitField<'a> {
     pub host: Option<&'a str>,
 }
 
-/// Search one field and add every hit ending after `skip_before` (bytes already searched as
-/// the tail of the previous chunk) to `hits`, seen at `ts` in `frame` or HAR `entry`.
+/// Search one field and add to `hits` every hit whose span `keep` accepts, seen at `ts` in
+/// `frame` or HAR `entry`. Says whether the search stopped short (see [`pc_detect::Scanned`]).
 #[allow(clippy::too_many_arguments)]
 pub fn scan_field(
     ctx: &Ctx<'_>,
     hits: &mut LocalHits,
     data: &[u8],
-    skip_before: usize,
+    keep: &dyn Fn(usize, usize) -> bool,
     field: &HitField<'_>,
     ts: Option<i64>,
     frame: Option<u64>,
     entry: Option<u64>,
-) {
+) -> pc_detect::Scanned {
     ctx.matcher.scan(data, &ctx.scan, &mut |h| {
-        if h.end <= skip_before {
+        if !keep(h.start, h.end) {
             return;
         }
         let key = HitKey {
@@ -113,7 +113,12 @@ pub fn scan_field(
         hits.entry(key).or_default().add(ts, frame, entry, || {
             ctx.matcher.snippet(data, h.start, h.end, ctx.reveal)
         });
-    });
+    })
+}
+
+/// Every hit counts.
+pub fn all(_: usize, _: usize) -> bool {
+    true
 }
 
 /// A finding's identity once its destination is known.
@@ -145,6 +150,7 @@ pub struct DestAgg {
     pub bytes_sent_inspected: u64,
     pub bytes_received: u64,
     pub cleartext: bool,
+    pub cuts: u64,
     pub apps: BTreeSet<String>,
     pub phases: BTreeSet<String>,
     pub captures: BTreeSet<String>,
@@ -294,6 +300,8 @@ fn analyze_packets(
             }
             Ok(None) => break,
             Err(e) => {
+                // What came before the bad record was analysed; what follows never will be.
+                analysis.result.input.stopped_at = Some(e.offset);
                 analysis.result.input.errors.push(e.to_string());
                 break;
             }
@@ -419,6 +427,7 @@ fn build_report(
             e.bytes_sent_inspected += d.bytes_sent_inspected;
             e.bytes_received += d.bytes_received;
             e.cleartext |= d.cleartext;
+            e.cuts += d.cuts;
             e.apps.extend(d.apps);
             e.phases.extend(d.phases);
             e.captures.extend(d.captures);
@@ -477,6 +486,7 @@ fn build_report(
                 bytes_sent_inspected: d.bytes_sent_inspected.min(d.bytes_sent),
                 bytes_received: d.bytes_received,
                 cleartext_data_sent: d.cleartext,
+                cuts: d.cuts,
                 tls_versions: d.tls_versions.into_iter().collect(),
                 phases: d.phases.into_iter().collect(),
                 apps: d.apps.into_iter().collect(),

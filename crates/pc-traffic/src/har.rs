@@ -2,7 +2,7 @@
 
 use crate::agg::LocalHits;
 use crate::engine::{CaptureResult, Ctx, DestKey, FindingKey, HitField, har_time, scan_field};
-use crate::model::Request;
+use crate::model::{Cut, Request};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -65,6 +65,7 @@ pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
         let ts = har_time(entry.started.as_deref()).or(entry.ts);
         let idx = entry.index as u64;
         let mut hits = LocalHits::new();
+        let mut incomplete = Vec::new();
         let mut scan = |data: &[u8], location: &str| {
             let field = HitField {
                 location,
@@ -72,7 +73,19 @@ pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
                 encrypted,
                 host: None,
             };
-            scan_field(ctx, &mut hits, data, 0, &field, ts, None, Some(idx));
+            let scanned = scan_field(
+                ctx,
+                &mut hits,
+                data,
+                &crate::engine::all,
+                &field,
+                ts,
+                None,
+                Some(idx),
+            );
+            if scanned.incomplete {
+                incomplete.push(location.to_string());
+            }
         };
         scan(req.url.as_bytes(), "url");
         let mut cookie_header = false;
@@ -93,6 +106,17 @@ pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
         let body_len = req.body.as_ref().map_or(0, |b| b.len() as u64);
         if let Some(body) = &req.body {
             scan(body, "body");
+        }
+        // A field whose search stopped early (too many hits, or the decode budget) leaves a
+        // part unread: say where, so the verdict cannot be a clean PASS on it.
+        for location in incomplete {
+            result.input.coverage.add(Cut {
+                frame: None,
+                entry: Some(idx),
+                flow: None,
+                what: format!("{location}: search stopped early"),
+                bytes: 0,
+            });
         }
         let server_ip: Option<IpAddr> = entry.server_ip;
         for (k, agg) in hits {

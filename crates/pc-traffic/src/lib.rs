@@ -8,9 +8,11 @@
 
 mod agg;
 mod engine;
+mod h1;
 mod har;
 pub mod model;
 mod pcap;
+mod seam;
 pub mod time;
 
 pub use engine::{Input, Options, TrafficError, analyze};

@@ -79,6 +79,9 @@ pub struct Destination {
     pub bytes_received: u64,
     /// Whether the phone sent application data that was not encrypted (HTTP, raw TCP/UDP, DNS).
     pub cleartext_data_sent: bool,
+    /// Pieces of what the phone sent here that were cut or could not be decoded, so not
+    /// searched whole (see the input's `coverage`).
+    pub cuts: u64,
     pub tls_versions: Vec<String>,
     pub phases: Vec<String>,
     pub apps: Vec<String>,
@@ -159,6 +162,59 @@ pub struct InputSummary {
     pub errors: Vec<String>,
     /// Whether the input could not be read at all.
     pub failed: bool,
+    /// Byte offset at which reading stopped before the end of the file (a broken or cut
+    /// capture): the input is only partly usable, what follows was never analysed.
+    pub stopped_at: Option<u64>,
+    /// What the analysis could not search, and where.
+    pub coverage: Coverage,
+}
+
+/// What the analysis of one input could not search: every cut, skipped range and parse stop
+/// in what the phone sent. A requirement whose evidence has cuts is never a PASS.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Coverage {
+    /// Pieces of what the phone sent (request bodies, messages, stream bytes) that were cut by
+    /// a limit, lost in part, or could not be decoded: an identifier in the part not read
+    /// would not have been found.
+    pub cuts: u64,
+    /// Bytes the phone sent that are known not to have been searched because of those cuts
+    /// (a lower bound: how much of a cut body was never read is not always known).
+    pub bytes_not_searched: u64,
+    /// Bytes the phone sent that the capture lost (TCP gaps), whatever they carried.
+    pub gap_bytes_sent: u64,
+    /// The first cuts, with where they are.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first_cuts: Vec<Cut>,
+}
+
+/// One cut: where, what, and how many bytes were not searched (0 when unknown).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cut {
+    /// Frame (pcap) at which the cut was noticed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<u64>,
+    /// HAR entry index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<u64>,
+    /// The connection, as `tcp 10.0.0.2:51234 -> 93.184.216.34:80`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
+    pub what: String,
+    pub bytes: u64,
+}
+
+/// Cuts kept with their place per input; the rest are counted.
+pub const MAX_CUTS_LISTED: usize = 32;
+
+impl Coverage {
+    /// Record one cut.
+    pub fn add(&mut self, cut: Cut) {
+        self.cuts += 1;
+        self.bytes_not_searched = self.bytes_not_searched.saturating_add(cut.bytes);
+        if self.first_cuts.len() < MAX_CUTS_LISTED {
+            self.first_cuts.push(cut);
+        }
+    }
 }
 
 /// Which identifiers were searched, and which were skipped (too short to search safely).

@@ -1,9 +1,10 @@
 //! Packet captures: packets → flows (pc-net) → protocol analyzers (pc-proto) → matcher.
 
 use crate::agg::LocalHits;
-use crate::engine::{CaptureResult, Ctx, DestKey, DnsKey, HitField, scan_field};
-use crate::model::Handshake;
-use crate::model::Request;
+use crate::engine::{CaptureResult, Ctx, DestKey, DnsKey, HitField, all, scan_field};
+use crate::h1::{Done, ReqBody, ReqSink};
+use crate::model::{Cut, Handshake, Request};
+use crate::seam::{RAW_OVERLAP, Seam};
 use pc_net::{Direction, FlowId, FlowKey, FlowSink, FlowStats, PacketMeta, Transport};
 use pc_proto::{AppProto, dns, gquic, http1, quic, tls};
 use std::collections::HashMap;
@@ -31,17 +32,16 @@ type Fk = (Transport, FlowId);
 
 /// DNS answers kept to name destinations; beyond this the oldest names are not replaced.
 const MAX_DNS_NAMES: usize = 1_000_000;
-/// Bytes kept from the end of one raw chunk so that a value split across two TCP segments
-/// is still found; longer than any derived form (SHA-256 hex is 64).
-const RAW_OVERLAP: usize = 160;
 /// Server bytes kept while waiting for the client's first bytes.
 const MAX_EARLY_SERVER: usize = 64 * 1024;
 
 /// HTTP over one connection, whether its bytes came in clear or out of TLS.
 enum HttpConn {
+    /// HTTP/1.x: the requests are parsed; the responses are not (nothing the phone sends is
+    /// in them), but for a `101 Switching Protocols` after an upgrade request.
     H1 {
         req: Box<http1::Parser>,
-        resp: Box<http1::Parser>,
+        body: Box<ReqBody>,
         /// The client asked to upgrade to cleartext HTTP/2 (`Upgrade: h2c`).
         h2c: bool,
         /// The client asked to upgrade to WebSocket.
@@ -58,7 +58,7 @@ impl HttpConn {
     fn h1() -> Self {
         HttpConn::H1 {
             req: Box::new(http1::Parser::requests()),
-            resp: Box::new(http1::Parser::responses()),
+            body: Box::default(),
             h2c: false,
             ws: false,
         }
@@ -67,6 +67,13 @@ impl HttpConn {
     fn h2() -> Self {
         HttpConn::H2(Box::new(pc_h2::Connection::new()))
     }
+}
+
+/// What a request parser is given.
+enum H1Step<'a> {
+    Push(&'a [u8]),
+    Gap(u64),
+    Finish,
 }
 
 /// Where an HTTP/1.1 response switches to HTTP/2 after `Upgrade: h2c`: just past the headers
@@ -122,7 +129,11 @@ struct Flow {
     handshake: Option<usize>,
     cleartext_sent: bool,
     hits: LocalHits,
-    tail: Vec<u8>,
+    /// Raw bytes searched so far, for values split across segments.
+    seam: Seam,
+    /// Pieces of what the client sent that were cut, and bytes known not searched.
+    cuts: u64,
+    unsearched: u64,
     /// What the server sent before the client said anything (an HTTP/2 server's SETTINGS, a
     /// banner), kept until the client's first bytes tell the protocol.
     early_server: Vec<u8>,
@@ -148,8 +159,7 @@ pub struct Analysis<'c> {
     pub result: CaptureResult,
     flows: HashMap<(Transport, FlowId), Flow>,
     dns_names: HashMap<IpAddr, String>,
-    scratch: Vec<u8>,
-    http_out: Vec<http1::Message>,
+    http_done: Vec<Done>,
     tls_out: Vec<tls::Event>,
     /// TLS secrets known so far (key log files and the capture's Decryption Secrets Blocks).
     pub keys: Arc<pc_tlsdec::keylog::KeyLog>,
@@ -164,8 +174,7 @@ impl<'c> Analysis<'c> {
             result,
             flows: HashMap::new(),
             dns_names: HashMap::new(),
-            scratch: Vec::new(),
-            http_out: Vec::new(),
+            http_done: Vec::new(),
             tls_out: Vec::new(),
             keys: Arc::new(pc_tlsdec::keylog::KeyLog::default()),
             resumption: pc_tlsdec::ResumptionCache::shared(),
@@ -173,19 +182,18 @@ impl<'c> Analysis<'c> {
     }
 }
 
-/// Scan `data` and add every hit to `hits`.
+/// Scan `data` and add every hit to `hits`; true when the search stopped short.
 #[allow(clippy::too_many_arguments)]
 fn scan_into(
     ctx: &Ctx<'_>,
     hits: &mut LocalHits,
     data: &[u8],
-    skip_before: usize,
     location: &str,
     protocol: &'static str,
     encrypted: bool,
     host: Option<&str>,
     meta: &PacketMeta,
-) {
+) -> bool {
     let field = HitField {
         location,
         protocol,
@@ -196,19 +204,47 @@ fn scan_into(
         ctx,
         hits,
         data,
-        skip_before,
+        &all,
         &field,
         Some(meta.ts),
         Some(meta.frame),
         None,
-    );
+    )
+    .incomplete
+}
+
+/// How a flow is named in a cut.
+fn flow_name(key: &FlowKey) -> String {
+    let t = match key.transport {
+        Transport::Tcp => "tcp",
+        Transport::Udp => "udp",
+    };
+    format!("{t} {} -> {}", key.client, key.server)
 }
 
 impl Analysis<'_> {
+    /// Note a cut in what the client of flow `id` sent: not all of it was searched.
+    fn cut(&mut self, id: Fk, meta: &PacketMeta, what: String, bytes: u64) {
+        let flow = self.flows.get_mut(&id).map(|f| {
+            f.cuts += 1;
+            f.unsearched = f.unsearched.saturating_add(bytes);
+            flow_name(&f.key)
+        });
+        self.result.input.coverage.add(Cut {
+            frame: Some(meta.frame),
+            entry: None,
+            flow,
+            what,
+            bytes,
+        });
+    }
+
+    /// An HTTP/1.x request that ended: recorded, its start line and fields searched (its body
+    /// was searched as it came), and whatever of it could not be read noted as a cut.
     fn http_request(
         &mut self,
         id: Fk,
-        msg: &http1::Message,
+        done: &Done,
         meta: &PacketMeta,
         protocol: &'static str,
         encrypted: bool,
@@ -217,14 +253,13 @@ impl Analysis<'_> {
         let Some(flow) = self.flows.get_mut(&id) else {
             return;
         };
+        let msg = &done.head;
         let http1::StartLine::Request { method, target, .. } = &msg.start else {
             return;
         };
         let host = msg
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("host"))
-            .map(|(_, v)| String::from_utf8_lossy(v).trim().to_string());
+            .header("host")
+            .map(|v| String::from_utf8_lossy(v).trim().to_string());
         if flow.http_host.is_none() {
             flow.http_host = host.as_deref().map(strip_port).map(str::to_string);
         }
@@ -241,29 +276,28 @@ impl Analysis<'_> {
             port: Some(flow.key.server.port()),
             app: flow.app.as_deref().map(str::to_string),
         });
-        scan_into(
+        let mut incomplete = done.incomplete;
+        incomplete |= scan_into(
             ctx,
             &mut flow.hits,
             target.as_bytes(),
-            0,
             "url",
             protocol,
             encrypted,
             None,
             meta,
         );
-        for (name, value) in &msg.headers {
+        for (name, value) in msg.headers.iter().chain(&done.end.trailers) {
             let lname = name.to_ascii_lowercase();
             let loc = if lname == "cookie" {
                 "cookie".to_string()
             } else {
                 format!("header:{lname}")
             };
-            scan_into(
+            incomplete |= scan_into(
                 ctx,
                 &mut flow.hits,
                 value,
-                0,
                 &loc,
                 protocol,
                 encrypted,
@@ -271,19 +305,89 @@ impl Analysis<'_> {
                 meta,
             );
         }
-        if !msg.body.is_empty() {
-            scan_into(
-                ctx,
-                &mut flow.hits,
-                &msg.body,
-                0,
-                "body",
+        let what = if done.end.truncated {
+            Some(if done.end.lost > 0 {
+                format!(
+                    "{method} request body incomplete: {} bytes lost in the capture",
+                    done.end.lost
+                )
+            } else {
+                format!("{method} request body cut off (stream ended or could not be parsed)")
+            })
+        } else if done.decode.is_cut() {
+            let stop = done.decode.stop.map(|s| s.to_string()).unwrap_or_default();
+            Some(format!(
+                "{method} request body searched for {} decoded bytes only: {stop}",
+                done.decode.decoded
+            ))
+        } else if incomplete {
+            Some(format!(
+                "{method} request: encoded values past the matcher's decoding budget not searched"
+            ))
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            let bytes = done.end.lost.saturating_add(done.decode.encoded_unread);
+            self.cut(id, meta, what, bytes);
+        }
+    }
+
+    /// One step of a connection's request parser, then the requests it ended.
+    #[allow(clippy::too_many_arguments)]
+    fn h1_run(
+        &mut self,
+        id: Fk,
+        req: &mut http1::Parser,
+        body: &mut ReqBody,
+        step: H1Step<'_>,
+        meta: &PacketMeta,
+        protocol: &'static str,
+        encrypted: bool,
+    ) -> Vec<Done> {
+        let mut done = std::mem::take(&mut self.http_done);
+        let ctx = self.ctx;
+        let Some(flow) = self.flows.get_mut(&id) else {
+            return done;
+        };
+        let mut sink = ReqSink {
+            ctx,
+            hits: &mut flow.hits,
+            body,
+            done: &mut done,
+            field: HitField {
+                location: "body",
                 protocol,
                 encrypted,
-                None,
-                meta,
-            );
+                host: None,
+            },
+            ts: Some(meta.ts),
+            frame: Some(meta.frame),
+        };
+        let parsed = match step {
+            H1Step::Push(data) => req.push_to(data, &mut sink),
+            H1Step::Gap(n) => {
+                req.gap_to(n, &mut sink);
+                Ok(())
+            }
+            H1Step::Finish => {
+                req.finish_to(&mut sink);
+                Ok(())
+            }
+        };
+        for d in done.iter().filter(|d| !is_h2_preface(&d.head)) {
+            self.http_request(id, d, meta, protocol, encrypted);
         }
+        if let Err(e) = parsed {
+            self.cut(id, meta, format!("HTTP request stream: {e}"), 0);
+        }
+        done
+    }
+
+    /// Hand back the list `h1_run` returned, for reuse.
+    fn h1_recycle(&mut self, mut done: Vec<Done>) {
+        done.clear();
+        self.http_done = done;
     }
 
     fn dns_message(&mut self, id: Fk, msg: &dns::Message, meta: &PacketMeta) {
@@ -312,7 +416,6 @@ impl Analysis<'_> {
                         ctx,
                         &mut flow.hits,
                         q.name.as_bytes(),
-                        0,
                         "dns",
                         "dns",
                         false,
@@ -373,7 +476,6 @@ impl Analysis<'_> {
                 ctx,
                 &mut flow.hits,
                 sni.as_bytes(),
-                0,
                 "sni",
                 protocol,
                 false,
@@ -426,25 +528,30 @@ impl Analysis<'_> {
             return;
         };
         flow.cleartext_sent |= !encrypted;
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&flow.tail);
-        let skip = self.scratch.len();
-        self.scratch.extend_from_slice(data);
-        scan_into(
-            ctx,
-            &mut flow.hits,
-            &self.scratch,
-            skip,
-            "payload",
+        let field = HitField {
+            location: "payload",
             protocol,
             encrypted,
+            host: None,
+        };
+        let incomplete = flow.seam.scan(
+            ctx,
+            &mut flow.hits,
+            data,
+            RAW_OVERLAP,
+            &field,
+            Some(meta.ts),
+            Some(meta.frame),
             None,
-            meta,
         );
-        let keep = self.scratch.len().min(RAW_OVERLAP);
-        flow.tail.clear();
-        flow.tail
-            .extend_from_slice(&self.scratch[self.scratch.len() - keep..]);
+        if incomplete {
+            self.cut(
+                id,
+                meta,
+                format!("{protocol} payload: encoded values past the matcher's decoding budget not searched"),
+                0,
+            );
+        }
     }
 
     /// HTTP bytes of one direction, from the wire or out of TLS.
@@ -460,38 +567,26 @@ impl Analysis<'_> {
         encrypted: bool,
     ) {
         match conn {
-            HttpConn::H1 { req, resp, h2c, ws } => {
-                let mut out = std::mem::take(&mut self.http_out);
+            HttpConn::H1 { req, body, h2c, ws } => {
                 let mut switch_at = None;
                 if dir == Direction::ToServer {
-                    let _ = req.push(data, &mut out);
-                    for m in &out {
-                        if let http1::StartLine::Request { method, .. } = &m.start {
-                            resp.expect_response_to(method);
-                            let upgrade = |to: &[u8]| {
-                                m.headers.iter().any(|(n, v)| {
-                                    n.eq_ignore_ascii_case("upgrade")
-                                        && v.windows(to.len()).any(|w| w.eq_ignore_ascii_case(to))
-                                })
-                            };
-                            *h2c |= upgrade(b"h2c");
-                            *ws |= upgrade(b"websocket");
-                        }
+                    let done =
+                        self.h1_run(id, req, body, H1Step::Push(data), meta, protocol, encrypted);
+                    for d in &done {
+                        let upgrade = |to: &[u8]| {
+                            d.head.headers.iter().any(|(n, v)| {
+                                n.eq_ignore_ascii_case("upgrade")
+                                    && v.windows(to.len()).any(|w| w.eq_ignore_ascii_case(to))
+                            })
+                        };
+                        *h2c |= upgrade(b"h2c");
+                        *ws |= upgrade(b"websocket");
                     }
-                    for m in out.iter().filter(|m| !is_h2_preface(m)) {
-                        self.http_request(id, m, meta, protocol, encrypted);
-                    }
-                } else {
+                    self.h1_recycle(done);
+                } else if *h2c || *ws {
                     // After `101 Switching Protocols` the connection speaks HTTP/2 or WebSocket.
-                    switch_at = if *h2c || *ws {
-                        after_switching_protocols(data)
-                    } else {
-                        None
-                    };
-                    let _ = resp.push(&data[..switch_at.unwrap_or(data.len())], &mut out);
+                    switch_at = after_switching_protocols(data);
                 }
-                out.clear();
-                self.http_out = out;
                 if let Some(at) = switch_at {
                     let websocket = matches!(
                         conn,
@@ -521,7 +616,6 @@ impl Analysis<'_> {
                                 ctx,
                                 &mut flow.hits,
                                 &f.payload,
-                                0,
                                 "websocket",
                                 protocol,
                                 encrypted,
@@ -578,8 +672,9 @@ impl Analysis<'_> {
                 app: flow.app.as_deref().map(str::to_string),
             });
         }
-        let scan = |hits: &mut LocalHits, data: &[u8], location: &str| {
-            scan_into(ctx, hits, data, 0, location, "http2", encrypted, None, meta);
+        let mut incomplete = false;
+        let mut scan = |hits: &mut LocalHits, data: &[u8], location: &str| {
+            incomplete |= scan_into(ctx, hits, data, location, "http2", encrypted, None, meta);
         };
         scan(&mut flow.hits, path.as_bytes(), "url");
         for (name, value) in m.headers.iter().chain(&m.trailers) {
@@ -611,6 +706,20 @@ impl Analysis<'_> {
         for w in &m.websocket {
             scan(&mut flow.hits, &w.payload, "websocket");
         }
+        if m.body_truncated || incomplete {
+            let what = if m.body_truncated {
+                format!(
+                    "HTTP/2 stream {}: request body cut (limit, reset or gap)",
+                    m.stream_id
+                )
+            } else {
+                format!(
+                    "HTTP/2 stream {}: encoded values past the matcher's decoding budget not searched",
+                    m.stream_id
+                )
+            };
+            self.cut(id, meta, what, 0);
+        }
     }
 
     /// What a decrypted QUIC connection carried: HTTP/3 requests, or raw stream bytes.
@@ -641,8 +750,10 @@ impl Analysis<'_> {
                         port: Some(flow.key.server.port()),
                         app: flow.app.as_deref().map(str::to_string),
                     });
-                    let scan = |hits: &mut LocalHits, data: &[u8], location: &str| {
-                        scan_into(ctx, hits, data, 0, location, "http3", true, None, meta);
+                    let mut incomplete = false;
+                    let mut scan = |hits: &mut LocalHits, data: &[u8], location: &str| {
+                        incomplete |=
+                            scan_into(ctx, hits, data, location, "http3", true, None, meta);
                     };
                     scan(&mut flow.hits, path.as_bytes(), "url");
                     for (name, value) in &m.headers {
@@ -654,6 +765,14 @@ impl Analysis<'_> {
                     }
                     if !m.body.is_empty() {
                         scan(&mut flow.hits, &m.body, "body");
+                    }
+                    if m.body_truncated || incomplete {
+                        let what = if m.body_truncated {
+                            "HTTP/3 request body cut (limit or lost stream data)"
+                        } else {
+                            "HTTP/3 request: encoded values past the matcher's decoding budget not searched"
+                        };
+                        self.cut(id, meta, what.to_string(), 0);
                     }
                 }
                 pc_h3::Event::StreamData {
@@ -732,7 +851,7 @@ impl Analysis<'_> {
     }
 }
 
-fn is_h2_preface(m: &http1::Message) -> bool {
+fn is_h2_preface(m: &http1::Head) -> bool {
     matches!(&m.start, http1::StartLine::Request { method, target, .. } if method == "PRI" && target == "*")
 }
 
@@ -769,7 +888,9 @@ impl FlowSink for Analysis<'_> {
                 handshake: None,
                 cleartext_sent: false,
                 hits: LocalHits::new(),
-                tail: Vec::new(),
+                seam: Seam::default(),
+                cuts: 0,
+                unsearched: 0,
                 early_server: Vec::new(),
             },
         );
@@ -889,22 +1010,52 @@ impl FlowSink for Analysis<'_> {
         }
     }
 
-    fn stream_gap(&mut self, id: FlowId, dir: Direction, missing: u64, _meta: &PacketMeta) {
+    fn stream_gap(&mut self, id: FlowId, dir: Direction, missing: u64, meta: &PacketMeta) {
         let id = (Transport::Tcp, id);
         self.result.input.tcp_gaps += 1;
+        let to_server = dir == Direction::ToServer;
+        if to_server {
+            let c = &mut self.result.input.coverage;
+            c.gap_bytes_sent = c.gap_bytes_sent.saturating_add(missing);
+        }
         let Some(flow) = self.flows.get_mut(&id) else {
             return;
         };
-        flow.tail.clear();
-        let to_server = dir == Direction::ToServer;
-        match &mut flow.analyzer {
-            Analyzer::Http(HttpConn::H1 { req, resp, .. }) => {
-                if to_server {
-                    req.gap(missing)
-                } else {
-                    resp.gap(missing)
-                }
+        flow.seam.reset();
+        // Lost request bytes end or cut the request they were in: taken out while it runs,
+        // since the request handler needs the flow table.
+        let h1 = match &mut flow.analyzer {
+            Analyzer::Http(HttpConn::H1 { .. }) if to_server => Some(("http", false)),
+            Analyzer::Tls { dec: Some(d), .. } if to_server => {
+                matches!(d.inner, Some(HttpConn::H1 { .. })).then_some(("https-decrypted", true))
             }
+            _ => None,
+        };
+        if let Some((protocol, encrypted)) = h1 {
+            let mut analyzer = std::mem::replace(&mut flow.analyzer, Analyzer::Undecided);
+            if let Analyzer::Tls { dec: Some(d), .. } = &mut analyzer {
+                d.session.gap(true);
+            }
+            let conn = match &mut analyzer {
+                Analyzer::Http(c) => Some(c),
+                Analyzer::Tls { dec: Some(d), .. } => d.inner.as_mut(),
+                _ => None,
+            };
+            if let Some(HttpConn::H1 { req, body, .. }) = conn {
+                // Inside TLS the plaintext length lost is not known: resynchronise.
+                let n = if encrypted { 0 } else { missing };
+                let done = self.h1_run(id, req, body, H1Step::Gap(n), meta, protocol, encrypted);
+                self.h1_recycle(done);
+            }
+            if let Analyzer::Tls { c, .. } = &mut analyzer {
+                c.gap_len(missing);
+            }
+            if let Some(f) = self.flows.get_mut(&id) {
+                f.analyzer = analyzer;
+            }
+            return;
+        }
+        match &mut flow.analyzer {
             Analyzer::Http(HttpConn::H2(h2)) => h2.gap(to_server),
             Analyzer::Tls { c, s, dec } => {
                 if to_server {
@@ -914,17 +1065,8 @@ impl FlowSink for Analysis<'_> {
                 }
                 if let Some(d) = dec {
                     d.session.gap(to_server);
-                    match &mut d.inner {
-                        // Plaintext lost with the records: let the parser resynchronise.
-                        Some(HttpConn::H1 { req, resp, .. }) => {
-                            if to_server {
-                                req.gap(0)
-                            } else {
-                                resp.gap(0)
-                            }
-                        }
-                        Some(HttpConn::H2(h2)) => h2.gap(to_server),
-                        _ => {}
+                    if let Some(HttpConn::H2(h2)) = &mut d.inner {
+                        h2.gap(to_server);
                     }
                 }
             }
@@ -1026,7 +1168,7 @@ impl FlowSink for Analysis<'_> {
                     self.raw(id, data, meta);
                     // Each datagram stands alone: no overlap across datagrams.
                     if let Some(f) = self.flows.get_mut(&id) {
-                        f.tail.clear();
+                        f.seam.reset();
                     }
                 }
             }
@@ -1107,32 +1249,35 @@ impl FlowSink for Analysis<'_> {
             flow = f;
         }
         // Requests still open when the flow ends (bodies read until close, cut captures).
-        let pending = match &mut flow.analyzer {
-            Analyzer::Http(HttpConn::H1 { req, .. }) => Some((req, "http", false)),
-            Analyzer::Tls { dec: Some(d), .. } => match &mut d.inner {
-                Some(HttpConn::H1 { req, .. }) => Some((req, "https-decrypted", true)),
-                _ => None,
-            },
+        let pending = match &flow.analyzer {
+            Analyzer::Http(HttpConn::H1 { .. }) => Some(("http", false)),
+            Analyzer::Tls { dec: Some(d), .. } => {
+                matches!(d.inner, Some(HttpConn::H1 { .. })).then_some(("https-decrypted", true))
+            }
             _ => None,
         };
-        if let Some((req, protocol, encrypted)) = pending {
-            let mut out = std::mem::take(&mut self.http_out);
-            req.finish(&mut out);
+        if let Some((protocol, encrypted)) = pending {
             let meta = PacketMeta {
                 frame: stats.last_frame,
                 ts: stats.last_ts,
                 app: flow.app.clone(),
             };
+            let mut analyzer = std::mem::replace(&mut flow.analyzer, Analyzer::Undecided);
             self.flows.insert(id, flow);
-            for m in out.iter().filter(|m| !is_h2_preface(m)) {
-                self.http_request(id, m, &meta, protocol, encrypted);
+            let conn = match &mut analyzer {
+                Analyzer::Http(c) => Some(c),
+                Analyzer::Tls { dec: Some(d), .. } => d.inner.as_mut(),
+                _ => None,
+            };
+            if let Some(HttpConn::H1 { req, body, .. }) = conn {
+                let done = self.h1_run(id, req, body, H1Step::Finish, &meta, protocol, encrypted);
+                self.h1_recycle(done);
             }
-            out.clear();
-            self.http_out = out;
             let Some(f) = self.flows.remove(&id) else {
                 return;
             };
             flow = f;
+            flow.analyzer = analyzer;
         }
         if let Analyzer::Tls { dec, .. } = &flow.analyzer {
             // How much of this connection could be read, and if nothing, why.
@@ -1209,9 +1354,11 @@ impl FlowSink for Analysis<'_> {
             Analyzer::Quic(conn) => conn.bytes().1[0],
             Analyzer::Tls { dec: None, .. } | Analyzer::Gquic { .. } => 0,
             _ => stats.bytes[0],
-        };
+        }
+        .saturating_sub(flow.unsearched);
         d.bytes_received += stats.bytes[1];
         d.cleartext |= flow.cleartext_sent && stats.bytes[0] > 0;
+        d.cuts += flow.cuts;
         if let Some(a) = app {
             d.apps.insert(a);
         }

@@ -117,6 +117,7 @@ pub fn dest(host: &str, protocol: &str, phases: &[&str], bytes: u64, tls: &[&str
         },
         bytes_received: 0,
         cleartext_data_sent: protocol == "http",
+        cuts: 0,
         tls_versions: tls.iter().map(|s| s.to_string()).collect(),
         phases: phases.iter().map(|s| s.to_string()).collect(),
         apps: vec![],

@@ -11,8 +11,9 @@
 //! that hold a whole body anyway (HTTP/2 and gRPC messages).
 //!
 //! Gzip's member header is parsed here (RFC 1952 §2.3) because flate2 exposes it only behind its
-//! `Read`/`Write` adapters; the CRC-32 trailer is skipped, not checked: a wrong CRC does not make
-//! the decoded bytes any less sent.
+//! `Read`/`Write` adapters. The CRC-32 and length trailer is checked: a corrupt deflate stream
+//! often decodes to the end without an error, and only the trailer shows that what was decoded
+//! is not what the sender compressed — so the sender's real bytes were not searched.
 
 use crate::body::{ZSTD_WINDOW_LOG_MAX, coding_name};
 use brotli::{BrotliDecompressStream, BrotliResult, BrotliState, enc::StandardAlloc};
@@ -69,10 +70,16 @@ pub struct Outcome {
 enum Gz {
     /// Collecting a member header.
     Header(Vec<u8>),
-    /// Inside a member's deflate data.
-    Data(Box<Decompress>),
-    /// Skipping the 8-byte trailer; then another member may follow.
-    Trailer(u8),
+    /// Inside a member's deflate data, with the CRC-32 of what it decoded so far.
+    Data(Box<Decompress>, flate2::Crc),
+    /// Reading the 8-byte trailer (CRC-32, length mod 2^32) to check it against what was
+    /// decoded; then another member may follow.
+    Trailer {
+        crc: u32,
+        len: u32,
+        got: [u8; 8],
+        n: u8,
+    },
     /// After the last member: bytes that are not a member are ignored.
     Done,
 }
@@ -223,7 +230,8 @@ impl Stage {
                         match gzip_header_len(h)? {
                             Some(n) => {
                                 input = &input[n - before..];
-                                *gz = Gz::Data(Box::new(Decompress::new(false)));
+                                *gz =
+                                    Gz::Data(Box::new(Decompress::new(false)), flate2::Crc::new());
                             }
                             None if h.len() > MAX_GZIP_HEADER => {
                                 return Err(Stop::Corrupt("gzip", "header too long"));
@@ -231,29 +239,52 @@ impl Stage {
                             None => return Ok(()),
                         }
                     }
-                    Gz::Data(d) => {
-                        let (used, end) = inflate_into(d, input, buf, "gzip", emit)?;
+                    Gz::Data(d, crc) => {
+                        let mut emit_crc = |out: &[u8]| {
+                            crc.update(out);
+                            emit(out)
+                        };
+                        let (used, end) = inflate_into(d, input, buf, "gzip", &mut emit_crc)?;
                         input = &input[used..];
                         if !end {
                             return Ok(());
                         }
-                        *gz = Gz::Trailer(8);
+                        *gz = Gz::Trailer {
+                            crc: crc.sum(),
+                            len: crc.amount(),
+                            got: [0; 8],
+                            n: 0,
+                        };
                     }
-                    Gz::Trailer(left) => {
-                        let take = usize::from(*left).min(input.len());
+                    Gz::Trailer { crc, len, got, n } => {
+                        let take = (8 - usize::from(*n)).min(input.len());
+                        got[usize::from(*n)..usize::from(*n) + take]
+                            .copy_from_slice(&input[..take]);
                         input = &input[take..];
-                        *left -= take as u8;
-                        if *left == 0 {
-                            // Concatenated members are one body (RFC 1952 §2.2); anything
-                            // else after the last one is padding, ignored as gzip(1) does.
-                            *gz = if input.first() == Some(&0x1f) {
-                                Gz::Header(Vec::new())
-                            } else {
-                                Gz::Done
-                            };
+                        *n += take as u8;
+                        if *n < 8 {
+                            return Ok(());
                         }
+                        let (want_crc, want_len) = got.split_at(4);
+                        if want_crc != crc.to_le_bytes() || want_len != len.to_le_bytes() {
+                            return Err(Stop::Corrupt(
+                                "gzip",
+                                "CRC-32 or length does not match what was decoded",
+                            ));
+                        }
+                        // Concatenated members are one body (RFC 1952 §2.2).
+                        *gz = if input.first() == Some(&0x1f) {
+                            Gz::Header(Vec::new())
+                        } else {
+                            Gz::Done
+                        };
                     }
-                    Gz::Done => return Ok(()),
+                    // Zero padding after the last member is ignored, as gzip(1) does; any
+                    // other byte there is sent data nobody would decode, so it is not searched.
+                    Gz::Done if input.iter().all(|&b| b == 0) => return Ok(()),
+                    Gz::Done => {
+                        return Err(Stop::Corrupt("gzip", "data after the last member"));
+                    }
                 },
                 Stage::Brotli(s) => {
                     let mut avail_in = input.len();
@@ -317,7 +348,8 @@ impl Stage {
             Stage::Finished | Stage::Gzip(Gz::Done) | Stage::DeflateUndecided(_) => Ok(()),
             Stage::Gzip(Gz::Header(h)) if h.is_empty() => Ok(()),
             // Every deflate byte was decoded; only the checksum is missing.
-            Stage::Gzip(Gz::Trailer(_)) => Ok(()),
+            // Every deflate byte was decoded and searched; only the check is missing.
+            Stage::Gzip(Gz::Trailer { .. }) => Ok(()),
             Stage::Gzip(_) => Err(Stop::EndsEarly("gzip")),
             Stage::Inflate(d, enc) if d.total_in() > 0 => Err(Stop::EndsEarly(enc)),
             Stage::Inflate(..) => Ok(()),

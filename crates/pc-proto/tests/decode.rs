@@ -230,3 +230,38 @@ fn hostile_headers_are_bounded() {
         }
     }
 }
+
+/// A corrupt deflate stream may decode to its end without an error: only the gzip trailer
+/// shows that what came out is not what the sender compressed.
+#[test]
+fn a_gzip_trailer_that_does_not_match_is_a_cut() {
+    let t = text();
+    let mut g = gzip(&t);
+    let good = decode(&["gzip"], &g, 1000, u64::MAX).1;
+    assert_eq!(good.stop, None);
+    let n = g.len();
+    g[n - 8] ^= 0xff; // the CRC-32
+    let (_, o) = decode(&["gzip"], &g, 1000, u64::MAX);
+    assert!(matches!(o.stop, Some(Stop::Corrupt("gzip", _))), "{o:?}");
+    assert!(o.is_cut());
+    let mut g = gzip(&t);
+    g[n - 1] ^= 0x01; // the length
+    assert!(decode(&["gzip"], &g, 7, u64::MAX).1.is_cut());
+}
+
+#[test]
+fn bytes_after_the_last_gzip_member() {
+    let t = text();
+    let mut g = gzip(&t);
+    g.extend([0u8; 100]);
+    let (out, o) = decode(&["gzip"], &g, 33, u64::MAX);
+    assert_eq!((out, o.stop), (t.clone(), None), "zero padding is ignored");
+    let mut g = gzip(&t);
+    g.extend(b"imei=356938035643809");
+    let (out, o) = decode(&["gzip"], &g, 33, u64::MAX);
+    assert_eq!(out, t);
+    assert!(
+        o.is_cut(),
+        "sent bytes nobody decodes are not searched: {o:?}"
+    );
+}

@@ -182,6 +182,38 @@ pub struct CaptureResult {
     pub handshakes: Vec<Handshake>,
 }
 
+impl CaptureResult {
+    /// Lists a request, within the per-input bound.
+    pub(crate) fn push_request(&mut self, r: Request) {
+        if self.requests.len() < crate::model::MAX_REQUESTS {
+            self.requests.push(r);
+        } else {
+            self.input.omitted.requests += 1;
+        }
+    }
+
+    /// Lists a handshake, within the per-input bound; its index, or `usize::MAX` when it was
+    /// left out (an index that matches nothing, so later updates of it are dropped too).
+    pub(crate) fn push_handshake(&mut self, h: Handshake) -> usize {
+        if self.handshakes.len() < crate::model::MAX_HANDSHAKES {
+            self.handshakes.push(h);
+            self.handshakes.len() - 1
+        } else {
+            self.input.omitted.handshakes += 1;
+            usize::MAX
+        }
+    }
+
+    /// The DNS question's entry, unless the per-input bound is reached for a new question.
+    pub(crate) fn dns_entry(&mut self, key: DnsKey) -> Option<&mut DnsAgg> {
+        if self.dns.len() >= crate::model::MAX_DNS_QUERIES && !self.dns.contains_key(&key) {
+            self.input.omitted.dns_queries += 1;
+            return None;
+        }
+        Some(self.dns.entry(key).or_default())
+    }
+}
+
 /// Analyse every input (in parallel across files) and build the report.
 ///
 /// `progress` is called with the number of input bytes consumed since the last call, from any

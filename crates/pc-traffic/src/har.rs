@@ -129,7 +129,7 @@ pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
             };
             result.findings.entry(fk).or_default().merge(agg);
         }
-        result.requests.push(Request {
+        result.push_request(Request {
             capture: result.input.path.clone(),
             phase: result.input.phase.clone(),
             frame: None,

@@ -167,7 +167,28 @@ pub struct InputSummary {
     pub stopped_at: Option<u64>,
     /// What the analysis could not search, and where.
     pub coverage: Coverage,
+    /// Entries of the report's lists left out for this input once their bound was reached
+    /// (the bytes were still searched; only the listing stops).
+    pub omitted: Omitted,
 }
+
+/// Per input, the report lists at most [`MAX_REQUESTS`] requests, [`MAX_HANDSHAKES`] handshakes
+/// and [`MAX_DNS_QUERIES`] distinct DNS questions (each with at most [`MAX_DNS_ANSWERS`]
+/// addresses): memory stays bounded on a capture of millions of connections. What is left out
+/// is counted here. Findings are never left out, and destinations carry every TLS version
+/// negotiated, so no verdict depends on these lists being whole.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Omitted {
+    pub requests: u64,
+    pub handshakes: u64,
+    pub dns_queries: u64,
+    pub dns_answers: u64,
+}
+
+pub const MAX_REQUESTS: usize = 200_000;
+pub const MAX_HANDSHAKES: usize = 200_000;
+pub const MAX_DNS_QUERIES: usize = 100_000;
+pub const MAX_DNS_ANSWERS: usize = 256;
 
 /// What the analysis of one input could not search: every cut, skipped range and parse stop
 /// in what the phone sent. A requirement whose evidence has cuts is never a PASS.

@@ -263,7 +263,7 @@ impl Analysis<'_> {
         if flow.http_host.is_none() {
             flow.http_host = host.as_deref().map(strip_port).map(str::to_string);
         }
-        self.result.requests.push(Request {
+        self.result.push_request(Request {
             capture: self.result.input.path.clone(),
             phase: self.result.input.phase.clone(),
             frame: Some(meta.frame),
@@ -400,17 +400,14 @@ impl Analysis<'_> {
         };
         if !msg.response {
             for q in &msg.questions {
-                let e = self
-                    .result
-                    .dns
-                    .entry(DnsKey {
-                        name: q.name.to_ascii_lowercase(),
-                        qtype: q.qtype,
-                    })
-                    .or_default();
-                e.count += 1;
-                e.transports.insert(transport);
-                e.phases.insert(phase.clone());
+                if let Some(e) = self.result.dns_entry(DnsKey {
+                    name: q.name.to_ascii_lowercase(),
+                    qtype: q.qtype,
+                }) {
+                    e.count += 1;
+                    e.transports.insert(transport);
+                    e.phases.insert(phase.clone());
+                }
                 if let Some(flow) = self.flows.get_mut(&id) {
                     scan_into(
                         ctx,
@@ -439,17 +436,24 @@ impl Analysis<'_> {
                 .clone()
                 .unwrap_or_else(|| rr.name.to_ascii_lowercase());
             if let Some(q) = msg.questions.first() {
-                let e = self
-                    .result
-                    .dns
-                    .entry(DnsKey {
-                        name: q.name.to_ascii_lowercase(),
-                        qtype: q.qtype,
-                    })
-                    .or_default();
-                e.transports.insert(transport);
-                e.phases.insert(self.result.input.phase.clone());
-                e.answers.insert(ip.to_string());
+                let phase = self.result.input.phase.clone();
+                let mut answer_left_out = false;
+                if let Some(e) = self.result.dns_entry(DnsKey {
+                    name: q.name.to_ascii_lowercase(),
+                    qtype: q.qtype,
+                }) {
+                    e.transports.insert(transport);
+                    e.phases.insert(phase);
+                    let ip = ip.to_string();
+                    if e.answers.len() < crate::model::MAX_DNS_ANSWERS || e.answers.contains(&ip) {
+                        e.answers.insert(ip);
+                    } else {
+                        answer_left_out = true;
+                    }
+                }
+                if answer_left_out {
+                    self.result.input.omitted.dns_answers += 1;
+                }
             }
             if self.dns_names.len() < MAX_DNS_NAMES || self.dns_names.contains_key(&ip) {
                 self.dns_names.insert(ip, name);
@@ -484,25 +488,26 @@ impl Analysis<'_> {
             );
         }
         if flow.handshake.is_none() {
-            flow.handshake = Some(self.result.handshakes.len());
-            self.result.handshakes.push(Handshake {
-                capture: self.result.input.path.clone(),
-                frame: meta.frame,
-                protocol: protocol.to_string(),
-                server_ip: flow.key.server.ip().to_string(),
-                server_port: flow.key.server.port(),
-                sni: ch.sni.clone(),
-                alpn: ch.alpn.clone(),
-                versions_offered: ch
-                    .versions
-                    .iter()
-                    .map(|v| tls::version_name(*v).to_string())
-                    .collect(),
-                version_chosen: None,
-                decryption: None,
-                encrypted_bytes: 0,
-                decrypted_bytes: 0,
-            });
+            flow.handshake = Some(
+                self.result.push_handshake(Handshake {
+                    capture: self.result.input.path.clone(),
+                    frame: meta.frame,
+                    protocol: protocol.to_string(),
+                    server_ip: flow.key.server.ip().to_string(),
+                    server_port: flow.key.server.port(),
+                    sni: ch.sni.clone(),
+                    alpn: ch.alpn.clone(),
+                    versions_offered: ch
+                        .versions
+                        .iter()
+                        .map(|v| tls::version_name(*v).to_string())
+                        .collect(),
+                    version_chosen: None,
+                    decryption: None,
+                    encrypted_bytes: 0,
+                    decrypted_bytes: 0,
+                }),
+            );
         }
     }
 
@@ -658,7 +663,7 @@ impl Analysis<'_> {
             flow.http_host = authority.as_deref().map(strip_port).map(str::to_string);
         }
         if m.method().is_some() || !path.is_empty() {
-            self.result.requests.push(Request {
+            self.result.push_request(Request {
                 capture: self.result.input.path.clone(),
                 phase: self.result.input.phase.clone(),
                 frame: Some(meta.frame),
@@ -737,7 +742,7 @@ impl Analysis<'_> {
                     if flow.http_host.is_none() {
                         flow.http_host = authority.as_deref().map(strip_port).map(str::to_string);
                     }
-                    self.result.requests.push(Request {
+                    self.result.push_request(Request {
                         capture: self.result.input.path.clone(),
                         phase: self.result.input.phase.clone(),
                         frame: Some(meta.frame),

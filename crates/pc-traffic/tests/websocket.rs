@@ -3,69 +3,9 @@
 use pc_detect::{Identifier, IdentifierKind};
 use pc_traffic::{Input, Options, analyze};
 
-/// A minimal pcap writer for one TCP conversation (Ethernet, IPv4, TCP; checksums left zero,
-/// which capture readers accept as "not computed").
-struct Pcap {
-    out: Vec<u8>,
-    seq: [u32; 2],
-    t: u32,
-}
-
-const CLIENT: [u8; 4] = [10, 0, 0, 2];
-const SERVER: [u8; 4] = [203, 0, 113, 9];
-
-impl Pcap {
-    fn new() -> Self {
-        let mut out = Vec::new();
-        for v in [
-            0xa1b2c3d4u32.to_le_bytes().to_vec(),
-            2u16.to_le_bytes().to_vec(),
-            4u16.to_le_bytes().to_vec(),
-        ] {
-            out.extend(v);
-        }
-        out.extend([0u8; 8]);
-        out.extend(65535u32.to_le_bytes());
-        out.extend(1u32.to_le_bytes());
-        Pcap {
-            out,
-            seq: [1000, 5000],
-            t: 0,
-        }
-    }
-
-    fn segment(&mut self, from_client: bool, flags: u8, payload: &[u8]) {
-        let (src, dst, sport, dport) = if from_client {
-            (CLIENT, SERVER, 40000u16, 80u16)
-        } else {
-            (SERVER, CLIENT, 80, 40000)
-        };
-        let d = usize::from(!from_client);
-        let ack = self.seq[1 - d];
-        let mut tcp = Vec::new();
-        tcp.extend(sport.to_be_bytes());
-        tcp.extend(dport.to_be_bytes());
-        tcp.extend(self.seq[d].to_be_bytes());
-        tcp.extend(ack.to_be_bytes());
-        tcp.extend([0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        tcp.extend(payload);
-        self.seq[d] = self.seq[d].wrapping_add(payload.len() as u32 + u32::from(flags & 0x03 != 0));
-        let mut ip = vec![0x45, 0];
-        ip.extend(((20 + tcp.len()) as u16).to_be_bytes());
-        ip.extend([0, 1, 0x40, 0, 64, 6, 0, 0]);
-        ip.extend(src);
-        ip.extend(dst);
-        ip.extend(tcp);
-        let mut frame = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
-        frame.extend(ip);
-        self.t += 1;
-        self.out.extend(1_782_000_000u32.to_le_bytes());
-        self.out.extend(self.t.to_le_bytes());
-        self.out.extend((frame.len() as u32).to_le_bytes());
-        self.out.extend((frame.len() as u32).to_le_bytes());
-        self.out.extend(frame);
-    }
-}
+#[path = "util/pcap.rs"]
+mod pcap;
+use pcap::{FIN_ACK, Pcap};
 
 /// A client WebSocket frame: FIN, text, masked with `key`.
 fn ws_frame(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
@@ -78,18 +18,16 @@ fn ws_frame(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
 #[test]
 fn identifier_in_a_masked_websocket_frame_is_found() {
     let mut p = Pcap::new();
-    p.segment(true, 0x02, b"");
-    p.segment(false, 0x12, b"");
-    p.segment(true, 0x10, b"");
-    p.segment(
+    let mut c = p.connect(40000, 80);
+    p.send(
+        &mut c,
         true,
-        0x18,
         b"GET /socket HTTP/1.1\r\nHost: push.acme.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
     );
-    p.segment(
+    p.send(
+        &mut c,
         false,
-        0x18,
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
           Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
     );
@@ -99,9 +37,9 @@ fn identifier_in_a_masked_websocket_frame_is_found() {
         [0x37, 0xfa, 0x21, 0x3d],
     );
     assert!(!frame.windows(15).any(|w| w == b"356938035643809"));
-    p.segment(true, 0x18, &frame);
-    p.segment(true, 0x11, b"");
-    p.segment(false, 0x11, b"");
+    p.send(&mut c, true, &frame);
+    p.segment(&mut c, true, FIN_ACK, b"");
+    p.segment(&mut c, false, FIN_ACK, b"");
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ws.pcap");

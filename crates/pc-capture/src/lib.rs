@@ -33,7 +33,7 @@ pub enum CaptureFormat {
     Pcap,
     /// pcapng file.
     PcapNg,
-    /// HTTP Archive (JSON); read it with [`har::read`], not with [`CaptureReader`].
+    /// HTTP Archive (JSON); read it with [`har::HarReader`], not with [`CaptureReader`].
     Har,
 }
 
@@ -148,12 +148,12 @@ pub enum ErrorKind {
     /// The structure is inconsistent.
     #[error("malformed: {0}")]
     Malformed(&'static str),
-    /// The file is a HAR archive: use [`har::read`] instead of [`CaptureReader`].
+    /// The file is a HAR archive: use [`har::HarReader`] instead of [`CaptureReader`].
     #[error("file is a HAR archive, not a packet capture")]
     NotPackets,
-    /// HAR JSON could not be parsed.
+    /// HAR JSON could not be parsed (the offset is where the lexer stopped).
     #[error("invalid JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(&'static str),
 }
 
 /// An error with the file it concerns and the byte offset where it was found.

@@ -1,32 +1,71 @@
-//! HAR 1.2 (HTTP Archive) reader.
+//! HAR 1.2 (HTTP Archive) reader, as a stream of entries.
+//!
+//! [`HarReader`] walks the file (plain or gzip-compressed) with a hand-rolled JSON lexer and
+//! holds one entry at a time: memory does not grow with the number of entries. What one entry
+//! keeps (its strings, name/value pairs and body text) is bounded by [`HarLimits::max_entry`]
+//! ([`MAX_ENTRY_SIZE`] by default); an entry over it is skipped, with its index and byte offset
+//! ([`Skipped`]), and the reader goes on with the next one. Nesting is bounded (10,000 levels)
+//! without recursion.
 //!
 //! Real-world HAR writers (browsers, mitmproxy, Charles, Insomnia, ...) disagree on details, so
 //! every field is optional and type mismatches in leaf values degrade to "absent" instead of
-//! failing the whole file. Entries keep their position in the `entries` array as `index`.
+//! failing the whole file. Text that is not valid (invalid UTF-8 bytes, unpaired UTF-16
+//! surrogate escapes) is decoded lossily to U+FFFD and reported on the entry ([`Repair`]) rather
+//! than rejecting the file; body text keeps its bytes as they are in the file. Entries keep
+//! their position in the `entries` array as `index`.
 
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
 
-use base64::Engine as _;
-use serde::Deserialize;
-use serde::de::Deserializer;
-use serde_json::Value;
-
 use super::{CaptureError, ErrorKind, Timestamp};
 
-/// Largest HAR file accepted (after decompression).
+mod entry;
+mod lex;
+mod time;
+
+use lex::{LexError, Lexer};
+pub use time::parse_timestamp;
+
+/// Largest HAR stream read (after decompression); bytes past it are not read and the reader
+/// stops with [`ErrorKind::Oversized`] at that offset, after the entries before it.
 pub const MAX_HAR_SIZE: u64 = 4 * 1024 * 1024 * 1024;
 
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+/// Default for [`HarLimits::max_entry`]: bytes one entry may keep in memory (its decoded
+/// strings, name/value pairs and body text; fields the reader does not use cost nothing).
+pub const MAX_ENTRY_SIZE: usize = 64 * 1024 * 1024;
 
-/// A parsed HAR archive.
+/// Bytes `log.creator.name` may keep.
+const CREATOR_MAX: usize = 4096;
+
+/// Resource limits of a [`HarReader`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HarLimits {
+    /// Bytes of the (decompressed) stream read at most.
+    pub max_size: u64,
+    /// Bytes one entry may keep; an entry wanting more is skipped.
+    pub max_entry: usize,
+}
+
+impl Default for HarLimits {
+    fn default() -> Self {
+        HarLimits {
+            max_size: MAX_HAR_SIZE,
+            max_entry: MAX_ENTRY_SIZE,
+        }
+    }
+}
+
+/// A HAR archive read whole (see [`parse`] and [`read`]); prefer [`HarReader`] for files of
+/// any size, which holds one entry at a time.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Har {
     /// `log.creator.name`.
     pub creator: Option<String>,
-    /// `log.entries`, in file order.
+    /// `log.entries`, in file order (without the skipped ones).
     pub entries: Vec<Entry>,
+    /// Entries over the per-entry limit, not read.
+    pub skipped: Vec<Skipped>,
 }
 
 /// One HTTP exchange.
@@ -34,6 +73,8 @@ pub struct Har {
 pub struct Entry {
     /// Position in `log.entries` (0-based).
     pub index: usize,
+    /// Byte offset of the entry in the (decompressed) file.
+    pub offset: u64,
     /// `startedDateTime` as written.
     pub started: Option<String>,
     /// `startedDateTime` parsed (ISO 8601 / RFC 3339), nanoseconds since the epoch.
@@ -44,6 +85,8 @@ pub struct Entry {
     pub request: Request,
     /// The response, when the entry has one.
     pub response: Option<Response>,
+    /// Invalid text repaired while reading the entry (empty for a clean entry).
+    pub repairs: Vec<Repair>,
 }
 
 /// An HTTP request.
@@ -80,438 +123,375 @@ pub struct Response {
     pub mime_type: Option<String>,
 }
 
-// ---------------------------------------------------------------------------------------------
-// Raw (lenient) serde model
-// ---------------------------------------------------------------------------------------------
-
-/// Any JSON scalar as a string; objects, arrays and null become None.
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    })
+/// What kind of invalid text was repaired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RepairKind {
+    /// Bytes that are not UTF-8 inside a string: U+FFFD in text fields; bodies keep the bytes.
+    InvalidUtf8,
+    /// A `\uD800`–`\uDFFF` escape without its other half: U+FFFD.
+    LoneSurrogate,
 }
 
-/// A list of objects; anything else (or a malformed element) yields what could be read.
-fn lenient_list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    Ok(match Value::deserialize(d)? {
-        Value::Array(items) => items
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok())
-            .collect(),
-        _ => Vec::new(),
-    })
+/// Invalid text found in one entry: what, how many times, and the byte offset of the first
+/// string that had it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repair {
+    /// What was repaired.
+    pub kind: RepairKind,
+    /// How many times in the entry.
+    pub count: u64,
+    /// Byte offset (in the decompressed file) of the first string repaired.
+    pub offset: u64,
 }
 
-/// An object; anything else becomes None.
-fn lenient_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    Ok(match Value::deserialize(d)? {
-        v @ Value::Object(_) => serde_json::from_value(v).ok(),
-        _ => None,
-    })
+impl std::fmt::Display for Repair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind {
+            RepairKind::InvalidUtf8 => {
+                "invalid UTF-8 sequence(s) (U+FFFD in text; body bytes kept)"
+            }
+            RepairKind::LoneSurrogate => "unpaired surrogate escape(s) replaced with U+FFFD",
+        };
+        write!(
+            f,
+            "{} {what}, first in the string at byte {}",
+            self.count, self.offset
+        )
+    }
 }
 
-fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_u64().and_then(|x| u16::try_from(x).ok()).unwrap_or(0),
-        Value::String(s) => s.trim().parse().unwrap_or(0),
-        _ => 0,
-    })
+/// An entry that was not read: it would keep more than the per-entry limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{path}: at byte {offset}: HAR entry {index} skipped: it holds more than {max} bytes of text"
+)]
+pub struct Skipped {
+    /// Path (or name) of the file.
+    pub path: String,
+    /// Position in `log.entries`.
+    pub index: usize,
+    /// Byte offset of the entry in the (decompressed) file.
+    pub offset: u64,
+    /// The per-entry limit it went over.
+    pub max: usize,
 }
 
-#[derive(Deserialize)]
-struct RawHar {
-    #[serde(default, deserialize_with = "lenient_object")]
-    log: Option<RawLog>,
+/// What the reader gives for each element of `log.entries`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// The entry, read (boxed: an entry is several times the size of a skip).
+    Entry(Box<Entry>),
+    /// The entry was over the per-entry limit and was not kept; the reader goes on.
+    Skipped(Skipped),
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawLog {
-    #[serde(deserialize_with = "lenient_object")]
-    creator: Option<RawCreator>,
-    // Kept as raw values so that one odd entry cannot hide the others (and indices stay aligned).
-    entries: Option<Vec<Value>>,
+/// Where the reader is in the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Before the top-level object (and any BOM).
+    Start,
+    /// Inside the top-level object; `first` before its first member.
+    Top { first: bool },
+    /// Inside `log`.
+    Log { first: bool },
+    /// Inside `log.entries`.
+    Entries { first: bool },
+    /// After the top-level object.
+    End,
+    /// Finished, or stopped by an error.
+    Done,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawCreator {
-    #[serde(deserialize_with = "lenient_string")]
-    name: Option<String>,
+/// Streaming reader over a HAR file: one [`Item`] per element of `log.entries`, in file order.
+///
+/// An `Err` ends the reading (the reader is fused); the items before it were complete.
+pub struct HarReader {
+    lex: Lexer,
+    name: String,
+    limits: HarLimits,
+    compressed: bool,
+    state: State,
+    index: usize,
+    creator: Option<String>,
+    saw_log: bool,
+    saw_entries: bool,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawEntry {
-    #[serde(rename = "startedDateTime", deserialize_with = "lenient_string")]
-    started: Option<String>,
-    #[serde(rename = "serverIPAddress", deserialize_with = "lenient_string")]
-    server_ip: Option<String>,
-    #[serde(deserialize_with = "lenient_object")]
-    request: Option<RawRequest>,
-    #[serde(deserialize_with = "lenient_object")]
-    response: Option<RawResponse>,
+impl std::fmt::Debug for HarReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HarReader")
+            .field("name", &self.name)
+            .field("compressed", &self.compressed)
+            .field("index", &self.index)
+            .field("offset", &self.lex.pos())
+            .finish_non_exhaustive()
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawNameValue {
-    #[serde(deserialize_with = "lenient_string")]
-    name: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    value: Option<String>,
-}
+impl HarReader {
+    /// Opens a HAR file (gzip-compressed or not) with the default limits.
+    pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        Self::open_with(path, HarLimits::default())
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawRequest {
-    #[serde(deserialize_with = "lenient_string")]
-    method: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    url: Option<String>,
-    #[serde(rename = "httpVersion", deserialize_with = "lenient_string")]
-    http_version: Option<String>,
-    #[serde(deserialize_with = "lenient_list")]
-    headers: Vec<RawNameValue>,
-    #[serde(deserialize_with = "lenient_list")]
-    cookies: Vec<RawNameValue>,
-    #[serde(rename = "postData", deserialize_with = "lenient_object")]
-    post_data: Option<RawPostData>,
-}
+    /// Opens a HAR file (gzip-compressed or not) with explicit limits.
+    pub fn open_with(path: &Path, limits: HarLimits) -> Result<Self, CaptureError> {
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|e| CaptureError::new(&name, 0, e.into()))?;
+        Self::from_reader(Box::new(file), &name, limits)
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawPostData {
-    #[serde(rename = "mimeType", deserialize_with = "lenient_string")]
-    mime_type: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    text: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    encoding: Option<String>,
-    #[serde(deserialize_with = "lenient_list")]
-    params: Vec<RawNameValue>,
-}
+    /// Reads a HAR document from any byte stream, decompressing gzip; `name` is used in errors.
+    pub fn from_reader(
+        r: Box<dyn Read + Send>,
+        name: &str,
+        limits: HarLimits,
+    ) -> Result<Self, CaptureError> {
+        let (stream, _, compressed) = super::open_stream(r, name)?;
+        Ok(HarReader {
+            lex: Lexer::new(stream, limits.max_size),
+            name: name.to_owned(),
+            limits,
+            compressed,
+            state: State::Start,
+            index: 0,
+            creator: None,
+            saw_log: false,
+            saw_entries: false,
+        })
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawResponse {
-    #[serde(deserialize_with = "lenient_status")]
-    status: u16,
-    #[serde(deserialize_with = "lenient_list")]
-    headers: Vec<RawNameValue>,
-    #[serde(deserialize_with = "lenient_object")]
-    content: Option<RawContent>,
-}
+    /// `log.creator.name`, once read: HAR allows `creator` after `entries`, so it may only be
+    /// known at the end.
+    pub fn creator(&self) -> Option<&str> {
+        self.creator.as_deref()
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawContent {
-    #[serde(rename = "mimeType", deserialize_with = "lenient_string")]
-    mime_type: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    text: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    encoding: Option<String>,
-}
+    /// True when the file is gzip-compressed.
+    pub fn compressed(&self) -> bool {
+        self.compressed
+    }
 
-// ---------------------------------------------------------------------------------------------
-// Conversion
-// ---------------------------------------------------------------------------------------------
+    /// Offset in the decompressed stream of the next unread byte.
+    pub fn position(&self) -> u64 {
+        self.lex.pos()
+    }
 
-fn pairs(v: Vec<RawNameValue>) -> Vec<(String, String)> {
-    v.into_iter()
-        .map(|nv| (nv.name.unwrap_or_default(), nv.value.unwrap_or_default()))
-        .collect()
-}
+    /// Elements of `log.entries` met so far (read or skipped).
+    pub fn entries_seen(&self) -> usize {
+        self.index
+    }
 
-/// Decodes `text` as base64 when `encoding` says so; falls back to the raw text when the
-/// base64 is invalid, so that no captured content is lost.
-fn body(text: String, encoding: Option<&str>) -> Vec<u8> {
-    if encoding.is_some_and(|e| e.trim().eq_ignore_ascii_case("base64")) {
-        let engine = base64::engine::GeneralPurpose::new(
-            &base64::alphabet::STANDARD,
-            base64::engine::GeneralPurposeConfig::new()
-                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-        );
-        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        if let Ok(b) = engine.decode(compact.as_bytes()) {
-            return b;
+    /// The next element of `log.entries`; `Ok(None)` after a complete document.
+    pub fn next_item(&mut self) -> Result<Option<Item>, CaptureError> {
+        match self.step() {
+            Ok(Some(item)) => Ok(Some(item)),
+            Ok(None) => {
+                self.state = State::Done;
+                Ok(None)
+            }
+            Err(e) => {
+                self.state = State::Done;
+                Err(e)
+            }
         }
     }
-    text.into_bytes()
-}
 
-/// `application/x-www-form-urlencoded` serialisation of (name, value) pairs.
-fn form_encode(params: &[(String, String)]) -> Vec<u8> {
-    fn enc(out: &mut Vec<u8>, s: &str) {
-        for &b in s.as_bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b),
-                b' ' => out.push(b'+'),
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                    out.push(b'%');
-                    out.push(HEX[usize::from(b >> 4)]);
-                    out.push(HEX[usize::from(b & 0xf)]);
+    fn lex_err(&self, e: LexError) -> CaptureError {
+        let offset = self.lex.pos();
+        let kind = match e {
+            LexError::Io(e) => ErrorKind::Io(e),
+            LexError::Eof => ErrorKind::Truncated,
+            LexError::Syntax(msg) => ErrorKind::Json(msg),
+            LexError::TooLarge => ErrorKind::Oversized {
+                len: self.limits.max_size.saturating_add(1),
+                max: self.limits.max_size,
+            },
+        };
+        CaptureError::new(&self.name, offset, kind)
+    }
+
+    fn step(&mut self) -> Result<Option<Item>, CaptureError> {
+        loop {
+            let r = match self.state {
+                State::Done => return Ok(None),
+                State::End => {
+                    return match self.lex.peek_ws_or_end() {
+                        Err(e) => Err(self.lex_err(e)),
+                        Ok(Some(_)) => Err(self
+                            .lex_err(LexError::Syntax("data after the end of the HAR document"))),
+                        Ok(None) if !self.saw_log => Err(CaptureError::new(
+                            &self.name,
+                            0,
+                            ErrorKind::Malformed("HAR has no \"log\" object"),
+                        )),
+                        Ok(None) if !self.saw_entries => Err(CaptureError::new(
+                            &self.name,
+                            0,
+                            ErrorKind::Malformed("HAR log has no \"entries\" array"),
+                        )),
+                        Ok(None) => Ok(None),
+                    };
+                }
+                State::Start => self.start(),
+                State::Top { first } => self.member(first, false),
+                State::Log { first } => self.member(first, true),
+                State::Entries { first } => match self.element(first) {
+                    Ok(Some(item)) => return Ok(Some(item)),
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                },
+            };
+            r.map_err(|e| self.lex_err(e))?;
+        }
+    }
+
+    /// Skips a UTF-8 byte order mark and opens the top-level object.
+    fn start(&mut self) -> Result<(), LexError> {
+        if self.lex.peek()? == Some(0xEF) {
+            for want in [0xEF, 0xBB, 0xBF] {
+                if self.lex.peek()? != Some(want) {
+                    return Err(LexError::Syntax("a HAR file is a JSON object"));
+                }
+                self.lex.bump();
+            }
+        }
+        self.lex.expect(b'{', "a HAR file is a JSON object")?;
+        self.state = State::Top { first: true };
+        Ok(())
+    }
+
+    /// One member of the top-level object (`in_log` false) or of `log` (true), or its end.
+    fn member(&mut self, first: bool, in_log: bool) -> Result<(), LexError> {
+        let after = if in_log {
+            State::Log { first: false }
+        } else {
+            State::Top { first: false }
+        };
+        let close = if in_log {
+            State::Top { first: false }
+        } else {
+            State::End
+        };
+        match (first, self.lex.peek_ws()?) {
+            (_, b'}') => {
+                self.lex.bump();
+                self.state = close;
+                return Ok(());
+            }
+            (false, b',') => self.lex.bump(),
+            (false, _) => return Err(LexError::Syntax("expected ',' or '}'")),
+            (true, _) => {}
+        }
+        let key = self.lex.key()?;
+        self.lex.expect(b':', "expected ':' after a key")?;
+        self.state = after;
+        match (in_log, key.get(), self.lex.peek_ws()?) {
+            (false, Some(b"log"), b'{') => {
+                self.lex.bump();
+                self.saw_log = true;
+                self.state = State::Log { first: true };
+            }
+            (true, Some(b"entries"), b'[') => {
+                self.lex.bump();
+                self.saw_entries = true;
+                self.state = State::Entries { first: true };
+            }
+            (true, Some(b"creator"), _) => {
+                let mut budget = entry::Budget::new(CREATOR_MAX);
+                let name = entry::creator(&mut self.lex, &mut budget)?;
+                if !budget.over {
+                    self.creator = name;
                 }
             }
+            _ => self.lex.skip_value()?,
         }
+        Ok(())
     }
-    let mut out = Vec::new();
-    for (i, (n, v)) in params.iter().enumerate() {
-        if i > 0 {
-            out.push(b'&');
-        }
-        enc(&mut out, n);
-        out.push(b'=');
-        enc(&mut out, v);
-    }
-    out
-}
 
-fn convert_request(r: RawRequest) -> Request {
-    let (body_bytes, mime_type) = match r.post_data {
-        Some(p) => {
-            let text = p.text.unwrap_or_default();
-            let b = if text.is_empty() && !p.params.is_empty() {
-                form_encode(&pairs(p.params))
-            } else {
-                body(text, p.encoding.as_deref())
-            };
-            (Some(b), p.mime_type)
-        }
-        None => (None, None),
-    };
-    Request {
-        method: r.method.unwrap_or_default(),
-        url: r.url.unwrap_or_default(),
-        http_version: r.http_version.unwrap_or_default(),
-        headers: pairs(r.headers),
-        cookies: pairs(r.cookies),
-        body: body_bytes,
-        mime_type,
-    }
-}
-
-fn convert_response(r: RawResponse) -> Response {
-    let (body_bytes, mime_type) = match r.content {
-        Some(c) => (c.text.map(|t| body(t, c.encoding.as_deref())), c.mime_type),
-        None => (None, None),
-    };
-    Response {
-        status: r.status,
-        headers: pairs(r.headers),
-        body: body_bytes,
-        mime_type,
-    }
-}
-
-fn parse_ip(s: &str) -> Option<IpAddr> {
-    let s = s.trim();
-    let s = s
-        .strip_prefix('[')
-        .and_then(|x| x.strip_suffix(']'))
-        .unwrap_or(s);
-    s.parse().ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses an RFC 3339 / ISO 8601 date-time (`2023-04-07T13:04:57.078662+00:00`, `...Z`,
-/// offsets with or without a colon; no offset means UTC) into nanoseconds since the epoch.
-pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
-    let b = s.trim().as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let d = b.get(from..from.checked_add(len)?)?;
-        if !d.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        d.iter().try_fold(0i64, |acc, &c| {
-            acc.checked_mul(10)?.checked_add(i64::from(c - b'0'))
-        })
-    };
-    let year = num(0, 4)?;
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
-        return None;
-    }
-    let month = num(5, 2)?;
-    let day = num(8, 2)?;
-    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') {
-        return None;
-    }
-    let hour = num(11, 2)?;
-    let minute = num(14, 2)?;
-    let second = if b.get(16) == Some(&b':') {
-        num(17, 2)?
-    } else {
-        0
-    };
-    let mut at = if b.get(16) == Some(&b':') { 19 } else { 16 };
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut nanos = 0i64;
-    if matches!(b.get(at), Some(b'.' | b',')) {
-        at += 1;
-        let mut digits = 0;
-        while let Some(c) = b.get(at).filter(|c| c.is_ascii_digit()) {
-            if digits < 9 {
-                nanos = nanos * 10 + i64::from(c - b'0');
-                digits += 1;
+    /// The next element of `log.entries`, or None at its end.
+    fn element(&mut self, first: bool) -> Result<Option<Item>, LexError> {
+        match (first, self.lex.peek_ws()?) {
+            (_, b']') => {
+                self.lex.bump();
+                self.state = State::Log { first: false };
+                return Ok(None);
             }
-            at += 1;
+            (false, b',') => self.lex.bump(),
+            (false, _) => return Err(LexError::Syntax("expected ',' or ']'")),
+            (true, _) => {}
         }
-        if digits == 0 {
-            return None;
-        }
-        for _ in digits..9 {
-            nanos *= 10;
-        }
-    }
-    let offset_s = match b.get(at) {
-        None => 0,
-        Some(b'Z' | b'z') if at + 1 == b.len() => 0,
-        Some(&sign @ (b'+' | b'-')) => {
-            let oh = num(at + 1, 2)?;
-            let om = match b.get(at + 3) {
-                Some(b':') if at + 6 == b.len() => num(at + 4, 2)?,
-                Some(_) if at + 5 == b.len() => num(at + 3, 2)?,
-                None => 0,
-                _ => return None,
-            };
-            let o = oh * 3600 + om * 60;
-            if sign == b'-' { -o } else { o }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_s;
-    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
-}
-
-/// Byte offset of a serde_json error (which reports 1-based line and column).
-fn json_error_offset(bytes: &[u8], e: &serde_json::Error) -> u64 {
-    if e.line() == 0 {
-        return 0;
-    }
-    let line_start = if e.line() == 1 {
-        0
-    } else {
-        memchr::memchr_iter(b'\n', bytes)
-            .nth(e.line() - 2)
-            .map_or(bytes.len(), |i| i + 1)
-    };
-    (line_start + e.column().saturating_sub(1)).min(bytes.len()) as u64
-}
-
-/// Parses a HAR document (UTF-8, optionally with a BOM).
-pub fn parse(bytes: &[u8], path: &str) -> Result<Har, CaptureError> {
-    let (skip, json) = match bytes.strip_prefix(UTF8_BOM) {
-        Some(rest) => (UTF8_BOM.len() as u64, rest),
-        None => (0, bytes),
-    };
-    let raw: RawHar = serde_json::from_slice(json).map_err(|e| {
-        let offset = skip + json_error_offset(json, &e);
-        CaptureError::new(path, offset, ErrorKind::Json(e))
-    })?;
-    let log = raw.log.ok_or_else(|| {
-        CaptureError::new(path, 0, ErrorKind::Malformed("HAR has no \"log\" object"))
-    })?;
-    let Some(raw_entries) = log.entries else {
-        return Err(CaptureError::new(
-            path,
-            0,
-            ErrorKind::Malformed("HAR log has no \"entries\" array"),
-        ));
-    };
-    let entries = raw_entries
-        .into_iter()
-        .enumerate()
-        .map(|(index, v)| {
-            let e: RawEntry = serde_json::from_value(v).unwrap_or_default();
-            Entry {
+        self.state = State::Entries { first: false };
+        self.lex.peek_ws()?;
+        let offset = self.lex.pos();
+        let index = self.index;
+        self.index = self.index.saturating_add(1);
+        let mut budget = entry::Budget::new(self.limits.max_entry);
+        let (mut e, _) = entry::read(&mut self.lex, index, &mut budget)?;
+        if budget.over {
+            return Ok(Some(Item::Skipped(Skipped {
+                path: self.name.clone(),
                 index,
-                ts: e.started.as_deref().and_then(parse_timestamp),
-                started: e.started,
-                server_ip: e.server_ip.as_deref().and_then(parse_ip),
-                request: e.request.map(convert_request).unwrap_or_default(),
-                response: e.response.map(convert_response),
+                offset,
+                max: self.limits.max_entry,
+            })));
+        }
+        e.offset = offset;
+        for (kind, r) in [
+            (RepairKind::InvalidUtf8, budget.invalid_utf8),
+            (RepairKind::LoneSurrogate, budget.lone_surrogates),
+        ] {
+            if r.count > 0 {
+                e.repairs.push(Repair {
+                    kind,
+                    count: r.count,
+                    offset: r.first,
+                });
             }
-        })
-        .collect();
-    Ok(Har {
-        creator: log.creator.and_then(|c| c.name),
-        entries,
-    })
+        }
+        Ok(Some(Item::Entry(Box::new(e))))
+    }
 }
 
-/// Reads and parses a HAR file (optionally gzip-compressed), refusing files over
-/// [`MAX_HAR_SIZE`].
+impl Iterator for HarReader {
+    type Item = Result<Item, CaptureError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_item().transpose()
+    }
+}
+
+/// Reads a whole HAR stream into memory (every entry at once: for small files and tests; use
+/// [`HarReader`] otherwise).
+fn collect(mut reader: HarReader) -> Result<Har, CaptureError> {
+    let mut har = Har::default();
+    while let Some(item) = reader.next_item()? {
+        match item {
+            Item::Entry(e) => har.entries.push(*e),
+            Item::Skipped(s) => har.skipped.push(s),
+        }
+    }
+    har.creator = reader.creator;
+    Ok(har)
+}
+
+/// Parses a HAR document held in memory (UTF-8, optionally with a BOM, optionally gzip).
+pub fn parse(bytes: &[u8], path: &str) -> Result<Har, CaptureError> {
+    let src = Box::new(std::io::Cursor::new(bytes.to_vec()));
+    collect(HarReader::from_reader(src, path, HarLimits::default())?)
+}
+
+/// Reads and parses a whole HAR file (optionally gzip-compressed), reading at most
+/// [`MAX_HAR_SIZE`] bytes.
 pub fn read(path: &Path) -> Result<Har, CaptureError> {
     read_limited(path, MAX_HAR_SIZE)
 }
 
 /// Like [`read`] with an explicit size limit (applied to the decompressed size).
 pub fn read_limited(path: &Path, max: u64) -> Result<Har, CaptureError> {
-    let name = path.display().to_string();
-    let io_err = |e: std::io::Error| CaptureError::new(&name, 0, ErrorKind::Io(e));
-    let mut file = std::fs::File::open(path).map_err(io_err)?;
-    let size = file.metadata().map_err(io_err)?.len();
-    let mut head = [0u8; 2];
-    let n = super::read_full(&mut file, &mut head).map_err(io_err)?;
-    let rejoined = std::io::Cursor::new(head.get(..n).unwrap_or_default().to_vec()).chain(file);
-    let reader: Box<dyn Read> = if head.get(..n) == Some(&super::GZIP_MAGIC[..]) {
-        Box::new(flate2::read::MultiGzDecoder::new(rejoined))
-    } else {
-        // Uncompressed: the file size is known, refuse before reading anything.
-        if size > max {
-            return Err(CaptureError::new(
-                &name,
-                0,
-                ErrorKind::Oversized { len: size, max },
-            ));
-        }
-        Box::new(rejoined)
+    let limits = HarLimits {
+        max_size: max,
+        ..HarLimits::default()
     };
-    let mut bytes = Vec::new();
-    reader
-        .take(max.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| CaptureError::new(&name, bytes.len() as u64, ErrorKind::Io(e)))?;
-    if bytes.len() as u64 > max {
-        return Err(CaptureError::new(
-            &name,
-            max,
-            ErrorKind::Oversized {
-                len: bytes.len() as u64,
-                max,
-            },
-        ));
-    }
-    parse(&bytes, &name)
+    collect(HarReader::open_with(path, limits)?)
 }

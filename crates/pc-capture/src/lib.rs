@@ -33,7 +33,7 @@ pub enum CaptureFormat {
     Pcap,
     /// pcapng file.
     PcapNg,
-    /// HTTP Archive (JSON); read it with [`har::read`], not with [`CaptureReader`].
+    /// HTTP Archive (JSON); read it with [`har::HarReader`], not with [`CaptureReader`].
     Har,
 }
 
@@ -148,12 +148,12 @@ pub enum ErrorKind {
     /// The structure is inconsistent.
     #[error("malformed: {0}")]
     Malformed(&'static str),
-    /// The file is a HAR archive: use [`har::read`] instead of [`CaptureReader`].
+    /// The file is a HAR archive: use [`har::HarReader`] instead of [`CaptureReader`].
     #[error("file is a HAR archive, not a packet capture")]
     NotPackets,
-    /// HAR JSON could not be parsed.
+    /// HAR JSON could not be parsed (the offset is where the lexer stopped).
     #[error("invalid JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(&'static str),
 }
 
 /// An error with the file it concerns and the byte offset where it was found.
@@ -287,11 +287,44 @@ fn open_stream(r: Box<dyn Read + Send>, name: &str) -> Result<Opened, CaptureErr
     } else {
         rejoined
     };
+    // A stream that fails inside the sniffed prefix (a gzip file cut in its first 4 KiB) still
+    // gives the bytes before the failure: the error is replayed after them, so the records
+    // they hold are read and the error names its offset.
     let mut prefix = vec![0u8; SNIFF_LEN];
-    let n = read_full(&mut stream, &mut prefix).map_err(io_err)?;
+    let mut n = 0;
+    let mut failed = None;
+    while n < prefix.len() {
+        match stream.read(prefix.get_mut(n..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(k) => n = n.saturating_add(k),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
     prefix.truncate(n);
-    let stream: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix.clone()).chain(stream));
+    let rest: Box<dyn Read + Send> = match failed {
+        // Too little to tell the format by: the failure is the answer.
+        Some(e) if n < 4 => return Err(io_err(e)),
+        Some(e) => Box::new(Deferred(Some(e))),
+        None => stream,
+    };
+    let stream: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix.clone()).chain(rest));
     Ok((stream, prefix, compressed))
+}
+
+/// An error met while sniffing, returned once when the stream reaches it.
+struct Deferred(Option<io::Error>);
+
+impl Read for Deferred {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(0),
+        }
+    }
 }
 
 /// Classifies the first bytes of a (decompressed) file.

@@ -852,6 +852,63 @@ fn real_pcapng_truncated_at_every_length() {
     }
 }
 
+/// Decompressed bytes a cut gzip stream gives before it fails.
+fn gunzip_available(z: &[u8]) -> usize {
+    use std::io::Read as _;
+    let mut d = flate2::read::MultiGzDecoder::new(z);
+    let mut buf = [0u8; 512];
+    let mut n = 0;
+    while let Ok(k @ 1..) = d.read(&mut buf) {
+        n += k;
+    }
+    n
+}
+
+#[test]
+fn gzip_cut_in_its_first_4_kib_keeps_the_packets_before_the_cut() {
+    for rel in [
+        "pcap/wireshark/tls-fragmented-handshakes.pcap.gz",
+        "pcap/wireshark/dhe1.pcapng.gz",
+    ] {
+        let z = std::fs::read(Path::new(DATA).join(rel)).expect("read");
+        let plain = {
+            use std::io::Read as _;
+            let mut out = Vec::new();
+            flate2::read::MultiGzDecoder::new(&z[..])
+                .read_to_end(&mut out)
+                .expect("fixture gunzip");
+            out
+        };
+        let full = ok(&plain);
+        // Stored blocks: compressed offsets track decompressed ones, so cuts land all over
+        // the first 4 KiB of the capture.
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        enc.write_all(&plain).expect("gz");
+        let stored = enc.finish().expect("gz");
+        let mut some = 0;
+        for cut in [300, 700, 1200, 2000, 3000, 4000] {
+            // Short of the 8-byte trailer, so every cut is a cut.
+            for z in [&stored[..], &z[..]].map(|z| &z[..cut.min(z.len() - 9)]) {
+                let avail = gunzip_available(z) as u64;
+                let (p, e) = collect(z);
+                let e = e.unwrap_or_else(|| panic!("{rel}: cut at {cut}: no error"));
+                assert!(e.offset <= avail, "{rel}: cut {cut}: {e} past {avail}");
+                assert_eq!(p[..], full[..p.len()], "{rel}: cut {cut}");
+                // Every packet whose record ends before the cut (the next one starts) is there.
+                let whole = full.windows(2).filter(|w| w[1].offset <= avail).count();
+                assert!(p.len() >= whole, "{rel}: cut {cut}: {} of {whole}", p.len());
+                if avail < 4096 && whole > 0 {
+                    some += 1;
+                }
+            }
+        }
+        assert!(
+            some > 0,
+            "{rel}: no cut inside the first 4 KiB had a whole packet"
+        );
+    }
+}
+
 #[test]
 fn real_gzip_truncated_at_every_length() {
     let z = std::fs::read(Path::new(DATA).join("pcap/wireshark/dhe1.pcapng.gz")).expect("read");

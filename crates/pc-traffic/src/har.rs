@@ -47,130 +47,195 @@ fn split_url(url: &str) -> (String, Option<String>, Option<u16>, String) {
     )
 }
 
+/// Reading problems listed one by one per input (skipped entries, repaired text); the rest
+/// are counted in one closing line, so a hostile file cannot grow the report without bound.
+const MAX_LISTED: usize = 32;
+
 pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
-    let har = match pc_capture::har::read(path) {
-        Ok(h) => h,
+    // One entry at a time: memory does not grow with the number of entries.
+    let mut reader = match pc_capture::har::HarReader::open(path) {
+        Ok(r) => r,
         Err(e) => {
             result.input.errors.push(e.to_string());
             result.input.failed = true;
             return;
         }
     };
-    result.input.har_entries = har.entries.len() as u64;
-    for entry in &har.entries {
-        let req = &entry.request;
-        let (scheme, host, port, target) = split_url(&req.url);
-        let encrypted = matches!(scheme.as_str(), "https" | "wss");
-        let protocol: &'static str = if encrypted { "https" } else { "http" };
-        let ts = har_time(entry.started.as_deref()).or(entry.ts);
-        let idx = entry.index as u64;
-        let mut hits = LocalHits::new();
-        let mut incomplete = Vec::new();
-        let mut scan = |data: &[u8], location: &str| {
-            let field = HitField {
-                location,
-                protocol,
-                encrypted,
-                host: None,
-            };
-            let scanned = scan_field(
-                ctx,
-                &mut hits,
-                data,
-                &crate::engine::all,
-                &field,
-                ts,
-                None,
-                Some(idx),
-            );
-            if scanned.incomplete {
-                incomplete.push(location.to_string());
+    result.input.compressed = reader.compressed();
+    let mut listed = 0usize;
+    let mut unlisted = 0u64;
+    let mut note = |result: &mut CaptureResult, text: String| {
+        if listed < MAX_LISTED {
+            listed += 1;
+            result.input.errors.push(text);
+        } else {
+            unlisted += 1;
+        }
+    };
+    // Entries read to their end (searched or skipped).
+    let mut complete = 0u64;
+    loop {
+        let item = reader.next_item();
+        if let Ok(Some(_)) = item {
+            complete += 1;
+        }
+        let entry = match item {
+            Ok(Some(pc_capture::har::Item::Entry(e))) => e,
+            Ok(Some(pc_capture::har::Item::Skipped(s))) => {
+                // Nothing of the entry was searched: a cut, so no verdict can be a clean PASS.
+                result.input.coverage.add(Cut {
+                    frame: None,
+                    entry: Some(s.index as u64),
+                    flow: None,
+                    what: format!("entry skipped: it holds more than {} bytes of text", s.max),
+                    bytes: 0,
+                });
+                note(result, s.to_string());
+                continue;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                // Entries before the error were analysed; what follows never will be.
+                if complete == 0 {
+                    result.input.failed = true;
+                } else {
+                    result.input.stopped_at = Some(e.offset);
+                }
+                result.input.errors.push(e.to_string());
+                break;
             }
         };
-        scan(req.url.as_bytes(), "url");
-        let mut cookie_header = false;
-        for (name, value) in &req.headers {
-            let lname = name.to_ascii_lowercase();
-            if lname == "cookie" {
-                cookie_header = true;
-                scan(value.as_bytes(), "cookie");
-            } else {
-                scan(value.as_bytes(), &format!("header:{lname}"));
-            }
+        for r in &entry.repairs {
+            note(
+                result,
+                format!("{}: HAR entry {}: {r}", result.input.path, entry.index),
+            );
         }
-        if !cookie_header {
-            for (name, value) in &req.cookies {
-                scan(format!("{name}={value}").as_bytes(), "cookie");
-            }
+        analyze_entry(ctx, &entry, result);
+    }
+    result.input.har_entries = complete;
+    if unlisted > 0 {
+        result.input.errors.push(format!(
+            "{}: {unlisted} more HAR reading problem(s) not listed",
+            result.input.path
+        ));
+    }
+}
+
+/// Searches one entry's request and adds it to the requests and destinations.
+fn analyze_entry(ctx: &Ctx<'_>, entry: &pc_capture::har::Entry, result: &mut CaptureResult) {
+    let req = &entry.request;
+    let (scheme, host, port, target) = split_url(&req.url);
+    let encrypted = matches!(scheme.as_str(), "https" | "wss");
+    let protocol: &'static str = if encrypted { "https" } else { "http" };
+    let ts = har_time(entry.started.as_deref()).or(entry.ts);
+    let idx = entry.index as u64;
+    let mut hits = LocalHits::new();
+    let mut incomplete = Vec::new();
+    let mut scan = |data: &[u8], location: &str| {
+        let field = HitField {
+            location,
+            protocol,
+            encrypted,
+            host: None,
+        };
+        let scanned = scan_field(
+            ctx,
+            &mut hits,
+            data,
+            &crate::engine::all,
+            &field,
+            ts,
+            None,
+            Some(idx),
+        );
+        if scanned.incomplete {
+            incomplete.push(location.to_string());
         }
-        let body_len = req.body.as_ref().map_or(0, |b| b.len() as u64);
-        if let Some(body) = &req.body {
-            scan(body, "body");
+    };
+    scan(req.url.as_bytes(), "url");
+    let mut cookie_header = false;
+    for (name, value) in &req.headers {
+        let lname = name.to_ascii_lowercase();
+        if lname == "cookie" {
+            cookie_header = true;
+            scan(value.as_bytes(), "cookie");
+        } else {
+            scan(value.as_bytes(), &format!("header:{lname}"));
         }
-        // A field whose search stopped early (too many hits, or the decode budget) leaves a
-        // part unread: say where, so the verdict cannot be a clean PASS on it.
-        for location in incomplete {
-            result.input.coverage.add(Cut {
-                frame: None,
-                entry: Some(idx),
-                flow: None,
-                what: format!("{location}: search stopped early"),
-                bytes: 0,
-            });
+    }
+    if !cookie_header {
+        for (name, value) in &req.cookies {
+            scan(format!("{name}={value}").as_bytes(), "cookie");
         }
-        let server_ip: Option<IpAddr> = entry.server_ip;
-        for (k, agg) in hits {
-            let fk = FindingKey {
-                hit: k,
-                host: host.clone(),
-                ip: server_ip,
-                port,
-                app: None,
-            };
-            result.findings.entry(fk).or_default().merge(agg);
-        }
-        result.push_request(Request {
-            capture: result.input.path.clone(),
-            phase: result.input.phase.clone(),
+    }
+    let body_len = req.body.as_ref().map_or(0, |b| b.len() as u64);
+    if let Some(body) = &req.body {
+        scan(body, "body");
+    }
+    // A field whose search stopped early (too many hits, or the decode budget) leaves a
+    // part unread: say where, so the verdict cannot be a clean PASS on it.
+    for location in incomplete {
+        result.input.coverage.add(Cut {
             frame: None,
             entry: Some(idx),
-            method: req.method.clone(),
+            flow: None,
+            what: format!("{location}: search stopped early"),
+            bytes: 0,
+        });
+    }
+    let server_ip: Option<IpAddr> = entry.server_ip;
+    for (k, agg) in hits {
+        let fk = FindingKey {
+            hit: k,
             host: host.clone(),
-            path: target,
-            protocol: protocol.to_string(),
-            ip: server_ip.map(|i| i.to_string()),
+            ip: server_ip,
             port,
             app: None,
-        });
-        let dk = DestKey {
-            name: host
-                .clone()
-                .or_else(|| server_ip.map(|i| i.to_string()))
-                .unwrap_or_default(),
-            port: port.unwrap_or(0),
-            protocol,
         };
-        let d = result.destinations.entry(dk).or_default();
-        d.host = host.clone();
-        if let Some(ip) = server_ip {
-            d.ips.insert(ip);
-        }
-        d.flows += 1;
-        let header_bytes: u64 = req
-            .headers
-            .iter()
-            .map(|(n, v)| (n.len() + v.len() + 4) as u64)
-            .sum();
-        let sent = body_len + header_bytes + req.url.len() as u64;
-        d.bytes_sent += sent;
-        d.bytes_sent_inspected += sent;
-        d.bytes_received += entry
-            .response
-            .as_ref()
-            .and_then(|r| r.body.as_ref())
-            .map_or(0, |b| b.len() as u64);
-        d.cleartext |= !encrypted;
+        result.findings.entry(fk).or_default().merge(agg);
     }
+    result.push_request(Request {
+        capture: result.input.path.clone(),
+        phase: result.input.phase.clone(),
+        frame: None,
+        entry: Some(idx),
+        method: req.method.clone(),
+        host: host.clone(),
+        path: target,
+        protocol: protocol.to_string(),
+        ip: server_ip.map(|i| i.to_string()),
+        port,
+        app: None,
+    });
+    let dk = DestKey {
+        name: host
+            .clone()
+            .or_else(|| server_ip.map(|i| i.to_string()))
+            .unwrap_or_default(),
+        port: port.unwrap_or(0),
+        protocol,
+    };
+    let d = result.destinations.entry(dk).or_default();
+    d.host = host.clone();
+    if let Some(ip) = server_ip {
+        d.ips.insert(ip);
+    }
+    d.flows += 1;
+    let header_bytes: u64 = req
+        .headers
+        .iter()
+        .map(|(n, v)| (n.len() + v.len() + 4) as u64)
+        .sum();
+    let sent = body_len + header_bytes + req.url.len() as u64;
+    d.bytes_sent += sent;
+    d.bytes_sent_inspected += sent;
+    d.bytes_received += entry
+        .response
+        .as_ref()
+        .and_then(|r| r.body.as_ref())
+        .map_or(0, |b| b.len() as u64);
+    d.cleartext |= !encrypted;
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::axml::{StringPool, Value};
+use crate::axml::{Anomaly, StringPool, Value, pool_anomalies};
 use crate::bytes::{u16_at, u32_at};
 
 const RES_STRING_POOL_TYPE: u16 = 0x0001;
@@ -160,6 +160,9 @@ pub enum ResValue {
 #[derive(Debug, Clone, Default)]
 pub struct ResourceTable {
     strings: Vec<u8>,
+    /// The global pool's string slots ([`StringPool::starts`]), computed once.
+    string_starts: Vec<u32>,
+    anomalies: Vec<Anomaly>,
     configs: Vec<Config>,
     /// id → [(config index, raw value)], in file order.
     values: BTreeMap<u32, Vec<(usize, Raw)>>,
@@ -218,6 +221,10 @@ impl ResourceTable {
             match ctype {
                 RES_STRING_POOL_TYPE if !have_pool => {
                     t.strings = chunk.to_vec();
+                    if let Some(p) = StringPool::parse(chunk, t.limits.max_string_len) {
+                        pool_anomalies(&p, pos as u64, &mut t.anomalies);
+                        t.string_starts = p.starts().to_vec();
+                    }
                     have_pool = true;
                 }
                 RES_TABLE_PACKAGE_TYPE => t.parse_package(chunk, pos, &mut count)?,
@@ -386,7 +393,16 @@ impl ResourceTable {
     }
 
     fn pool(&self) -> Option<StringPool<'_>> {
-        StringPool::parse(&self.strings, self.limits.max_string_len)
+        StringPool::parse_with_starts(
+            &self.strings,
+            self.limits.max_string_len,
+            &self.string_starts,
+        )
+    }
+
+    /// What aapt would not have written (strings past their slot in the global pool).
+    pub fn anomalies(&self) -> &[Anomaly] {
+        &self.anomalies
     }
 
     fn decode(&self, pool: Option<&StringPool<'_>>, kind: u8, data: u32) -> Value {

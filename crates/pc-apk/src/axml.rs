@@ -162,6 +162,48 @@ pub struct Document {
     pub root: Option<Element>,
     /// Namespace declarations `(prefix, uri)` in order of appearance.
     pub namespaces: Vec<(String, String)>,
+    /// What aapt would not have written (the document is read anyway).
+    pub anomalies: Vec<Anomaly>,
+}
+
+/// Most [`Anomaly::StringPastSlot`] kept per string pool (the rest are counted).
+pub const MAX_STRING_ANOMALIES: usize = 16;
+
+/// Something aapt would not write, in a binary XML document or a resource table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Anomaly {
+    /// String `index` of the string pool declares a length past its slot (the next string's
+    /// start, or the end of the string data): it is read only up to the slot's end, so it
+    /// never takes in the strings after it.
+    StringPastSlot {
+        /// Byte offset of the string (its length prefix) in the file.
+        at: u64,
+        /// Index in the pool.
+        index: u32,
+        /// Declared length (bytes for UTF-8 pools, UTF-16 code units otherwise).
+        declared: u64,
+        /// What its slot holds, in the same unit.
+        slot: u64,
+    },
+    /// More strings past their slot than [`MAX_STRING_ANOMALIES`]: how many in all.
+    StringsPastSlot {
+        /// All such strings of the pool, the ones listed included.
+        count: u64,
+    },
+}
+
+/// The string-pool anomalies of `pool`, whose chunk starts at byte `chunk_at` of the file.
+pub(crate) fn pool_anomalies(pool: &StringPool<'_>, chunk_at: u64, out: &mut Vec<Anomaly>) {
+    let (first, total) = pool.overruns(MAX_STRING_ANOMALIES);
+    out.extend(first.into_iter().map(|o| Anomaly::StringPastSlot {
+        at: chunk_at.saturating_add(o.at),
+        index: o.index,
+        declared: o.declared,
+        slot: o.slot,
+    }));
+    if total > MAX_STRING_ANOMALIES as u64 {
+        out.push(Anomaly::StringsPastSlot { count: total });
+    }
 }
 
 /// An element.
@@ -245,7 +287,14 @@ impl Element {
 }
 
 /// A string pool chunk (`ResStringPool`), borrowed.
-#[derive(Debug, Clone, Copy)]
+///
+/// Every string is read inside its own *slot*: from its offset to the next larger string offset
+/// of the pool (or the end of the string data). A length that claims more — which would read
+/// the following strings as part of this one — is cut at the slot's end and reported by
+/// [`StringPool::overruns`]. (Android checks only that the claimed length ends on a NUL inside
+/// the pool, so a length chosen to end on a later string's terminator reads across strings
+/// there; nothing honest is affected, since aapt writes each string once, NUL-terminated.)
+#[derive(Debug, Clone)]
 pub(crate) struct StringPool<'a> {
     chunk: &'a [u8],
     count: usize,
@@ -254,11 +303,53 @@ pub(crate) struct StringPool<'a> {
     strings_end: usize,
     utf8: bool,
     max_len: usize,
+    /// The distinct string offsets (relative to `strings_at`), sorted: a slot ends at the next.
+    starts: std::borrow::Cow<'a, [u32]>,
+}
+
+/// A string's bytes as declared and as bounded by its slot.
+struct Located {
+    /// Offset of the length prefix, in the chunk.
+    at: usize,
+    /// Start of the characters (after the length prefix), in the chunk.
+    start: usize,
+    /// Declared length: bytes (UTF-8) or code units (UTF-16).
+    declared: usize,
+    /// What fits in the slot, in the same unit.
+    fits: usize,
+}
+
+/// A string that claims more than its slot holds (see [`StringPool`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Overrun {
+    /// Offset of the string's length prefix in the pool chunk.
+    pub at: u64,
+    pub index: u32,
+    pub declared: u64,
+    pub slot: u64,
 }
 
 impl<'a> StringPool<'a> {
     /// Parses the pool header; `chunk` is the whole chunk (already clipped to the data).
     pub(crate) fn parse(chunk: &'a [u8], max_len: usize) -> Option<StringPool<'a>> {
+        let mut p = Self::header(chunk, max_len)?;
+        p.starts = std::borrow::Cow::Owned(p.sorted_starts());
+        Some(p)
+    }
+
+    /// [`StringPool::parse`] with the slot starts already computed by an earlier parse of the
+    /// same chunk ([`StringPool::starts`]).
+    pub(crate) fn parse_with_starts(
+        chunk: &'a [u8],
+        max_len: usize,
+        starts: &'a [u32],
+    ) -> Option<StringPool<'a>> {
+        let mut p = Self::header(chunk, max_len)?;
+        p.starts = std::borrow::Cow::Borrowed(starts);
+        Some(p)
+    }
+
+    fn header(chunk: &'a [u8], max_len: usize) -> Option<StringPool<'a>> {
         let header_size = usize::from(u16_at(chunk, 2)?);
         let count = u32_at(chunk, 8)? as usize;
         let style_count = u32_at(chunk, 12)? as usize;
@@ -286,7 +377,22 @@ impl<'a> StringPool<'a> {
             strings_end,
             utf8: flags & UTF8_FLAG != 0,
             max_len,
+            starts: std::borrow::Cow::Borrowed(&[]),
         })
+    }
+
+    fn sorted_starts(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = (0..self.count)
+            .filter_map(|i| u32_at(self.chunk, self.offsets_at + i * 4))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The slot starts, to hand to [`StringPool::parse_with_starts`].
+    pub(crate) fn starts(&self) -> &[u32] {
+        &self.starts
     }
 
     /// Number of strings.
@@ -294,35 +400,96 @@ impl<'a> StringPool<'a> {
         self.count
     }
 
-    /// String `idx`, or `None` when the index or its offset is invalid.
-    pub(crate) fn get(&self, idx: u32) -> Option<String> {
-        let idx = idx as usize;
+    /// Where string `idx` lies, or `None` when the index, its offset or its length prefix is
+    /// outside the string data.
+    fn locate(&self, idx: usize) -> Option<Located> {
         if idx >= self.count {
             return None;
         }
-        let off = u32_at(self.chunk, self.offsets_at + idx * 4)? as usize;
-        let at = self.strings_at.checked_add(off)?;
+        let off = u32_at(self.chunk, self.offsets_at + idx * 4)?;
+        let at = self.strings_at.checked_add(off as usize)?;
         let area = self.chunk.get(..self.strings_end)?;
+        // The slot ends where the next string starts, or with the string data.
+        let next = match self.starts.binary_search(&off) {
+            Ok(i) => self.starts.get(i + 1),
+            Err(i) => self.starts.get(i),
+        };
+        let slot_end = next
+            .and_then(|&n| self.strings_at.checked_add(n as usize))
+            .map_or(area.len(), |n| n.min(area.len()));
         if self.utf8 {
             let (_, n1) = utf8_len(area, at)?;
-            let (blen, n2) = utf8_len(area, at + n1)?;
+            let (declared, n2) = utf8_len(area, at + n1)?;
             let start = at + n1 + n2;
-            let end = start.checked_add(blen)?.min(area.len());
-            let bytes = area.get(start..end)?;
-            let bytes = &bytes[..bytes.len().min(self.max_len)];
-            Some(String::from_utf8_lossy(bytes).into_owned())
+            area.get(start..)?;
+            Some(Located {
+                at,
+                start,
+                declared,
+                fits: slot_end.saturating_sub(start),
+            })
         } else {
-            let mut n = usize::from(u16_at(area, at)?);
+            let mut declared = usize::from(u16_at(area, at)?);
             let mut start = at + 2;
-            if n & 0x8000 != 0 {
-                n = ((n & 0x7fff) << 16) | usize::from(u16_at(area, at + 2)?);
+            if declared & 0x8000 != 0 {
+                declared = ((declared & 0x7fff) << 16) | usize::from(u16_at(area, at + 2)?);
                 start += 2;
             }
-            let avail = area.len().saturating_sub(start) / 2;
-            let n = n.min(avail).min(self.max_len);
-            let units: Vec<u16> = (0..n).filter_map(|i| u16_at(area, start + i * 2)).collect();
+            area.get(start..)?;
+            Some(Located {
+                at,
+                start,
+                declared,
+                fits: slot_end.saturating_sub(start) / 2,
+            })
+        }
+    }
+
+    /// String `idx`, or `None` when the index or its offset is invalid. Cut to its slot and
+    /// to the pool's `max_len`.
+    pub(crate) fn get(&self, idx: u32) -> Option<String> {
+        let l = self.locate(idx as usize)?;
+        let cut = l.declared > l.fits;
+        let n = l.declared.min(l.fits).min(self.max_len);
+        if self.utf8 {
+            let mut bytes = self.chunk.get(l.start..l.start + n)?;
+            // Cut to its slot: the slot's terminator (and padding) is not part of it.
+            while cut && let Some((0, rest)) = bytes.split_last() {
+                bytes = rest;
+            }
+            Some(String::from_utf8_lossy(bytes).into_owned())
+        } else {
+            let mut units: Vec<u16> = (0..n)
+                .filter_map(|i| u16_at(self.chunk, l.start + i * 2))
+                .collect();
+            while cut && units.last() == Some(&0) {
+                units.pop();
+            }
             Some(String::from_utf16_lossy(&units))
         }
+    }
+
+    /// The strings whose declared length runs past their slot, in index order, the first
+    /// `keep` of them, and how many there are in all.
+    pub(crate) fn overruns(&self, keep: usize) -> (Vec<Overrun>, u64) {
+        let mut out = Vec::new();
+        let mut total = 0u64;
+        for i in 0..self.count {
+            if let Some(l) = self.locate(i)
+                && l.declared > l.fits
+            {
+                total += 1;
+                if out.len() < keep {
+                    out.push(Overrun {
+                        at: l.at as u64,
+                        index: i as u32,
+                        declared: l.declared as u64,
+                        slot: l.fits as u64,
+                    });
+                }
+            }
+        }
+        (out, total)
     }
 }
 
@@ -375,6 +542,8 @@ pub fn parse_with(data: &[u8], limits: &Limits) -> Result<Document, AxmlError> {
     }
 
     let mut pool: Option<StringPool<'_>> = None;
+    // Where the pool's chunk starts, for the offsets of its anomalies.
+    let mut pool_at = 0u64;
     let mut res_map: Vec<u32> = Vec::new();
     let mut doc = Document::default();
     let mut stack: Vec<Element> = Vec::new();
@@ -401,6 +570,7 @@ pub fn parse_with(data: &[u8], limits: &Limits) -> Result<Document, AxmlError> {
         match ctype {
             RES_STRING_POOL_TYPE if pool.is_none() => {
                 pool = StringPool::parse(chunk, limits.max_string_len);
+                pool_at = pos as u64;
             }
             RES_XML_RESOURCE_MAP_TYPE => {
                 let hs = if (8..=chunk.len()).contains(&header_size) {
@@ -488,6 +658,9 @@ pub fn parse_with(data: &[u8], limits: &Limits) -> Result<Document, AxmlError> {
     }
     if doc.root.is_none() && pool.is_none() {
         return Err(AxmlError::NoStringPool { at: 0 });
+    }
+    if let Some(p) = &pool {
+        pool_anomalies(p, pool_at, &mut doc.anomalies);
     }
     Ok(doc)
 }

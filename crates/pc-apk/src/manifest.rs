@@ -6,7 +6,9 @@
 use crate::arsc::{ResValue, ResourceTable};
 use crate::attrs::id;
 use crate::axml::{Document, Element, Value};
-use crate::zip::{Archive, ZipError};
+use std::io::{Read, Seek};
+
+use crate::zip::{Archive, Entry, ZipError};
 
 /// Largest `AndroidManifest.xml` read by [`from_archive`].
 pub const MAX_MANIFEST_SIZE: u64 = 16 << 20;
@@ -418,35 +420,122 @@ pub struct ApkManifest {
     pub resources: Option<ResourceTable>,
     /// The network security config, when declared and readable.
     pub network_security_config: Option<nsc::NetworkSecurityConfig>,
+    /// What could not be read, or was read with tricks, in the files above.
+    pub anomalies: Vec<ManifestAnomaly>,
 }
 
-/// Reads `AndroidManifest.xml`, `resources.arsc` and the network security config from an APK.
-/// A broken or missing `resources.arsc` is tolerated (references stay unresolved).
+/// A problem met while reading the manifest's files; the facts are still given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum ManifestAnomaly {
+    /// `file` is in the archive but was not used (too large, corrupt, not parseable): what it
+    /// would resolve (labels, version names, the network security config) stays unresolved.
+    Unread {
+        /// Entry name.
+        file: String,
+        /// Why, with the byte offset.
+        why: String,
+    },
+    /// `file` was read, but aapt would not have written it so.
+    Binary {
+        /// Entry name.
+        file: String,
+        /// What was seen.
+        anomaly: crate::axml::Anomaly,
+    },
+}
+
+impl std::fmt::Display for ManifestAnomaly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ManifestAnomaly::Unread { file, why } => write!(f, "{file}: not read: {why}"),
+            ManifestAnomaly::Binary { file, anomaly } => write!(f, "{file}: {anomaly:?}"),
+        }
+    }
+}
+
+/// Reads `AndroidManifest.xml`, `resources.arsc` and the network security config from an APK
+/// parsed in memory. A broken, oversize or missing `resources.arsc` is tolerated (references
+/// stay unresolved, and [`ApkManifest::anomalies`] says why when it is present).
 pub fn from_archive(archive: &Archive<'_>) -> Result<ApkManifest, ManifestError> {
+    from_entries(archive, &mut |e, limit| archive.read(e, limit))
+}
+
+/// [`from_archive`] for an archive parsed from `file` ([`Archive::parse_file`]): each file is
+/// read from disk when needed, one at a time.
+pub fn from_file<R: Read + Seek>(
+    archive: &Archive<'_>,
+    file: &mut R,
+) -> Result<ApkManifest, ManifestError> {
+    from_entries(archive, &mut |e, limit| archive.read_from(file, e, limit))
+}
+
+type ReadEntry<'r> = dyn FnMut(&Entry<'_>, u64) -> Result<Vec<u8>, ZipError> + 'r;
+
+fn from_entries(
+    archive: &Archive<'_>,
+    read: &mut ReadEntry<'_>,
+) -> Result<ApkManifest, ManifestError> {
     let entry = archive
         .find("AndroidManifest.xml")
         .ok_or(ManifestError::Missing {
             at: archive.eocd_offset(),
         })?;
-    let bytes = archive.read(entry, MAX_MANIFEST_SIZE)?;
+    let bytes = read(entry, MAX_MANIFEST_SIZE)?;
     let document = crate::axml::parse(&bytes)?;
-    let resources = archive
-        .find("resources.arsc")
-        .and_then(|e| archive.read(e, MAX_ARSC_SIZE).ok())
-        .and_then(|b| ResourceTable::parse(&b).ok());
+    drop(bytes);
+    let mut anomalies: Vec<ManifestAnomaly> = Vec::new();
+    let binary = |file: &str, list: &[crate::axml::Anomaly], out: &mut Vec<ManifestAnomaly>| {
+        out.extend(list.iter().map(|a| ManifestAnomaly::Binary {
+            file: file.to_string(),
+            anomaly: a.clone(),
+        }));
+    };
+    binary("AndroidManifest.xml", &document.anomalies, &mut anomalies);
+    let unread = |file: &str, why: String, out: &mut Vec<ManifestAnomaly>| {
+        out.push(ManifestAnomaly::Unread {
+            file: file.to_string(),
+            why,
+        });
+    };
+    let resources = match archive.find("resources.arsc") {
+        None => None,
+        Some(e) => match read(e, MAX_ARSC_SIZE) {
+            Ok(b) => match ResourceTable::parse(&b) {
+                Ok(t) => {
+                    binary("resources.arsc", t.anomalies(), &mut anomalies);
+                    Some(t)
+                }
+                Err(err) => {
+                    unread("resources.arsc", err.to_string(), &mut anomalies);
+                    None
+                }
+            },
+            Err(err) => {
+                unread("resources.arsc", err.to_string(), &mut anomalies);
+                None
+            }
+        },
+    };
     let manifest = from_axml(&document, resources.as_ref())?;
-    let network_security_config = manifest
-        .network_security_config
-        .as_deref()
-        .and_then(|p| archive.find(p))
-        .and_then(|e| archive.read(e, MAX_NSC_SIZE).ok())
-        .and_then(|b| crate::axml::parse(&b).ok())
-        .map(|d| nsc::from_axml(&d));
+    let mut network_security_config = None;
+    if let Some(p) = manifest.network_security_config.as_deref()
+        && let Some(e) = archive.find(p)
+    {
+        match read(e, MAX_NSC_SIZE).map(|b| crate::axml::parse(&b)) {
+            Ok(Ok(d)) => {
+                binary(p, &d.anomalies, &mut anomalies);
+                network_security_config = Some(nsc::from_axml(&d));
+            }
+            Ok(Err(err)) => unread(p, err.to_string(), &mut anomalies),
+            Err(err) => unread(p, err.to_string(), &mut anomalies),
+        }
+    }
     Ok(ApkManifest {
         manifest,
         document,
         resources,
         network_security_config,
+        anomalies,
     })
 }
 

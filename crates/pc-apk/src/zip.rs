@@ -19,6 +19,21 @@
 //!   field) and is not an anomaly; the local lengths decide where data starts.
 //! * bytes before the first local header are not checked by Android at all: that is what made
 //!   Janus (CVE-2017-13156, a DEX prepended to an APK) possible.
+//!
+//! Overlapping entries (David Fifield's "better zip bomb": every entry's data quotes the next
+//! entry's local header and ends in one shared deflate kernel, so N entries inflate the kernel N
+//! times) are found from the central directory and the local headers alone, before anything is
+//! inflated: the `[local header, data end)` ranges are swept in file order, an entry is *kept*
+//! when it starts at or after the end of every kept entry before it, and every other entry is
+//! [`Anomaly::OverlappingEntries`] with the kept entry it runs into. A kept entry reads as usual;
+//! an overlapping one is **never inflated** ([`ZipError::Overlapping`]). So each byte of the
+//! file is inflated at most once whatever the archive claims, the total inflated output is
+//! bounded by the file's size times the deflate ratio, and a Fifield bomb costs one pass over its
+//! kernel instead of one per entry. Why not at all rather than "once, then shared": an honest
+//! writer never produces overlaps, the bytes an overlapping entry would give are already the
+//! kept entry's (an analyst loses nothing), and a rule that depends only on the file (not on the
+//! order callers read entries in) gives every caller — signature verification included — the
+//! same answer.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -167,6 +182,15 @@ pub enum ZipError {
         /// Offset of the data.
         at: u64,
     },
+    /// The entry's bytes overlap an entry kept before it in the file (see the module docs): it
+    /// is not inflated, so no byte of the archive is inflated twice.
+    #[error("entry at {at} overlaps the entry at {kept} (an overlapping-entry zip bomb): not read")]
+    Overlapping {
+        /// Offset of this entry's local header.
+        at: u64,
+        /// Offset of the local header of the kept entry it overlaps.
+        kept: u64,
+    },
     /// Reading the archive's file failed ([`Archive::parse_file`] only).
     #[error("reading the archive at {at}: {message}")]
     Io {
@@ -286,11 +310,12 @@ pub enum Anomaly {
         /// Bytes actually present.
         present: u64,
     },
-    /// Two entries' local records overlap (overlapping-file zip bombs, polyglots).
+    /// Two entries' local records overlap (overlapping-file zip bombs, polyglots): `second` is
+    /// never inflated (see the module docs).
     OverlappingEntries {
-        /// First entry.
+        /// The entry kept: the earlier one in the file.
         first: String,
-        /// Second entry.
+        /// The entry that runs into it, which is not read.
         second: String,
     },
     /// Entry data runs past the start of the central directory.
@@ -350,6 +375,8 @@ pub struct Archive<'a> {
     entries: Vec<Entry<'a>>,
     anomalies: Vec<Anomaly>,
     by_name: BTreeMap<&'a [u8], usize>,
+    /// Directory index of each entry that overlaps a kept one → the kept one's index.
+    overlapping: BTreeMap<usize, usize>,
     eocd_offset: u64,
     cd_offset: u64,
     cd_size: u64,
@@ -748,6 +775,7 @@ impl<'a> Archive<'a> {
             entries,
             anomalies,
             by_name: BTreeMap::new(),
+            overlapping: BTreeMap::new(),
             eocd_offset: eocd.offset,
             cd_offset: eocd.cd_offset,
             cd_size: eocd.cd_size,
@@ -906,7 +934,10 @@ impl<'a> Archive<'a> {
                 dex: lh.starts_with(b"dex\n"),
             });
         }
-        // Overlaps between [local header, data end) ranges of well-formed entries.
+        // Overlaps between [local header, data end) ranges of well-formed entries, in file
+        // order: an entry is kept when it starts at or after the end of every kept entry before
+        // it; the others are never read (module docs). Only kept ranges are compared, so the
+        // kept ones are disjoint and bound what reading can inflate.
         let mut ranges: Vec<(u64, u64, usize)> = self
             .entries
             .iter()
@@ -919,21 +950,19 @@ impl<'a> Archive<'a> {
                 )
             })
             .collect();
-        ranges.sort_unstable();
-        let mut max_end: Option<(u64, usize)> = None;
+        // Same start (entries sharing one local header): the first in the directory is kept.
+        ranges.sort_unstable_by_key(|&(start, _, idx)| (start, idx));
+        let mut kept_end: Option<(u64, usize)> = None;
         for &(start, end, idx) in &ranges {
-            if let Some((prev_end, prev_idx)) = max_end {
-                if start < prev_end {
+            match kept_end {
+                Some((prev_end, prev_idx)) if start < prev_end => {
+                    self.overlapping.insert(idx, prev_idx);
                     notes.push(Anomaly::OverlappingEntries {
                         first: self.entries[prev_idx].name.clone(),
                         second: self.entries[idx].name.clone(),
                     });
                 }
-                if end > prev_end {
-                    max_end = Some((end, idx));
-                }
-            } else {
-                max_end = Some((end, idx));
+                _ => kept_end = Some((end, idx)),
             }
         }
         for n in notes {
@@ -1033,33 +1062,90 @@ impl<'a> Archive<'a> {
         })
     }
 
+    /// The kept entry that `entry` overlaps, when it does (it is then never read: see the
+    /// module docs).
+    pub fn overlapped_by(&self, entry: &Entry<'_>) -> Option<&Entry<'a>> {
+        self.overlapping
+            .get(&entry.cd_index)
+            .and_then(|&i| self.entries.get(i))
+    }
+
     /// Decompresses an entry (stored or raw deflate), refusing more than
-    /// `min(limit, uncompressed_size)` bytes, and checks size and CRC32.
+    /// `min(limit, uncompressed_size)` bytes, and checks size and CRC32. Only for archives
+    /// parsed in memory ([`Archive::parse`]); see [`Archive::read_from`].
     pub fn read(&self, entry: &Entry<'a>, limit: u64) -> Result<Vec<u8>, ZipError> {
-        let raw = self.raw_data(entry)?;
-        let at = entry.data_offset;
+        // The same checks as raw_data, so an archive parsed from a file never reads past the
+        // bytes it holds.
+        self.raw_data(entry)?;
+        self.read_from(&mut io::Cursor::new(self.data), entry, limit)
+    }
+
+    /// [`Archive::read`] for an archive whose bytes are in `file` (the file it was parsed
+    /// from, or the same bytes in memory): the whole entry in memory, at most `limit` bytes.
+    pub fn read_from<R: Read + Seek>(
+        &self,
+        file: &mut R,
+        entry: &Entry<'_>,
+        limit: u64,
+    ) -> Result<Vec<u8>, ZipError> {
+        let mut r = self.open(file, entry, limit)?;
+        // Preallocate only what the compressed size can honestly produce.
+        let cap = us(entry
+            .uncompressed_size
+            .min(entry.compressed_size.saturating_mul(4))
+            .min(1 << 24));
+        let mut out = Vec::with_capacity(cap);
+        r.read_to_end(&mut out).map_err(|e| r.error(&e))?;
+        Ok(out)
+    }
+
+    /// Opens an entry of the archive in `file` for streaming: a reader of its uncompressed
+    /// bytes that fails (with a [`ZipError`] inside the `io::Error`, see
+    /// [`EntryReader::error`]) when the stream gives more or fewer bytes than the directory
+    /// declares or its CRC32 differs — so nothing is held but the reader's buffers. Refused up
+    /// front: entries declaring more than `limit` bytes, encrypted ones, methods other than
+    /// stored and deflate, impossible ratios, data outside the file, and entries overlapping a
+    /// kept one ([`ZipError::Overlapping`]).
+    pub fn open<'r, R: Read + Seek>(
+        &self,
+        file: &'r mut R,
+        entry: &Entry<'_>,
+        limit: u64,
+    ) -> Result<EntryReader<'r, R>, ZipError> {
+        let (at, len) = self.data_range(entry)?;
+        if let Some(kept) = self.overlapped_by(entry) {
+            return Err(ZipError::Overlapping {
+                at: entry.local_header_offset,
+                kept: kept.local_header_offset,
+            });
+        }
+        let file_len = file.seek(SeekFrom::End(0)).map_err(|e| io_error(at, &e))?;
+        if at.saturating_add(len) > file_len {
+            return Err(ZipError::OutOfBounds {
+                at,
+                what: "data past end of file",
+            });
+        }
         if entry.flags & FLAG_ENCRYPTED != 0 {
             return Err(ZipError::Encrypted { at });
         }
-        if entry.uncompressed_size > limit {
+        let want = entry.uncompressed_size;
+        if want > limit {
             return Err(ZipError::TooLarge {
                 at,
-                size: entry.uncompressed_size,
+                size: want,
                 limit,
             });
         }
-        let want = entry.uncompressed_size;
-        let out = match entry.method {
-            METHOD_STORED => {
-                if entry.compressed_size != want {
-                    return Err(ZipError::SizeMismatch {
-                        at,
-                        expected: want,
-                        actual: entry.compressed_size,
-                    });
-                }
-                raw.to_vec()
+        match entry.method {
+            METHOD_STORED if entry.compressed_size != want => {
+                return Err(ZipError::SizeMismatch {
+                    at,
+                    expected: want,
+                    actual: entry.compressed_size,
+                });
             }
+            METHOD_STORED => {}
             METHOD_DEFLATE => {
                 if want
                     > entry
@@ -1072,47 +1158,134 @@ impl<'a> Archive<'a> {
                         what: "declared ratio impossible for deflate",
                     });
                 }
-                // Preallocate only what the compressed size can honestly produce.
-                let cap = us(want
-                    .min(entry.compressed_size.saturating_mul(4))
-                    .min(1 << 24));
-                let mut out = Vec::with_capacity(cap);
-                // One byte more than declared tells a lying directory from an honest one.
-                let mut dec = flate2::read::DeflateDecoder::new(raw).take(want.saturating_add(1));
-                dec.read_to_end(&mut out)
-                    .map_err(|_| ZipError::Inflate { at })?;
-                if out.len() as u64 > want {
-                    return Err(ZipError::Bomb {
-                        at,
-                        what: "stream inflates past its declared size",
-                    });
-                }
-                if (out.len() as u64) < want {
-                    return Err(ZipError::SizeMismatch {
-                        at,
-                        expected: want,
-                        actual: out.len() as u64,
-                    });
-                }
-                out
             }
             m => return Err(ZipError::UnsupportedMethod { at, method: m }),
-        };
-        let mut crc = flate2::Crc::new();
-        crc.update(&out);
-        if crc.sum() != entry.crc32 {
-            return Err(ZipError::Crc {
-                at,
-                expected: entry.crc32,
-                actual: crc.sum(),
-            });
         }
-        Ok(out)
+        file.seek(SeekFrom::Start(at))
+            .map_err(|e| io_error(at, &e))?;
+        let raw = file.take(len);
+        let body = if entry.method == METHOD_STORED {
+            Body::Stored(raw)
+        } else {
+            // One byte more than declared tells a lying directory from an honest one.
+            Body::Deflate(flate2::read::DeflateDecoder::new(raw).take(want.saturating_add(1)))
+        };
+        Ok(EntryReader {
+            body,
+            at,
+            want,
+            got: 0,
+            crc: flate2::Crc::new(),
+            expected_crc: entry.crc32,
+            done: false,
+        })
     }
 
     /// Reads an entry by name (first occurrence).
     pub fn read_by_name(&self, name: &str, limit: u64) -> Option<Result<Vec<u8>, ZipError>> {
         self.find(name).map(|e| self.read(e, limit))
+    }
+}
+
+enum Body<'r, R> {
+    Stored(io::Take<&'r mut R>),
+    Deflate(io::Take<flate2::read::DeflateDecoder<io::Take<&'r mut R>>>),
+}
+
+/// The uncompressed bytes of one entry, streamed from the archive's file by [`Archive::open`].
+/// Reading past the declared size, ending short of it, a CRC32 mismatch, a corrupt deflate
+/// stream or an I/O error fails the read with an `io::Error` whose inner error is the
+/// [`ZipError`] ([`EntryReader::error`] gets it back).
+pub struct EntryReader<'r, R> {
+    body: Body<'r, R>,
+    /// File offset of the data (for errors).
+    at: u64,
+    want: u64,
+    got: u64,
+    crc: flate2::Crc,
+    expected_crc: u32,
+    done: bool,
+}
+
+impl<R> std::fmt::Debug for EntryReader<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryReader")
+            .field("at", &self.at)
+            .field("want", &self.want)
+            .field("got", &self.got)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R> EntryReader<'_, R> {
+    /// The [`ZipError`] behind an error this reader returned (I/O errors of the file become
+    /// [`ZipError::Io`]).
+    pub fn error(&self, e: &io::Error) -> ZipError {
+        match e.get_ref().and_then(|i| i.downcast_ref::<ZipError>()) {
+            Some(z) => z.clone(),
+            None => io_error(self.at.saturating_add(self.got), e),
+        }
+    }
+
+    /// Bytes produced so far.
+    pub fn position(&self) -> u64 {
+        self.got
+    }
+
+    fn fail(&mut self, e: ZipError) -> io::Error {
+        self.done = true;
+        io::Error::other(e)
+    }
+}
+
+impl<R: Read> Read for EntryReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        let at = self.at;
+        let n = match &mut self.body {
+            Body::Stored(r) => r.read(buf),
+            Body::Deflate(r) => r.read(buf),
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+            Err(e) => {
+                let z = match &self.body {
+                    // A corrupt stream, whatever flate2 calls it.
+                    Body::Deflate(_) => ZipError::Inflate { at },
+                    Body::Stored(_) => io_error(at.saturating_add(self.got), &e),
+                };
+                return Err(self.fail(z));
+            }
+        };
+        self.got += n as u64;
+        if self.got > self.want {
+            return Err(self.fail(ZipError::Bomb {
+                at,
+                what: "stream inflates past its declared size",
+            }));
+        }
+        self.crc.update(&buf[..n]);
+        if n == 0 {
+            self.done = true;
+            if self.got < self.want {
+                return Err(self.fail(ZipError::SizeMismatch {
+                    at,
+                    expected: self.want,
+                    actual: self.got,
+                }));
+            }
+            if self.crc.sum() != self.expected_crc {
+                return Err(self.fail(ZipError::Crc {
+                    at,
+                    expected: self.expected_crc,
+                    actual: self.crc.sum(),
+                }));
+            }
+        }
+        Ok(n)
     }
 }
 

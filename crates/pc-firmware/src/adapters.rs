@@ -8,23 +8,40 @@ use pc_dex::Dex;
 use pc_dex::rules::RuleSet;
 use std::collections::BTreeMap;
 
+/// Most bytes of class names and strings [`DexCode`] keeps per app (each counted with
+/// [`TEXT_OVERHEAD`] more, for the `String` itself): a DEX of millions of one-byte strings
+/// would otherwise hold many times its own size. Past it, the rest of the app's text is not
+/// kept and a note says so (its identifier call sites are still found).
+pub const MAX_CODE_TEXT: u64 = 256 << 20;
+
+/// What a kept `String` costs besides its bytes (pointer, length, capacity).
+pub const TEXT_OVERHEAD: u64 = 24;
+
 /// DEX analysis: class names (for tracker signatures), strings (for endpoints) and
 /// identifier-reading call sites from the rule file.
 pub struct DexCode {
     rules: RuleSet,
+    max_text: u64,
 }
 
 impl DexCode {
     /// With the embedded identifier-API rules (`data/rules/identifier-apis.toml`).
     pub fn new() -> Self {
-        DexCode {
-            rules: RuleSet::embedded(),
-        }
+        Self::with_rules(RuleSet::embedded())
     }
 
     /// With another rule set.
     pub fn with_rules(rules: RuleSet) -> Self {
-        DexCode { rules }
+        DexCode {
+            rules,
+            max_text: MAX_CODE_TEXT,
+        }
+    }
+
+    /// With another bound on the text kept per app (see [`MAX_CODE_TEXT`]).
+    pub fn with_max_text(mut self, bytes: u64) -> Self {
+        self.max_text = bytes;
+        self
     }
 }
 
@@ -35,39 +52,69 @@ impl Default for DexCode {
 }
 
 impl CodeAnalyzer for DexCode {
-    fn analyze(&self, dex_files: &[(String, Vec<u8>)]) -> CodeFacts {
-        let mut facts = CodeFacts::default();
+    fn add_dex(&self, name: &str, bytes: &[u8], facts: &mut CodeFacts) {
+        // A dex that does not parse contributes nothing; the app's other files still count.
+        let sections = match Dex::parse_all(bytes) {
+            Ok(s) => s,
+            Err(e) => {
+                facts.notes.push(format!("{name}: not analysed: {e}"));
+                return;
+            }
+        };
+        let mut text = facts.text_bytes;
+        let mut full = false;
+        let mut keep = |s: String, out: &mut Vec<String>| {
+            let t = text.saturating_add(s.len() as u64 + TEXT_OVERHEAD);
+            if t > self.max_text {
+                full = true;
+            } else {
+                text = t;
+                out.push(s);
+            }
+        };
+        for dex in &sections {
+            for class in dex.classes().flatten() {
+                keep(class.descriptor.into_owned(), &mut facts.class_names);
+            }
+            for s in dex.strings().flatten() {
+                keep(s.into_owned(), &mut facts.strings);
+            }
+            if let Ok(found) = pc_dex::rules::find_calls(dex, name, &self.rules) {
+                facts
+                    .identifier_calls
+                    .extend(found.into_iter().map(|c| IdentifierCall {
+                        api: c.api,
+                        caller: c.caller,
+                        identifiers: c.identifiers,
+                        count: c.count,
+                    }));
+            }
+        }
+        facts.text_bytes = text;
+        if full {
+            facts.notes.push(format!(
+                "{name}: class names and strings past {} bytes per app not kept (not matched \
+                 against trackers or scanned for endpoints)",
+                self.max_text
+            ));
+        }
+    }
+
+    fn finish(&self, facts: &mut CodeFacts) {
         // Several dex files may call the same API from the same caller: count them together.
         let mut calls: BTreeMap<(String, String), IdentifierCall> = BTreeMap::new();
-        for (name, bytes) in dex_files {
-            // A dex that does not parse contributes nothing; the app's other files still count.
-            let Ok(sections) = Dex::parse_all(bytes) else {
-                continue;
-            };
-            for dex in &sections {
-                for class in dex.classes().flatten() {
-                    facts.class_names.push(class.descriptor.into_owned());
+        for c in std::mem::take(&mut facts.identifier_calls) {
+            match calls.entry((c.api.clone(), c.caller.clone())) {
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    let e = o.get_mut();
+                    e.count = e.count.saturating_add(c.count);
                 }
-                facts
-                    .strings
-                    .extend(dex.strings().flatten().map(|s| s.into_owned()));
-                if let Ok(found) = pc_dex::rules::find_calls(dex, name, &self.rules) {
-                    for c in found {
-                        let e = calls
-                            .entry((c.api.clone(), c.caller.clone()))
-                            .or_insert_with(|| IdentifierCall {
-                                api: c.api.clone(),
-                                caller: c.caller.clone(),
-                                identifiers: c.identifiers.clone(),
-                                count: 0,
-                            });
-                        e.count = e.count.saturating_add(c.count);
-                    }
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(c);
                 }
             }
         }
         facts.identifier_calls = calls.into_values().collect();
-        facts
     }
 }
 

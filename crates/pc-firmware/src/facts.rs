@@ -2,13 +2,39 @@
 //!
 //! DEX analysis and signature verification live in other crates (pc-dex, pc-apksig); they are
 //! plugged in through [`CodeAnalyzer`] and [`SignatureVerifier`].
+//!
+//! # Memory per app
+//!
+//! What one app's analysis holds at once is bounded, whatever its archives claim:
+//!
+//! * the APK file itself (at most [`Limits::max_apk_size`]; for a bundle, the bundle and the
+//!   APKs taken from it);
+//! * **one** inflated entry at a time: each `classes*.dex` is inflated, handed to the
+//!   [`CodeAnalyzer`] and dropped before the next; native libraries and `resources.arsc` are
+//!   then inflated, scanned for endpoints and dropped one by one. Each entry is capped
+//!   ([`Limits::max_dex_size`], [`Limits::max_native_size`], [`Limits::max_resources_size`]),
+//!   and the entry's declared size is checked *before* anything is allocated (the zip reader
+//!   refuses a stream that inflates past what it declares);
+//! * a **total decompressed budget** per app ([`Limits::max_inflated_total`], 1 GiB by
+//!   default) over everything inflated from its archives (bundle APKs, DEX files, native
+//!   libraries, `resources.arsc`): an entry that does not fit in what is left is not inflated
+//!   and becomes an anomaly naming the file, its offset, its size and the budget; the entries
+//!   read before it are analysed as usual, and the other apps are not affected;
+//! * overlapping zip entries (the overlapping-entry zip bomb) are anomalies and are never
+//!   inflated (see `pc_apk::zip`), so no byte of an archive is inflated twice;
+//! * the facts kept from the code: the [`DexCode`](crate::DexCode) analyzer keeps at most
+//!   [`crate::adapters::MAX_CODE_TEXT`] bytes of class names and strings per app and says when
+//!   it stopped.
+//!
+//! With the defaults an app's analysis peaks at roughly the APK's size plus its largest
+//! inflated entry (≤ 256 MiB) plus its facts; apps run in parallel (one per rayon thread).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::Path;
 
 use pc_apk::manifest::{self, Component, DeclaredPermission};
-use pc_apk::zip::Archive;
+use pc_apk::zip::{Archive, Entry};
 use rayon::prelude::*;
 
 use crate::endpoints::{Endpoint, EndpointExtractor, EndpointSet};
@@ -24,6 +50,9 @@ pub struct Limits {
     pub max_apk_size: u64,
     /// Largest DEX file read from an APK.
     pub max_dex_size: u64,
+    /// Most bytes inflated from one app's archives in all (bundle APKs, DEX files, native
+    /// libraries, `resources.arsc`); see the module docs.
+    pub max_inflated_total: u64,
     /// Most DEX files per app.
     pub max_dex_files: usize,
     /// Largest native library scanned.
@@ -40,7 +69,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_apk_size: 2 << 30,
-            max_dex_size: 512 << 20,
+            max_dex_size: 256 << 20,
+            max_inflated_total: 1 << 30,
             max_dex_files: 256,
             max_native_size: 256 << 20,
             max_native_libs: 256,
@@ -74,12 +104,25 @@ pub struct CodeFacts {
     pub strings: Vec<String>,
     /// Identifier-reading call sites.
     pub identifier_calls: Vec<IdentifierCall>,
+    /// What the analyzer left out (a DEX that does not parse, a limit reached): reported as
+    /// the app's anomalies.
+    pub notes: Vec<String>,
+    /// Bytes of class names and strings kept so far, for the analyzer's own bound (see
+    /// [`crate::adapters::MAX_CODE_TEXT`]).
+    pub text_bytes: u64,
 }
 
 /// DEX analysis seam (implemented with pc-dex).
+///
+/// The app's DEX files are given one at a time, in load order, so that only one is ever held
+/// (see the module docs): [`CodeAnalyzer::add_dex`] for each, then [`CodeAnalyzer::finish`].
 pub trait CodeAnalyzer: Sync {
-    /// Analyses the app's DEX files, given as `(name, bytes)` in load order.
-    fn analyze(&self, dex_files: &[(String, Vec<u8>)]) -> CodeFacts;
+    /// Adds what DEX file `name` (e.g. `classes2.dex`, `split.apk!classes.dex`) holds to
+    /// `facts`. The bytes are dropped when it returns.
+    fn add_dex(&self, name: &str, dex: &[u8], facts: &mut CodeFacts);
+
+    /// Called once after the app's last DEX file (to merge what the files gave).
+    fn finish(&self, _facts: &mut CodeFacts) {}
 }
 
 /// A code analyzer that finds nothing (when no DEX support is wanted).
@@ -87,9 +130,7 @@ pub trait CodeAnalyzer: Sync {
 pub struct NoCode;
 
 impl CodeAnalyzer for NoCode {
-    fn analyze(&self, _: &[(String, Vec<u8>)]) -> CodeFacts {
-        CodeFacts::default()
-    }
+    fn add_dex(&self, _: &str, _: &[u8], _: &mut CodeFacts) {}
 }
 
 /// Signing facts of one APK.
@@ -249,12 +290,6 @@ fn dex_index(name: &str) -> Option<u32> {
     }
 }
 
-/// One APK of an app: name (for evidence) and bytes.
-struct Part<'b> {
-    name: String,
-    bytes: &'b [u8],
-}
-
 /// Analyses one APK (with optional splits) without firmware context.
 pub fn analyze_apk(
     path: &str,
@@ -269,15 +304,82 @@ pub fn analyze_apk(
         trackers: db,
         limits: Limits::default(),
     };
+    analyze_apk_with(path, bytes, &ctx)
+}
+
+/// [`analyze_apk`] with the given analyzers and limits.
+pub fn analyze_apk_with(path: &str, bytes: &[u8], ctx: &Context<'_>) -> AppFacts {
     let mut f = AppFacts {
         path: path.to_string(),
         ..AppFacts::default()
     };
-    analyze_parts(&mut f, bytes, &[], &ctx);
+    let mut budget = Budget::new(ctx.limits.max_inflated_total);
+    analyze_parts(&mut f, bytes, &[], ctx, &mut budget);
     f
 }
 
-fn analyze_parts(f: &mut AppFacts, base: &[u8], splits: &[(String, Vec<u8>)], ctx: &Context<'_>) {
+/// What is left of an app's decompressed budget ([`Limits::max_inflated_total`]).
+struct Budget {
+    total: u64,
+    left: u64,
+}
+
+impl Budget {
+    fn new(total: u64) -> Budget {
+        Budget { total, left: total }
+    }
+
+    /// Takes `entry`'s declared size (what the zip reader lets it inflate to at most) from the
+    /// budget before it is read, or says why it is not read.
+    fn take(&mut self, entry: &Entry<'_>) -> Result<(), String> {
+        let size = entry.uncompressed_size;
+        if size > self.left {
+            return Err(format!(
+                "entry at {} declares {size} bytes, more than the {} left of the app's \
+                 decompressed budget ({} bytes)",
+                entry.local_header_offset, self.left, self.total
+            ));
+        }
+        self.left -= size;
+        Ok(())
+    }
+}
+
+/// Inflates `entry` of `arch` when it is at most `limit` bytes and fits in `budget`, or says
+/// why not — checked in that order before anything is allocated, so that an entry the zip
+/// reader refuses anyway (overlapping, too large) costs no budget.
+fn read_entry(
+    arch: &Archive<'_>,
+    entry: &Entry<'_>,
+    limit: u64,
+    budget: &mut Budget,
+) -> Result<Vec<u8>, String> {
+    if let Some(kept) = arch.overlapped_by(entry) {
+        return Err(pc_apk::zip::ZipError::Overlapping {
+            at: entry.local_header_offset,
+            kept: kept.local_header_offset,
+        }
+        .to_string());
+    }
+    if entry.uncompressed_size > limit {
+        return Err(format!(
+            "{} bytes > limit {limit} (entry at {})",
+            entry.uncompressed_size, entry.local_header_offset
+        ));
+    }
+    budget.take(entry)?;
+    arch.read(entry, limit).map_err(|e| e.to_string())
+}
+
+/// Analyses an app from its base APK and splits; `budget` is what is left of its decompressed
+/// budget (a bundle has already spent some on the APKs taken from it).
+fn analyze_parts(
+    f: &mut AppFacts,
+    base: &[u8],
+    splits: &[(String, Vec<u8>)],
+    ctx: &Context<'_>,
+    budget: &mut Budget,
+) {
     let archive = match Archive::parse(base) {
         Ok(a) => a,
         Err(e) => {
@@ -288,7 +390,7 @@ fn analyze_parts(f: &mut AppFacts, base: &[u8], splits: &[(String, Vec<u8>)], ct
     for a in archive.anomalies().iter().take(100) {
         f.anomalies.push(format!("zip: {a:?}"));
     }
-    let m = match manifest::from_archive(&archive) {
+    let mut m = match manifest::from_archive(&archive) {
         Ok(m) => m,
         Err(e) => {
             f.error = Some(format!("manifest: {e}"));
@@ -345,47 +447,34 @@ fn analyze_parts(f: &mut AppFacts, base: &[u8], splits: &[(String, Vec<u8>)], ct
         f.anomalies
             .push("network security config declared but not readable".to_string());
     }
-    f.network_security_config = m.network_security_config.clone();
     if mf.debuggable {
         f.anomalies.push("debuggable".to_string());
     }
+    f.anomalies
+        .extend(m.anomalies.iter().map(|a| format!("manifest: {a}")));
+    let (has_code, min_sdk) = (mf.has_code, mf.min_sdk);
+    // The document and the resource table are no longer needed: not held while inflating.
+    f.network_security_config = m.network_security_config.take();
 
-    // Collect the APK parts: base, then splits.
-    let mut parts = vec![Part {
-        name: String::new(),
-        bytes: base,
-    }];
-    parts.extend(splits.iter().map(|(n, b)| Part {
-        name: n.clone(),
-        bytes: b,
-    }));
+    drop(m);
+
+    // The archives of the app: base, then splits (only their directories are held).
     let lim = &ctx.limits;
-    let mut dex: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut libs: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut resources: Vec<(String, Vec<u8>)> = Vec::new();
-    for (pi, part) in parts.iter().enumerate() {
-        let parsed;
-        let arch = if pi == 0 {
-            &archive
-        } else {
-            match Archive::parse(part.bytes) {
-                Ok(a) => {
-                    parsed = a;
-                    &parsed
-                }
-                Err(e) => {
-                    f.anomalies
-                        .push(format!("split {}: not a zip: {e}", part.name));
-                    continue;
-                }
-            }
-        };
-        let prefix = if pi == 0 {
-            String::new()
-        } else {
-            format!("{}!", part.name)
-        };
-        let mut dexes: Vec<(u32, &pc_apk::zip::Entry<'_>)> = arch
+    let mut parts: Vec<(String, Archive<'_>)> = Vec::new();
+    for (name, bytes) in splits {
+        match Archive::parse(bytes) {
+            Ok(a) => parts.push((format!("{name}!"), a)),
+            Err(e) => f.anomalies.push(format!("split {name}: not a zip: {e}")),
+        }
+    }
+    let all = std::iter::once(("", &archive)).chain(parts.iter().map(|(p, a)| (p.as_str(), a)));
+    let all: Vec<(&str, &Archive<'_>)> = all.collect();
+
+    // DEX files one at a time: inflate, analyse, drop (module docs).
+    let mut code = CodeFacts::default();
+    let mut dex_count = 0usize;
+    'parts: for &(prefix, arch) in &all {
+        let mut dexes: Vec<(u32, &Entry<'_>)> = arch
             .entries()
             .iter()
             .filter_map(|e| dex_index(&e.name).map(|i| (i, e)))
@@ -393,54 +482,73 @@ fn analyze_parts(f: &mut AppFacts, base: &[u8], splits: &[(String, Vec<u8>)], ct
         dexes.sort_by_key(|(i, _)| *i);
         dexes.dedup_by_key(|(i, _)| *i);
         for (_, e) in dexes {
-            if dex.len() >= lim.max_dex_files {
-                f.anomalies.push("too many dex files".to_string());
-                break;
+            if dex_count >= lim.max_dex_files {
+                f.anomalies.push(format!(
+                    "too many dex files: {} analysed, the rest not read",
+                    lim.max_dex_files
+                ));
+                break 'parts;
             }
-            match arch.read(e, lim.max_dex_size) {
-                Ok(b) => dex.push((format!("{prefix}{}", e.name), b)),
-                Err(err) => f.anomalies.push(format!("{prefix}{}: {err}", e.name)),
-            }
-        }
-        for e in arch.entries() {
-            let n = &e.name;
-            if n.starts_with("lib/") && n.ends_with(".so") {
-                if libs.len() >= lim.max_native_libs {
-                    continue;
+            let name = format!("{prefix}{}", e.name);
+            match read_entry(arch, e, lim.max_dex_size, budget) {
+                Ok(bytes) => {
+                    dex_count += 1;
+                    ctx.code.add_dex(&name, &bytes, &mut code);
+                    f.dex_files.push(name);
                 }
-                if let Ok(b) = arch.read(e, lim.max_native_size) {
-                    libs.push((format!("{prefix}{n}"), b));
-                }
-            } else if n == "resources.arsc"
-                && let Ok(b) = arch.read(e, lim.max_resources_size)
-            {
-                resources.push((format!("{prefix}{n}"), b));
+                Err(why) => f.anomalies.push(format!("{name}: not read: {why}")),
             }
         }
     }
-    f.dex_files = dex.iter().map(|(n, _)| n.clone()).collect();
-    if dex.is_empty() && mf.has_code && !f.oat_files.is_empty() {
+    ctx.code.finish(&mut code);
+    f.anomalies.append(&mut code.notes);
+    if f.dex_files.is_empty() && has_code && !f.oat_files.is_empty() {
         f.odex_only = true;
     }
-
-    let code = if dex.is_empty() {
-        CodeFacts::default()
-    } else {
-        ctx.code.analyze(&dex)
-    };
-    drop(dex);
-    let mut calls = code.identifier_calls.clone();
+    let mut calls = std::mem::take(&mut code.identifier_calls);
     calls.sort();
     f.identifier_calls = calls;
 
     let ex = EndpointExtractor::with_classes(code.class_names.iter().map(String::as_str));
     let mut eps = EndpointSet::default();
     ex.scan_strings(code.strings.iter().map(String::as_str), "dex", &mut eps);
-    for (_, b) in &resources {
-        ex.scan_binary(b, "resource", &mut eps);
+    drop(std::mem::take(&mut code.strings));
+    // Native libraries and resources.arsc one at a time too: inflate, scan, drop.
+    let mut libs = 0usize;
+    let mut libs_capped = false;
+    for &(prefix, arch) in &all {
+        for e in arch.entries() {
+            let n = &e.name;
+            let (limit, source) = if n.starts_with("lib/") && n.ends_with(".so") {
+                if libs >= lim.max_native_libs {
+                    libs_capped = true;
+                    continue;
+                }
+                (lim.max_native_size, format!("native:{prefix}{n}"))
+            } else if n == "resources.arsc" {
+                (lim.max_resources_size, "resource".to_string())
+            } else {
+                continue;
+            };
+            let name = format!("{prefix}{n}");
+            match read_entry(arch, e, limit, budget) {
+                Ok(b) => {
+                    if source.starts_with("native:") {
+                        libs += 1;
+                    }
+                    ex.scan_binary(&b, &source, &mut eps);
+                }
+                Err(why) => f
+                    .anomalies
+                    .push(format!("{name}: not scanned for endpoints: {why}")),
+            }
+        }
     }
-    for (n, b) in &libs {
-        ex.scan_binary(b, &format!("native:{n}"), &mut eps);
+    if libs_capped {
+        f.anomalies.push(format!(
+            "too many native libraries: {} scanned for endpoints, the rest not read",
+            lim.max_native_libs
+        ));
     }
     let mut hits = ctx
         .trackers
@@ -450,7 +558,7 @@ fn analyze_parts(f: &mut AppFacts, base: &[u8], splits: &[(String, Vec<u8>)], ct
     f.trackers = hits;
     f.endpoints = locate_endpoints(eps.into_vec(), f.version_name.as_deref());
 
-    f.signing = Some(ctx.sig.verify(base, &archive, mf.min_sdk));
+    f.signing = Some(ctx.sig.verify(base, &archive, min_sdk));
 }
 
 fn read_file(path: &Path, max: u64) -> Result<Vec<u8>, String> {
@@ -482,6 +590,7 @@ pub fn analyze_app(root: &Path, loc: &AppLocation, ctx: &Context<'_>) -> AppFact
         ..AppFacts::default()
     };
     let max = ctx.limits.max_apk_size;
+    let mut budget = Budget::new(ctx.limits.max_inflated_total);
     let bytes = match read_file(&root.join(&loc.path), max) {
         Ok(b) => b,
         Err(e) => {
@@ -490,7 +599,7 @@ pub fn analyze_app(root: &Path, loc: &AppLocation, ctx: &Context<'_>) -> AppFact
         }
     };
     match loc.kind {
-        AppKind::Apk => analyze_parts(&mut f, &bytes, &[], ctx),
+        AppKind::Apk => analyze_parts(&mut f, &bytes, &[], ctx, &mut budget),
         AppKind::SplitSet => {
             let mut splits = Vec::new();
             for s in &loc.splits {
@@ -499,7 +608,7 @@ pub fn analyze_app(root: &Path, loc: &AppLocation, ctx: &Context<'_>) -> AppFact
                     Err(e) => f.anomalies.push(format!("split {s}: {e}")),
                 }
             }
-            analyze_parts(&mut f, &bytes, &splits, ctx);
+            analyze_parts(&mut f, &bytes, &splits, ctx, &mut budget);
         }
         AppKind::Bundle => {
             let archive = match Archive::parse(&bytes) {
@@ -518,9 +627,13 @@ pub fn analyze_app(root: &Path, loc: &AppLocation, ctx: &Context<'_>) -> AppFact
                     f.anomalies.push("too many APKs in bundle".to_string());
                     break;
                 }
-                match archive.read(e, max) {
+                // The APKs of a bundle are held together (splits need their base): they count
+                // against the same budget as what is inflated from them.
+                match read_entry(&archive, e, max, &mut budget) {
                     Ok(b) => apks.push((e.name.clone(), b)),
-                    Err(err) => f.anomalies.push(format!("bundle entry {}: {err}", e.name)),
+                    Err(why) => f
+                        .anomalies
+                        .push(format!("bundle entry {}: not read: {why}", e.name)),
                 }
             }
             drop(bytes);
@@ -541,7 +654,7 @@ pub fn analyze_app(root: &Path, loc: &AppLocation, ctx: &Context<'_>) -> AppFact
                 .into_iter()
                 .map(|(n, b)| (format!("{}!{n}", loc.path), b))
                 .collect();
-            analyze_parts(&mut f, &base.1, &splits, ctx);
+            analyze_parts(&mut f, &base.1, &splits, ctx, &mut budget);
         }
     }
     f

@@ -25,7 +25,7 @@ pub mod xml;
 pub use adapters::{ApkSig, DexCode};
 pub use facts::{
     AppFacts, CodeAnalyzer, CodeFacts, FirmwareProgress, FirmwareReport, IdentifierCall, NoCode,
-    NoSignatures, Options, SignatureVerifier, SigningSummary, analyze_apk, analyze_app,
-    analyze_firmware, analyze_firmware_with,
+    NoSignatures, Options, SignatureVerifier, SigningSummary, analyze_apk, analyze_apk_with,
+    analyze_app, analyze_firmware, analyze_firmware_with,
 };
 pub use trackers::{TrackerDb, TrackerHit};

@@ -1,6 +1,8 @@
 //! Builders for synthetic zips, binary XML and resource tables.
 #![allow(dead_code)]
 
+pub mod bombs;
+
 use std::io::{Cursor, Read, Seek, Write};
 
 use pc_apk::zip::{Archive, Limits, Tail, ZipError};

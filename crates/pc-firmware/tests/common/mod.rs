@@ -98,18 +98,17 @@ pub struct StubCode {
 }
 
 impl CodeAnalyzer for StubCode {
-    fn analyze(&self, dex_files: &[(String, Vec<u8>)]) -> CodeFacts {
-        let mut f = CodeFacts::default();
-        for (_, d) in dex_files {
-            f.class_names.extend(dex_class_names(d));
-            f.strings.extend(dex_strings(d));
-        }
+    fn add_dex(&self, _: &str, d: &[u8], f: &mut CodeFacts) {
+        f.class_names.extend(dex_class_names(d));
+        f.strings.extend(dex_strings(d));
+    }
+
+    fn finish(&self, f: &mut CodeFacts) {
         for (prefix, call) in &self.calls_for_prefix {
             if f.class_names.iter().any(|c| c.starts_with(prefix.as_str())) {
                 f.identifier_calls.push(call.clone());
             }
         }
-        f
     }
 }
 

@@ -3,12 +3,9 @@
 
 use pc_proto::decode::{OUT_CHUNK, Outcome, Stop, StreamDecoder};
 use std::io::Write;
+mod util;
+use util::{br, gzip, raw_deflate, zlib, zstd};
 
-fn gzip(d: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(d).unwrap();
-    e.finish().unwrap()
-}
 fn gzip_named(d: &[u8]) -> Vec<u8> {
     let mut e = flate2::GzBuilder::new()
         .filename("payload.json")
@@ -17,27 +14,6 @@ fn gzip_named(d: &[u8]) -> Vec<u8> {
         .write(Vec::new(), flate2::Compression::default());
     e.write_all(d).unwrap();
     e.finish().unwrap()
-}
-fn zlib(d: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(d).unwrap();
-    e.finish().unwrap()
-}
-fn raw_deflate(d: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(d).unwrap();
-    e.finish().unwrap()
-}
-fn br(d: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
-        w.write_all(d).unwrap();
-    }
-    out
-}
-fn zstd(d: &[u8]) -> Vec<u8> {
-    zstd::encode_all(d, 3).unwrap()
 }
 
 /// Decode `data` fed in pieces of `piece` bytes; every output piece is checked for size.

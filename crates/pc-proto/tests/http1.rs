@@ -4,34 +4,7 @@
 mod util;
 
 use pc_proto::http1::{Limits, Message, Parser, StartLine};
-use std::io::Write;
-
-fn gzip(d: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(d).unwrap();
-    e.finish().unwrap()
-}
-fn zlib(d: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(d).unwrap();
-    e.finish().unwrap()
-}
-fn raw_deflate(d: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(d).unwrap();
-    e.finish().unwrap()
-}
-fn br(d: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
-        w.write_all(d).unwrap();
-    }
-    out
-}
-fn zstd(d: &[u8]) -> Vec<u8> {
-    zstd::encode_all(d, 3).unwrap()
-}
+use util::{br, gzip, raw_deflate, zlib, zstd};
 
 fn chunked(body: &[u8], size: usize) -> Vec<u8> {
     let mut out = Vec::new();

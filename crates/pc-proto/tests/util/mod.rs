@@ -193,3 +193,33 @@ pub fn tcp_streams(file: &[u8]) -> BTreeMap<Endpoints, (Vec<u8>, Vec<Vec<u8>>)> 
     }
     out
 }
+
+use std::io::Write;
+
+// Encoders for bodies made in the tests, as a phone's HTTP stack would send them.
+pub fn gzip(d: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(d).unwrap();
+    e.finish().unwrap()
+}
+pub fn zlib(d: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(d).unwrap();
+    e.finish().unwrap()
+}
+pub fn raw_deflate(d: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(d).unwrap();
+    e.finish().unwrap()
+}
+pub fn br(d: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+        w.write_all(d).unwrap();
+    }
+    out
+}
+pub fn zstd(d: &[u8]) -> Vec<u8> {
+    zstd::encode_all(d, 3).unwrap()
+}

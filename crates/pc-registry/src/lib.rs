@@ -16,6 +16,8 @@ mod authz_tests;
 pub mod bundle;
 pub mod certs;
 mod error;
+#[cfg(test)]
+mod hardening_tests;
 pub mod jobs;
 pub mod login_limit;
 mod private_fs;

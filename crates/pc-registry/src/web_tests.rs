@@ -242,6 +242,25 @@ pub(crate) struct Lab {
 
 pub(crate) const PASSWORD: &str = "a long test password";
 
+/// Records `n` failed logins of `email` from in-process requests (client `local`), now.
+pub(crate) async fn add_failures(store: &crate::Store, email: &str, n: usize) {
+    add_failures_from(store, email, "local", n).await;
+}
+
+/// Records `n` failed logins of `email` from `client` (a client key), now.
+pub(crate) async fn add_failures_from(store: &crate::Store, email: &str, client: &str, n: usize) {
+    for _ in 0..n {
+        sqlx::query("INSERT INTO login_failures (id, email, client, at) VALUES ($1, $2, $3, $4)")
+            .bind(crate::new_id().unwrap())
+            .bind(email.to_lowercase())
+            .bind(client.to_owned())
+            .bind(crate::unix_now())
+            .execute(&store.pool)
+            .await
+            .unwrap();
+    }
+}
+
 /// The web settings of the test lab: it answers as `http://registry.test`, the `Host` the
 /// request helpers send.
 pub(crate) fn test_web_config() -> WebConfig {
@@ -1040,6 +1059,8 @@ async fn csrf_origin_cookies_and_login_rate_limit() {
             assert_eq!(r.status, StatusCode::BAD_REQUEST);
             assert!(r.text().contains("wrong e-mail or password"));
         }
+        // Two more, now, so the wait (4 s) outlasts a slow test's clock tick.
+        add_failures(&lab.db.store, "engineer@lab.example", 2).await;
         let r = form(
             &lab.app,
             "/login",
@@ -1065,6 +1086,7 @@ async fn csrf_origin_cookies_and_login_rate_limit() {
             .await;
             assert_eq!(r.status, StatusCode::BAD_REQUEST);
         }
+        add_failures(&lab.db.store, &long, 2).await;
         let r = form(
             &lab.app,
             "/login",

@@ -1,5 +1,6 @@
 //! Content-addressed artifact store: uploads are streamed to a temporary file while hashed, checked
-//! against a size cap, fsynced and renamed to `artifacts/<sha256[..2]>/<sha256>`.
+//! against a size cap, fsynced and renamed to `artifacts/<sha256[..2]>/<sha256>` (files 0600,
+//! folders 0700: see [`crate::private_fs`]; temporary files: [`crate::upload_tmp`]).
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::{RegistryError, Store, new_id, unix_now};
+use crate::{RegistryError, Store, unix_now};
 
 /// Longest accepted artifact file name, in bytes.
 pub const MAX_ARTIFACT_NAME_LEN: usize = 255;
@@ -118,11 +119,7 @@ impl Store {
         reader: R,
     ) -> Result<StoredArtifact, RegistryError> {
         check_media_type(media_type)?;
-        let tmp_dir = self.artifact_dir().join("tmp");
-        tokio::fs::create_dir_all(&tmp_dir)
-            .await
-            .map_err(RegistryError::io("creating the artifact temp folder"))?;
-        let tmp = tmp_dir.join(format!("{}.part", new_id()?));
+        let tmp = self.new_upload_tmp().await?;
         let written = copy_hashing(reader, &tmp, self.limits.max_size).await;
         let (sha256, size) = match written {
             Ok(v) => v,
@@ -156,7 +153,7 @@ impl Store {
             let parent = dest
                 .parent()
                 .ok_or(RegistryError::Corrupt { column: "path" })?;
-            tokio::fs::create_dir_all(parent)
+            crate::private_fs::create_dir_all_async(parent)
                 .await
                 .map_err(RegistryError::io("creating the artifact folder"))?;
             tokio::fs::rename(tmp, &dest)
@@ -269,11 +266,7 @@ impl Store {
         limits: &BundleLimits,
     ) -> Result<StoredArtifact, RegistryError> {
         validate_artifact_name(name)?;
-        let tmp_dir = self.artifact_dir().join("tmp");
-        tokio::fs::create_dir_all(&tmp_dir)
-            .await
-            .map_err(RegistryError::io("creating the artifact temp folder"))?;
-        let tmp = tmp_dir.join(format!("{}.part", new_id()?));
+        let tmp = self.new_upload_tmp().await?;
         let result = async {
             // Checked before and while streaming; two uploads at once may each pass (a soft
             // quota), but neither beyond max_size.
@@ -312,40 +305,6 @@ impl Store {
         // After a successful rename this fails with NotFound, which is expected.
         let _ = tokio::fs::remove_file(&tmp).await;
         result
-    }
-
-    /// Removes temporary upload files nobody has written to for `idle`: those of uploads cut
-    /// off by a crash. Live uploads (of this or another process sharing the store) keep
-    /// writing, so they are never that old.
-    pub async fn sweep_stale_uploads(
-        &self,
-        idle: std::time::Duration,
-    ) -> Result<u64, RegistryError> {
-        let dir = self.artifact_dir().join("tmp");
-        let mut rd = match tokio::fs::read_dir(&dir).await {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(RegistryError::io("listing the artifact temp folder")(e)),
-        };
-        let mut removed = 0;
-        while let Some(e) = rd
-            .next_entry()
-            .await
-            .map_err(RegistryError::io("listing the artifact temp folder"))?
-        {
-            let Ok(meta) = e.metadata().await else {
-                continue;
-            };
-            let old = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.elapsed().ok())
-                .is_some_and(|age| age >= idle);
-            if meta.is_file() && old && tokio::fs::remove_file(e.path()).await.is_ok() {
-                removed += 1;
-            }
-        }
-        Ok(removed)
     }
 }
 
@@ -388,10 +347,7 @@ async fn copy_hashing<R: AsyncRead + Unpin>(
     tmp: &std::path::Path,
     limit: u64,
 ) -> Result<(String, u64), RegistryError> {
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(tmp)
+    let mut file = crate::private_fs::create_new_async(tmp)
         .await
         .map_err(RegistryError::io("creating the artifact temp file"))?;
     let mut hasher = Sha256::new();

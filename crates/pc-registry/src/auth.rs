@@ -1,25 +1,66 @@
-//! Accounts at the door: browser sessions (with their CSRF token), API tokens for manufacturers'
-//! CI, and login rate limiting. Only SHA-256 digests of session cookies and tokens are stored, so
-//! a copy of the database does not let anyone in.
+//! Accounts at the door: browser sessions (with their CSRF token) and scoped API tokens for
+//! manufacturers' CI (login throttling is [`crate::login_limit`]). Only SHA-256 digests of
+//! session cookies and tokens are stored, so a copy of the database does not let anyone in.
+
+use std::str::FromStr;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::store::{MAX_EMAIL_LEN, normalise_email};
+use crate::store::normalise_email;
 use crate::{RegistryError, Role, Store, User, new_id, unix_now};
 
 /// How long a browser session lasts.
 pub const SESSION_TTL_SECS: i64 = 12 * 3600;
-/// The window over which failed logins are counted.
-pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
-/// Failed logins for one account within the window before further attempts are refused.
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-/// Failed logins from one client address within the window before it is refused.
-pub const MAX_FAILURES_PER_CLIENT: i64 = 20;
 /// Prefix of API tokens, so leaked ones are recognisable by secret scanners.
 pub const TOKEN_PREFIX: &str = "pct_";
+
+/// What an API token may do, within what its account's role allows. No token manages tokens or
+/// opens the pages: those take a logged-in session, so a leaked token cannot make itself a
+/// successor or act in a browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// A manufacturer's CI (the default): upload files into a submission, start its runs and
+    /// follow them (a run's state and outcome); nothing else — no listing, no reports, no
+    /// new submissions.
+    Ci,
+    /// Read submissions, runs and reports only.
+    Read,
+    /// Every API action the account's role allows (reviewing, certifying, administration),
+    /// tokens excepted.
+    Full,
+}
+
+impl Scope {
+    /// The name stored in the database and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ci => "ci",
+            Scope::Read => "read",
+            Scope::Full => "full",
+        }
+    }
+}
+
+impl FromStr for Scope {
+    type Err = RegistryError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "ci" => Scope::Ci,
+            "read" => Scope::Read,
+            "full" => Scope::Full,
+            _ => {
+                return Err(RegistryError::Invalid {
+                    field: "scope",
+                    why: "one of ci, read, full",
+                });
+            }
+        })
+    }
+}
 
 /// A logged-in browser session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +78,8 @@ pub struct TokenInfo {
     pub id: String,
     /// What it is for.
     pub label: String,
+    /// What it may do.
+    pub scope: Scope,
     /// Created (unix seconds).
     pub created_at: i64,
     /// Expiry, if any.
@@ -55,17 +98,6 @@ pub struct UserInfo {
     pub manufacturer: Option<String>,
     /// Disabled accounts cannot log in.
     pub disabled: bool,
-}
-
-/// The account name failed logins are counted under: the same for recording, checking and
-/// clearing, and bounded (longer names are no account's, but still count as one).
-fn failure_key(email: &str) -> String {
-    email
-        .trim()
-        .to_lowercase()
-        .chars()
-        .take(MAX_EMAIL_LEN)
-        .collect()
 }
 
 fn sha256_hex(s: &str) -> String {
@@ -155,19 +187,21 @@ impl Store {
         &self,
         user_id: &str,
         label: &str,
+        scope: Scope,
         expires_at: Option<i64>,
     ) -> Result<(String, String), RegistryError> {
         let label = crate::store::check_name("token label", label)?;
         let id = new_id()?;
         let secret = format!("{TOKEN_PREFIX}{}", random_hex(32)?);
         sqlx::query(
-            "INSERT INTO api_tokens (id, user_id, token_sha256, label, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_tokens (id, user_id, token_sha256, label, scope, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(id.clone())
         .bind(user_id.to_owned())
         .bind(sha256_hex(&secret))
         .bind(label.to_owned())
+        .bind(scope.as_str())
         .bind(unix_now())
         .bind(expires_at)
         .execute(&self.pool)
@@ -175,13 +209,13 @@ impl Store {
         Ok((id, secret))
     }
 
-    /// The account an API token belongs to, if the token is live.
-    pub async fn token_user(&self, secret: &str) -> Result<Option<User>, RegistryError> {
+    /// The account an API token belongs to and the token's scope, if the token is live.
+    pub async fn token_user(&self, secret: &str) -> Result<Option<(User, Scope)>, RegistryError> {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 128 {
             return Ok(None);
         }
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.role, u.manufacturer_id FROM api_tokens t \
+            "SELECT u.id, u.email, u.role, u.manufacturer_id, t.scope FROM api_tokens t \
              JOIN users u ON u.id = t.user_id \
              WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL \
                AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.disabled = 0",
@@ -190,13 +224,18 @@ impl Store {
         .bind(unix_now())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(user_from_row).transpose()
+        row.as_ref()
+            .map(|r| {
+                let scope: String = r.try_get("scope")?;
+                Ok((user_from_row(r)?, scope.parse()?))
+            })
+            .transpose()
     }
 
     /// A user's tokens, newest first.
     pub async fn list_tokens(&self, user_id: &str) -> Result<Vec<TokenInfo>, RegistryError> {
         let rows = sqlx::query(
-            "SELECT id, label, created_at, expires_at, revoked_at FROM api_tokens \
+            "SELECT id, label, scope, created_at, expires_at, revoked_at FROM api_tokens \
              WHERE user_id = $1 ORDER BY created_at DESC, id",
         )
         .bind(user_id.to_owned())
@@ -204,9 +243,11 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
+                let scope: String = r.try_get("scope")?;
                 Ok(TokenInfo {
                     id: r.try_get("id")?,
                     label: r.try_get("label")?,
+                    scope: scope.parse()?,
                     created_at: r.try_get("created_at")?,
                     expires_at: r.try_get("expires_at")?,
                     revoked_at: r.try_get("revoked_at")?,
@@ -227,53 +268,6 @@ impl Store {
         .await?
         .rows_affected();
         Ok(n == 1)
-    }
-
-    /// Records a failed login (for rate limiting).
-    pub async fn record_login_failure(
-        &self,
-        email: &str,
-        client: &str,
-    ) -> Result<(), RegistryError> {
-        let email = failure_key(email);
-        let client: String = client.chars().take(64).collect();
-        sqlx::query("INSERT INTO login_failures (id, email, client, at) VALUES ($1, $2, $3, $4)")
-            .bind(new_id()?)
-            .bind(email)
-            .bind(client)
-            .bind(unix_now())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// True when logins for this account or from this client are refused for now.
-    pub async fn login_blocked(&self, email: &str, client: &str) -> Result<bool, RegistryError> {
-        let since = unix_now().saturating_sub(LOGIN_WINDOW_SECS);
-        let email = failure_key(email);
-        let by_email: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at > $2")
-                .bind(email)
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?;
-        let by_client: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE client = $1 AND at > $2")
-                .bind(client.to_owned())
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(by_email >= MAX_FAILURES_PER_ACCOUNT || by_client >= MAX_FAILURES_PER_CLIENT)
-    }
-
-    /// Forgets an account's failures after a successful login, and old failures of everyone.
-    pub async fn clear_login_failures(&self, email: &str) -> Result<(), RegistryError> {
-        sqlx::query("DELETE FROM login_failures WHERE email = $1 OR at <= $2")
-            .bind(failure_key(email))
-            .bind(unix_now().saturating_sub(LOGIN_WINDOW_SECS))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// An account by id.

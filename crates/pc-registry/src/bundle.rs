@@ -1400,7 +1400,14 @@ impl Sink for Extract {
     fn mkdir(&mut self, rel: &str) -> Result<(), BundleError> {
         // create_dir, not create_dir_all: the tree says the folder is new, so an existing one
         // means someone else is writing here.
-        fs::create_dir(self.dest.join(rel)).map_err(io_err(format!("creating folder '{rel}'")))
+        let mut b = fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(self.dest.join(rel))
+            .map_err(io_err(format!("creating folder '{rel}'")))
     }
 
     fn create(&mut self, rel: &str) -> Result<(), BundleError> {
@@ -1410,7 +1417,8 @@ impl Sink for Extract {
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o644);
+            // The lab's alone, like the artifact it came from (`private_fs`).
+            o.mode(0o600);
         }
         let f = o
             .open(self.dest.join(rel))
@@ -2658,7 +2666,7 @@ pub fn check_archive(
 
 /// Extracts a `Zip`, `Tar` or `TarGz` upload into `dest` (an existing, empty folder that is not
 /// a symbolic link), with the same checks as [`check_archive`], never writing outside `dest`;
-/// returns the listing. Files get mode 0644 whatever the archive says. On error, `dest` holds a
+/// returns the listing. Files get mode 0600 and folders 0700 whatever the archive says. On error, `dest` holds a
 /// partial extraction: the caller removes it.
 pub fn extract_archive(
     path: &Path,

@@ -133,7 +133,9 @@ fn audit_in(
         std::fs::remove_dir_all(work).map_err(|e| fail("clearing the work folder", e))?;
     }
     let case_root = work.join("case");
-    std::fs::create_dir_all(&case_root).map_err(|e| fail("creating the work folder", e))?;
+    // 0700 like the rest of the data folder: it holds the manufacturer's extracted files.
+    crate::private_fs::create_dir_all(&case_root)
+        .map_err(|e| fail("creating the work folder", e))?;
     let mut notes = Vec::new();
     for (a, path) in artifacts {
         if progress.cancelled() {

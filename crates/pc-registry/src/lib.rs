@@ -16,11 +16,16 @@ mod authz_tests;
 pub mod bundle;
 pub mod certs;
 mod error;
+#[cfg(test)]
+mod hardening_tests;
 pub mod jobs;
+pub mod login_limit;
+mod private_fs;
 mod queue;
 mod store;
 #[cfg(test)]
 mod tests;
+mod upload_tmp;
 pub mod web;
 #[cfg(test)]
 mod web_tests;
@@ -32,6 +37,8 @@ pub use audit::{AuditCheck, AuditEntry};
 pub use error::RegistryError;
 pub use queue::{Run, RunState};
 pub use store::{Backend, PublicCertificate, Role, Store, User};
+pub use web::conn::ConnLimits;
+pub use web::origin::{HostPolicy, Origin};
 pub use web::{AppState, ServeConfig, WebConfig, router, serve, work};
 pub use worker::{JobFailure, JobFuture, JobHandler, Progress, WorkerConfig, WorkerPool};
 pub use workflow::RunResults;

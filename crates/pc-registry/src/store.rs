@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "workflow",
         include_str!("../migrations/0002_workflow.sql"),
     ),
+    (
+        3,
+        "security",
+        include_str!("../migrations/0003_security.sql"),
+    ),
 ];
 
 /// Longest accepted e-mail address (RFC 5321 path limit).
@@ -134,6 +139,8 @@ pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) data_dir: PathBuf,
     pub(crate) limits: ArtifactLimits,
+    /// This process's claim on its temporary upload files.
+    pub(crate) uploads: std::sync::Arc<crate::upload_tmp::UploadOwner>,
 }
 
 impl Store {
@@ -142,13 +149,18 @@ impl Store {
     /// the artifact folder. Does not migrate: call [`Store::migrate`].
     pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Store, RegistryError> {
         sqlx::any::install_default_drivers();
-        tokio::fs::create_dir_all(data_dir)
+        crate::private_fs::create_dir_all_async(data_dir)
             .await
             .map_err(RegistryError::io("creating the data directory"))?;
+        crate::private_fs::close_existing(data_dir)
+            .map_err(RegistryError::io("making the data directory private"))?;
         let url: Cow<'_, str> = match database_url {
             Some(u) => Cow::Borrowed(u),
             None => {
                 let file = data_dir.join("registry.sqlite3");
+                private_database_files(&file)
+                    .await
+                    .map_err(RegistryError::io("making the database files private"))?;
                 let file = file.to_str().ok_or(RegistryError::Invalid {
                     field: "data directory",
                     why: "path is not UTF-8",
@@ -190,6 +202,7 @@ impl Store {
             backend,
             data_dir: data_dir.to_path_buf(),
             limits: ArtifactLimits::default(),
+            uploads: crate::upload_tmp::UploadOwner::new()?,
         })
     }
 
@@ -448,6 +461,28 @@ pub(crate) fn public_cert_from_row(r: &AnyRow) -> Result<PublicCertificate, Regi
         firmware: r.try_get("firmware")?,
         issued_at: r.try_get("issued_at")?,
     })
+}
+
+/// The SQLite database and its WAL and shared-memory files as 0600: the database file is made
+/// before SQLite opens it (SQLite gives the other two the database file's mode), and existing
+/// ones, perhaps made by an older version under a lax umask, are closed.
+async fn private_database_files(db: &Path) -> std::io::Result<()> {
+    let db = db.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        match crate::private_fs::create_new(&db) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = db.clone().into_os_string();
+            name.push(suffix);
+            crate::private_fs::restrict_if_exists(Path::new(&name), crate::private_fs::FILE_MODE)?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 pub(crate) fn normalise_email(email: &str) -> Result<String, RegistryError> {

@@ -115,10 +115,26 @@ pub(crate) async fn send(
     content_type: Option<&str>,
     body: Vec<u8>,
 ) -> Resp {
+    send_with(app, method, uri, who, content_type, &[], body).await
+}
+
+/// [`send`] with extra headers.
+pub(crate) async fn send_with(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    who: &As,
+    content_type: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Resp {
     let mut b = Request::builder()
         .method(method)
         .uri(uri)
         .header(header::HOST, "registry.test");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
     if let Some(ct) = content_type {
         b = b.header(header::CONTENT_TYPE, ct);
     }
@@ -173,6 +189,27 @@ pub(crate) async fn api(
     send(app, method, uri, who, ct, body).await
 }
 
+/// [`api`] as a browser session's script: its CSRF token in the header, the API's only place.
+pub(crate) async fn api_csrf(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    who: &As,
+    json: serde_json::Value,
+) -> Resp {
+    let body = if json.is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(&json).unwrap()
+    };
+    let ct = (!json.is_null()).then_some("application/json");
+    let csrf = match who {
+        As::Session { csrf, .. } => vec![("x-csrf-token", csrf.as_str())],
+        _ => Vec::new(),
+    };
+    send_with(app, method, uri, who, ct, &csrf, body).await
+}
+
 /// A form post of a browser session, with its CSRF token.
 pub(crate) async fn form(app: &axum::Router, uri: &str, who: &As, fields: &[(&str, &str)]) -> Resp {
     let mut s = form_urlencoded::Serializer::new(String::new());
@@ -205,6 +242,36 @@ pub(crate) struct Lab {
 
 pub(crate) const PASSWORD: &str = "a long test password";
 
+/// Records `n` failed logins of `email` from in-process requests (client `local`), now.
+pub(crate) async fn add_failures(store: &crate::Store, email: &str, n: usize) {
+    add_failures_from(store, email, "local", n).await;
+}
+
+/// Records `n` failed logins of `email` from `client` (a client key), now.
+pub(crate) async fn add_failures_from(store: &crate::Store, email: &str, client: &str, n: usize) {
+    for _ in 0..n {
+        sqlx::query("INSERT INTO login_failures (id, email, client, at) VALUES ($1, $2, $3, $4)")
+            .bind(crate::new_id().unwrap())
+            .bind(email.to_lowercase())
+            .bind(client.to_owned())
+            .bind(crate::unix_now())
+            .execute(&store.pool)
+            .await
+            .unwrap();
+    }
+}
+
+/// The web settings of the test lab: it answers as `http://registry.test`, the `Host` the
+/// request helpers send.
+pub(crate) fn test_web_config() -> WebConfig {
+    WebConfig {
+        host: crate::HostPolicy::Public(
+            crate::Origin::parse_public_url("http://registry.test").unwrap(),
+        ),
+        ..WebConfig::default()
+    }
+}
+
 impl Lab {
     pub async fn new(db: TestDb) -> Lab {
         let s = db.store.clone();
@@ -223,11 +290,15 @@ impl Lab {
                 .create_user_for(&format!("{name}@lab.example"), PASSWORD, role, m)
                 .await
                 .unwrap();
-            let (_, t) = s.create_token(&u.id, "test", None).await.unwrap();
+            // Full-scope tokens: these tests are about roles; scopes have their own.
+            let (_, t) = s
+                .create_token(&u.id, "test", auth::Scope::Full, None)
+                .await
+                .unwrap();
             tokens.insert(name, t);
         }
         let key = certs::LabKey::new(pc_certify::keygen().0).unwrap();
-        let state = AppState::with(s.clone(), key, WebConfig::default());
+        let state = AppState::with(s.clone(), key, test_web_config());
         let workers = Some(WorkerPool::spawn(
             s.clone(),
             WorkerConfig {
@@ -290,8 +361,7 @@ impl Lab {
 
     /// No temporary upload file is left in the artifact store.
     pub fn assert_no_upload_left_behind(&self) {
-        let tmp = self.db.store.artifact_dir().join("tmp");
-        assert!(!tmp.exists() || std::fs::read_dir(&tmp).unwrap().next().is_none());
+        assert!(crate::tests::tmp_is_empty(&self.db.store));
     }
 
     /// The lab's API on the same database, with other upload limits.
@@ -299,7 +369,7 @@ impl Lab {
         router(AppState::with(
             self.db.store.clone().with_limits(limits),
             certs::LabKey::new(pc_certify::keygen().0).unwrap(),
-            WebConfig::default(),
+            test_web_config(),
         ))
     }
 
@@ -832,7 +902,8 @@ async fn archive_links_are_recorded_not_extracted() {
         };
         let boundary = "linksboundary";
         let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"case.tar\"\r\n\
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"case.tar\"\r\n\
              Content-Type: application/x-tar\r\n\r\n"
         )
         .into_bytes();
@@ -841,7 +912,7 @@ async fn archive_links_are_recorded_not_extracted() {
         let r = send(
             &lab.app,
             "POST",
-            &format!("/submissions/{sub}/files?csrf={csrf}"),
+            &format!("/submissions/{sub}/files"),
             &s,
             Some(&format!("multipart/form-data; boundary={boundary}")),
             body,
@@ -972,8 +1043,9 @@ async fn csrf_origin_cookies_and_login_rate_limit() {
                 .unwrap()
                 .is_none()
         );
-        // Five wrong passwords, then even the right one is refused for a while.
-        for _ in 0..auth::MAX_FAILURES_PER_ACCOUNT {
+        // Wrong passwords from one address, then even the right one from there waits a while
+        // (told how long); other addresses are the `login_limit` tests'.
+        for _ in 0..crate::login_limit::FREE_FAILURES_PER_ACCOUNT {
             let r = form(
                 &lab.app,
                 "/login",
@@ -987,6 +1059,8 @@ async fn csrf_origin_cookies_and_login_rate_limit() {
             assert_eq!(r.status, StatusCode::BAD_REQUEST);
             assert!(r.text().contains("wrong e-mail or password"));
         }
+        // Two more, now, so the wait (4 s) outlasts a slow test's clock tick.
+        add_failures(&lab.db.store, "engineer@lab.example", 2).await;
         let r = form(
             &lab.app,
             "/login",
@@ -1002,7 +1076,7 @@ async fn csrf_origin_cookies_and_login_rate_limit() {
             .create_user(&long, PASSWORD, Role::Engineer)
             .await
             .unwrap();
-        for _ in 0..auth::MAX_FAILURES_PER_ACCOUNT {
+        for _ in 0..crate::login_limit::FREE_FAILURES_PER_ACCOUNT {
             let r = form(
                 &lab.app,
                 "/login",
@@ -1012,6 +1086,7 @@ async fn csrf_origin_cookies_and_login_rate_limit() {
             .await;
             assert_eq!(r.status, StatusCode::BAD_REQUEST);
         }
+        add_failures(&lab.db.store, &long, 2).await;
         let r = form(
             &lab.app,
             "/login",

@@ -3,7 +3,7 @@
 use crate::EXIT_OK;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use pc_registry::{Role, ServeConfig, Store, WebConfig};
+use pc_registry::{ConnLimits, Origin, Role, ServeConfig, Store, WebConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -47,6 +47,26 @@ pub struct ServeArgs {
     /// longer counts).
     #[arg(long, default_value_t = 64)]
     max_submission_gib: u64,
+    /// The URL clients reach the service by (https://registry.lab.example): requests naming
+    /// another host are refused (421) and only this origin may post. Required unless --listen
+    /// is a loopback address, where loopback names are answered.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// Most connections open at once (over it, new ones are answered 503 and closed).
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
+    /// Most connections open at once from one client address (an IPv6 /64 counts as one).
+    #[arg(long, default_value_t = 64)]
+    max_connections_per_client: usize,
+    /// Seconds a request's head may take to arrive (also the keep-alive idle time).
+    #[arg(long, default_value_t = 20)]
+    header_timeout_secs: u64,
+    /// Seconds a request body (an upload) or a client reading a response may pause.
+    #[arg(long, default_value_t = 60)]
+    body_timeout_secs: u64,
+    /// A proxy in front whose X-Forwarded-For names the client (repeatable).
+    #[arg(long, value_name = "IP")]
+    trusted_proxy: Vec<std::net::IpAddr>,
     /// Send the session cookie without the Secure flag: only for plain-HTTP setups that are
     /// not on localhost (browsers accept Secure cookies over http://localhost).
     #[arg(long)]
@@ -130,6 +150,8 @@ fn config(common: &Common, listen: SocketAddr, workers: usize) -> ServeConfig {
         lease: Duration::from_secs(common.lease_secs.max(1)),
         signing_key: None,
         web: WebConfig::default(),
+        public_url: None,
+        conn: ConnLimits::default(),
         max_upload: 16 << 30,
         max_submission_total: 64 << 30,
         bootstrap_admin: None,
@@ -142,6 +164,19 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     cfg.web.secure_cookies = !args.insecure_cookies;
     cfg.web.issue.lab = args.lab;
     cfg.web.issue.validity_days = args.validity_days;
+    cfg.public_url = args
+        .public_url
+        .as_deref()
+        .map(Origin::parse_public_url)
+        .transpose()?;
+    cfg.conn = ConnLimits {
+        max_connections: args.max_connections,
+        max_per_client: args.max_connections_per_client,
+        header_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
+        body_timeout: Duration::from_secs(args.body_timeout_secs.max(1)),
+        trusted_proxies: Vec::new(),
+    };
+    cfg.web.trusted_proxies = args.trusted_proxy;
     cfg.max_upload = args.max_upload_mib.saturating_mul(1 << 20);
     cfg.max_submission_total = args.max_submission_gib.saturating_mul(1 << 30);
     if let (Ok(e), Ok(p)) = (

@@ -111,10 +111,10 @@ fn shared_deployment(db: Option<&str>) {
     );
     login.expect_status(200);
     let csrf = login.json()["csrf_token"].as_str().unwrap().to_owned();
-    let tok = web
-        .clone()
-        .with_header("X-CSRF-Token", &csrf)
-        .post_json("/api/v1/tokens", &json!({"label": "multi"}));
+    let tok = web.clone().with_header("X-CSRF-Token", &csrf).post_json(
+        "/api/v1/tokens",
+        &json!({"label": "multi", "scope": "full"}),
+    );
     tok.expect_status(201);
     let token = tok.json()["token"].as_str().unwrap().to_owned();
     let a_api = Client::new(&base_a).with_bearer(&token);

@@ -5,13 +5,17 @@
 //! `reviewer` (reads everything, overrides verdicts, decides, issues and revokes certificates),
 //! `manufacturer` (its own company's submissions: create, upload, run, read), `public` (the
 //! public registry only, like an anonymous visitor).
+//!
+//! Every action also states what it [`Need`]s from the caller's authentication, so an API
+//! token does only what its scope allows (`ci`: upload, start runs and follow them; `read`:
+//! read; `full`: all but tokens), whatever its account's role would allow.
 
 use serde::Serialize;
 use tokio::io::AsyncRead;
 
-use super::{AppState, Caller, WebError};
+use super::{AppState, Auth, Caller, WebError};
 use crate::audit::AuditEntry;
-use crate::auth::{TokenInfo, UserInfo};
+use crate::auth::{Scope, TokenInfo, UserInfo};
 use crate::bundle::links_counted;
 use crate::certs::Verification;
 use crate::workflow::{
@@ -23,14 +27,60 @@ use crate::{AuditCheck, PublicCertificate, Role, Run, RunState, StoredArtifact, 
 /// Result of an action.
 pub type ActionResult<T> = Result<T, WebError>;
 
-/// The logged-in user or 401.
-pub fn user(c: &Caller) -> ActionResult<&User> {
-    c.user.as_ref().ok_or(WebError::Unauthenticated)
+/// What an action needs from the way its caller authenticated (a browser session may do
+/// whatever the account's role allows; a token only what its scope adds up to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Who the caller is (`/api/v1/me`): every token, so CI can check its own.
+    Identity,
+    /// Following a run: its state and outcome (a CI pipeline waits for the run it started).
+    RunState,
+    /// Reading submissions, runs' files and reports, and lists.
+    Read,
+    /// Uploading files into a submission and starting its runs.
+    Ci,
+    /// Creating submissions.
+    Submit,
+    /// Everything else: reviewing, certifying, administration.
+    Manage,
+    /// Managing API tokens: a logged-in session only, never a token.
+    Session,
 }
 
-/// The logged-in user if their role is one of `roles`; 401 / 403 otherwise.
-pub fn require<'a>(c: &'a Caller, roles: &[Role]) -> ActionResult<&'a User> {
-    let u = user(c)?;
+/// True when a caller authenticated like this may do what `need` says.
+pub fn permits(auth: &Auth, need: Need) -> bool {
+    match auth {
+        Auth::Anonymous | Auth::Session { .. } => true,
+        Auth::Token { scope } => match scope {
+            Scope::Ci => matches!(need, Need::Identity | Need::RunState | Need::Ci),
+            Scope::Read => matches!(need, Need::Identity | Need::RunState | Need::Read),
+            Scope::Full => need != Need::Session,
+        },
+    }
+}
+
+/// The logged-in user, if the way they authenticated permits `need`; 401 / 403 otherwise.
+pub fn user(c: &Caller, need: Need) -> ActionResult<&User> {
+    let u = c.user.as_ref().ok_or(WebError::Unauthenticated)?;
+    if permits(&c.auth, need) {
+        return Ok(u);
+    }
+    Err(WebError::Denied(match &c.auth {
+        Auth::Token { .. } if need == Need::Session => {
+            "API tokens cannot manage tokens: log in (POST /api/v1/session) to do that".into()
+        }
+        Auth::Token { scope } => format!(
+            "this API token's scope ({}) does not allow this: make one with the scope it needs",
+            scope.as_str()
+        ),
+        _ => "not allowed".into(),
+    }))
+}
+
+/// The logged-in user if their role is one of `roles` and their authentication permits
+/// `need`; 401 / 403 otherwise.
+pub fn require<'a>(c: &'a Caller, roles: &[Role], need: Need) -> ActionResult<&'a User> {
+    let u = user(c, need)?;
     if roles.contains(&u.role) {
         Ok(u)
     } else {
@@ -60,28 +110,29 @@ async fn log(
     Ok(())
 }
 
-/// Logs in; returns the user, session cookie value and CSRF token. Refused (429) after too
-/// many failures for the account or from the client.
+/// Logs in; returns the user, session cookie value and CSRF token. Refused (429, with the
+/// seconds to wait) while failed logins from the client slow it down (`login_limit`); the
+/// password is then not checked at all.
 pub async fn login(
     st: &AppState,
     client: &str,
     email: &str,
     password: &str,
 ) -> ActionResult<(User, String, String)> {
-    if st.store.login_blocked(email, client).await? {
-        return Err(WebError::TooMany);
-    }
+    let key = crate::login_limit::client_key(client);
+    let attempt = match st.store.begin_login(email, &key).await? {
+        Ok(a) => a,
+        Err(wait) => return Err(WebError::TooMany(wait)),
+    };
     match st.store.verify_login(email, password).await? {
         Some(u) => {
-            st.store.clear_login_failures(email).await?;
+            st.store.login_succeeded(attempt).await?;
             let (cookie, csrf) = st.store.create_session(&u).await?;
             log(st, &u, "session.login", &u.id, client).await?;
             Ok((u, cookie, csrf))
         }
-        None => {
-            st.store.record_login_failure(email, client).await?;
-            Err(WebError::Bad("wrong e-mail or password".into()))
-        }
+        // The attempt stays recorded: it is a failure.
+        None => Err(WebError::Bad("wrong e-mail or password".into())),
     }
 }
 
@@ -93,27 +144,35 @@ pub async fn logout(st: &AppState, c: &Caller) -> ActionResult<()> {
     Ok(())
 }
 
-/// Creates an API token for the caller; returns (id, secret).
+/// Creates an API token for the caller (from a logged-in session); returns (id, secret).
 pub async fn create_token(
     st: &AppState,
     c: &Caller,
     label: &str,
+    scope: Scope,
 ) -> ActionResult<(String, String)> {
-    let u = user(c)?;
-    let (id, secret) = st.store.create_token(&u.id, label, None).await?;
-    log(st, u, "token.create", &id, label).await?;
+    let u = user(c, Need::Session)?;
+    let (id, secret) = st.store.create_token(&u.id, label, scope, None).await?;
+    log(
+        st,
+        u,
+        "token.create",
+        &id,
+        &format!("{} ({})", label.trim(), scope.as_str()),
+    )
+    .await?;
     Ok((id, secret))
 }
 
 /// The caller's tokens.
 pub async fn list_tokens(st: &AppState, c: &Caller) -> ActionResult<Vec<TokenInfo>> {
-    let u = user(c)?;
+    let u = user(c, Need::Session)?;
     Ok(st.store.list_tokens(&u.id).await?)
 }
 
 /// Revokes one of the caller's tokens.
 pub async fn revoke_token(st: &AppState, c: &Caller, id: &str) -> ActionResult<()> {
-    let u = user(c)?;
+    let u = user(c, Need::Session)?;
     if !st.store.revoke_token(&u.id, id).await? {
         return Err(WebError::NotFound("token"));
     }
@@ -122,7 +181,7 @@ pub async fn revoke_token(st: &AppState, c: &Caller, id: &str) -> ActionResult<(
 
 /// Every account (admin).
 pub async fn list_users(st: &AppState, c: &Caller) -> ActionResult<Vec<UserInfo>> {
-    require(c, &[Role::Admin])?;
+    require(c, &[Role::Admin], Need::Manage)?;
     Ok(st.store.list_users().await?)
 }
 
@@ -135,7 +194,7 @@ pub async fn create_user(
     role: &str,
     manufacturer: Option<&str>,
 ) -> ActionResult<User> {
-    let admin = require(c, &[Role::Admin])?;
+    let admin = require(c, &[Role::Admin], Need::Manage)?;
     let role: Role = role.parse()?;
     let m_id = match manufacturer.map(str::trim).filter(|m| !m.is_empty()) {
         Some(name) => Some(
@@ -164,7 +223,7 @@ pub async fn create_user(
 
 /// Manufacturers: all for staff, its own for a manufacturer account.
 pub async fn list_manufacturers(st: &AppState, c: &Caller) -> ActionResult<Vec<Manufacturer>> {
-    let u = require(c, MEMBERS)?;
+    let u = require(c, MEMBERS, Need::Read)?;
     let all = st.store.list_manufacturers().await?;
     Ok(match (&u.role, &u.manufacturer_id) {
         (Role::Manufacturer, Some(m)) => all.into_iter().filter(|x| &x.id == m).collect(),
@@ -179,7 +238,7 @@ pub async fn create_manufacturer(
     c: &Caller,
     name: &str,
 ) -> ActionResult<Manufacturer> {
-    let u = require(c, &[Role::Admin, Role::Engineer])?;
+    let u = require(c, &[Role::Admin, Role::Engineer], Need::Manage)?;
     let id = st.store.create_manufacturer(name).await?;
     log(st, u, "manufacturer.create", &id, name.trim()).await?;
     Ok(Manufacturer {
@@ -190,7 +249,7 @@ pub async fn create_manufacturer(
 
 /// Submissions the caller may see.
 pub async fn list_submissions(st: &AppState, c: &Caller) -> ActionResult<Vec<Submission>> {
-    let u = require(c, MEMBERS)?;
+    let u = require(c, MEMBERS, Need::Read)?;
     Ok(match u.role {
         Role::Manufacturer => match &u.manufacturer_id {
             Some(m) => st.store.list_submissions(Some(m)).await?,
@@ -203,7 +262,18 @@ pub async fn list_submissions(st: &AppState, c: &Caller) -> ActionResult<Vec<Sub
 /// A submission if the caller may see it (a manufacturer's account sees only its own; others'
 /// are reported as not found, so their existence does not leak).
 pub async fn visible_submission(st: &AppState, c: &Caller, id: &str) -> ActionResult<Submission> {
-    let u = require(c, MEMBERS)?;
+    submission_for(st, c, id, Need::Read).await
+}
+
+/// [`visible_submission`] for an action that needs `need` (a CI token uploads into a
+/// submission it may not read).
+async fn submission_for(
+    st: &AppState,
+    c: &Caller,
+    id: &str,
+    need: Need,
+) -> ActionResult<Submission> {
+    let u = require(c, MEMBERS, need)?;
     let s = st
         .store
         .submission(id)
@@ -227,7 +297,7 @@ pub async fn create_submission(
     firmware: &str,
     fingerprint: &str,
 ) -> ActionResult<Submission> {
-    let u = require(c, SUBMITTERS)?;
+    let u = require(c, SUBMITTERS, Need::Submit)?;
     let m = match (u.role, &u.manufacturer_id) {
         (Role::Manufacturer, Some(own)) => {
             let own = st
@@ -375,8 +445,8 @@ pub async fn upload<R: AsyncRead + Unpin>(
     name: &str,
     body: R,
 ) -> ActionResult<StoredArtifact> {
-    let u = require(c, SUBMITTERS)?.clone();
-    let s = visible_submission(st, c, id).await?;
+    let u = require(c, SUBMITTERS, Need::Ci)?.clone();
+    let s = submission_for(st, c, id, Need::Ci).await?;
     if matches!(s.state.as_str(), "testing" | "closed") {
         return Err(WebError::Conflict(format!(
             "the submission is {}: files can no longer change",
@@ -404,8 +474,8 @@ pub async fn upload<R: AsyncRead + Unpin>(
 
 /// Queues an audit run of a submission.
 pub async fn start_run(st: &AppState, c: &Caller, id: &str) -> ActionResult<Run> {
-    let u = require(c, SUBMITTERS)?.clone();
-    let s = visible_submission(st, c, id).await?;
+    let u = require(c, SUBMITTERS, Need::Ci)?.clone();
+    let s = submission_for(st, c, id, Need::Ci).await?;
     if s.state == "closed" {
         return Err(WebError::Conflict("the submission is closed".into()));
     }
@@ -427,14 +497,19 @@ pub async fn start_run(st: &AppState, c: &Caller, id: &str) -> ActionResult<Run>
 }
 
 /// A run the caller may see (only through its submission).
-async fn visible_run(st: &AppState, c: &Caller, run_id: &str) -> ActionResult<(Submission, Run)> {
-    require(c, MEMBERS)?;
+async fn visible_run(
+    st: &AppState,
+    c: &Caller,
+    run_id: &str,
+    need: Need,
+) -> ActionResult<(Submission, Run)> {
+    require(c, MEMBERS, need)?;
     let run = st
         .store
         .get_run(run_id)
         .await?
         .ok_or(WebError::NotFound("run"))?;
-    let s = match visible_submission(st, c, &run.submission_id).await {
+    let s = match submission_for(st, c, &run.submission_id, need).await {
         Err(WebError::NotFound(_)) => return Err(WebError::NotFound("run")),
         other => other?,
     };
@@ -447,7 +522,7 @@ pub async fn get_run(
     c: &Caller,
     run_id: &str,
 ) -> ActionResult<(Submission, RunView)> {
-    let (s, run) = visible_run(st, c, run_id).await?;
+    let (s, run) = visible_run(st, c, run_id, Need::RunState).await?;
     Ok((s, run_view(st, run).await?))
 }
 
@@ -459,7 +534,7 @@ pub async fn run_file(
     run_id: &str,
     name: &str,
 ) -> ActionResult<(tokio::fs::File, &'static str)> {
-    visible_run(st, c, run_id).await?;
+    visible_run(st, c, run_id, Need::Read).await?;
     let media = match name {
         "report.json" => "application/json",
         "report.html" => "text/html; charset=utf-8",
@@ -496,8 +571,8 @@ pub async fn override_verdict(
     verdict: &str,
     reason: &str,
 ) -> ActionResult<Override> {
-    let u = require(c, DECIDERS)?.clone();
-    let s = visible_submission(st, c, id).await?;
+    let u = require(c, DECIDERS, Need::Manage)?.clone();
+    let s = submission_for(st, c, id, Need::Manage).await?;
     if s.state == "closed" {
         return Err(WebError::Conflict("the submission is closed".into()));
     }
@@ -530,8 +605,8 @@ pub async fn decide(
     decision: &str,
     comment: &str,
 ) -> ActionResult<ReviewDecision> {
-    let u = require(c, DECIDERS)?.clone();
-    let s = visible_submission(st, c, id).await?;
+    let u = require(c, DECIDERS, Need::Manage)?.clone();
+    let s = submission_for(st, c, id, Need::Manage).await?;
     if s.state == "closed" {
         return Err(WebError::Conflict("the submission is closed".into()));
     }
@@ -563,8 +638,8 @@ pub async fn issue_certificate(
     c: &Caller,
     id: &str,
 ) -> ActionResult<CertificateRecord> {
-    let u = require(c, DECIDERS)?.clone();
-    visible_submission(st, c, id).await?;
+    let u = require(c, DECIDERS, Need::Manage)?.clone();
+    submission_for(st, c, id, Need::Manage).await?;
     let cert = crate::certs::issue(&st.store, &st.key, &st.config.issue, id, &u).await?;
     log(st, &u, "certificate.issue", &cert.number, id).await?;
     Ok(cert)
@@ -577,7 +652,7 @@ pub async fn revoke(
     number: &str,
     reason: &str,
 ) -> ActionResult<CertificateRecord> {
-    let u = require(c, DECIDERS)?.clone();
+    let u = require(c, DECIDERS, Need::Manage)?.clone();
     if !st.store.revoke_certificate(number, reason).await? {
         return Err(match st.store.certificate(number).await? {
             Some(c) => WebError::Conflict(format!("the certificate is {}", c.state)),
@@ -661,7 +736,7 @@ pub async fn audit_log(
     c: &Caller,
     after: i64,
 ) -> ActionResult<(Vec<AuditEntry>, AuditCheck)> {
-    require(c, &[Role::Admin])?;
+    require(c, &[Role::Admin], Need::Manage)?;
     Ok((
         st.store.audit_entries(after, 500).await?,
         st.store.verify_audit_chain().await?,

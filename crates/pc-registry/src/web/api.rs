@@ -27,6 +27,10 @@ pub struct ApiError(pub WebError);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.0.status(), Json(json!({ "error": self.0.message() }))).into_response();
+        if let Some(secs) = self.0.retry_after() {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
         if self.0 == WebError::Unauthenticated {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -154,13 +158,20 @@ async fn logout(State(st): State<AppState>, Extension(c): Extension<Caller>) -> 
 }
 
 async fn me(Extension(c): Extension<Caller>) -> ApiResult {
-    let u = act::user(&c)?;
-    ok(json!({ "user": u, "csrf_token": c.csrf() }))
+    let u = act::user(&c, act::Need::Identity)?;
+    let (auth, scope) = match &c.auth {
+        super::Auth::Token { scope } => ("token", Some(scope.as_str())),
+        _ => ("session", None),
+    };
+    ok(json!({ "user": u, "csrf_token": c.csrf(), "auth": auth, "scope": scope }))
 }
 
 #[derive(Deserialize)]
 struct TokenBody {
     label: String,
+    /// `ci` (the default), `read` or `full`.
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 async fn list_tokens(State(st): State<AppState>, Extension(c): Extension<Caller>) -> ApiResult {
@@ -172,8 +183,12 @@ async fn create_token(
     Extension(c): Extension<Caller>,
     Json(b): Json<TokenBody>,
 ) -> ApiResult {
-    let (id, token) = act::create_token(&st, &c, &b.label).await?;
-    created(json!({ "id": id, "token": token }))
+    let scope = match b.scope.as_deref() {
+        None => crate::auth::Scope::Ci,
+        Some(s) => s.parse()?,
+    };
+    let (id, token) = act::create_token(&st, &c, &b.label, scope).await?;
+    created(json!({ "id": id, "token": token, "scope": scope }))
 }
 
 async fn revoke_token(

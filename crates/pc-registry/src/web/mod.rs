@@ -1,33 +1,37 @@
 //! The web application: server-rendered pages ([`pages`]) and the JSON API ([`api`]), both thin
 //! over the same actions ([`actions`]), which is where authorization is decided. Middleware
-//! identifies the caller (session cookie or API token), enforces CSRF tokens on state-changing
-//! requests of browser sessions, and sets security headers on every response.
+//! checks the `Host` ([`origin`]), identifies the caller (session cookie or scoped API token;
+//! tokens are for the API only), enforces CSRF tokens ([`csrf`]) and the origin on
+//! state-changing requests of browser sessions, and sets security headers on every response.
+//! Connections are accepted and bounded by [`conn`].
 
 pub mod actions;
 pub mod api;
+pub mod conn;
+pub mod csrf;
+pub mod origin;
 pub mod pages;
 pub mod ui;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::Scope;
 use crate::bundle::BundleLimits;
 use crate::certs::{IssueSettings, LabKey};
 use crate::{RegistryError, Store, User};
+use origin::{HostPolicy, Origin};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "phonecert_session";
-/// Largest urlencoded form body read to find its CSRF token.
-const MAX_FORM_BYTES: usize = 1 << 20;
 
 /// Settings of the web application.
 #[derive(Debug, Clone)]
@@ -38,9 +42,14 @@ pub struct WebConfig {
     pub issue: IssueSettings,
     /// Archive checks for uploads.
     pub bundle: BundleLimits,
+    /// Which `Host` headers (and so which origins) are the service's.
+    pub host: HostPolicy,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for WebConfig {
+    /// Answers loopback names on port 8080 only, like `phonecert serve`'s default listener.
     fn default() -> Self {
         WebConfig {
             secure_cookies: true,
@@ -49,6 +58,8 @@ impl Default for WebConfig {
                 validity_days: 365,
             },
             bundle: BundleLimits::default(),
+            host: HostPolicy::Loopback { port: 8080 },
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -95,8 +106,12 @@ pub enum Auth {
         /// The session's CSRF token.
         csrf: String,
     },
-    /// An API token (`Authorization: Bearer pct_…`): not ambient, so no CSRF token needed.
-    Token,
+    /// An API token (`Authorization: Bearer pct_…`): not ambient, so no CSRF token needed;
+    /// limited to its scope and to the API.
+    Token {
+        /// What the token may do.
+        scope: Scope,
+    },
 }
 
 /// Who is calling, put into every request by the authentication middleware.
@@ -106,7 +121,8 @@ pub struct Caller {
     pub user: Option<User>,
     /// How.
     pub auth: Auth,
-    /// The client's address (for login rate limiting).
+    /// The client's address (for login throttling and the audit log): the peer, or the
+    /// client a trusted proxy forwarded for; `local` for in-process requests.
     pub client: String,
 }
 
@@ -127,7 +143,7 @@ pub enum WebError {
     Unauthenticated,
     /// Logged in, but not allowed.
     Forbidden,
-    /// Refused for a stated reason (CSRF, cross-origin).
+    /// Refused for a stated reason (CSRF, cross-origin, a token's scope).
     Denied(String),
     /// No such thing (or not visible to the caller).
     NotFound(&'static str),
@@ -137,10 +153,12 @@ pub enum WebError {
     Conflict(String),
     /// An upload refused by its checks.
     Rejected(String),
+    /// Too many failed logins: seconds to wait.
+    TooMany(i64),
     /// Too large.
     TooLarge(String),
-    /// Too many failed logins.
-    TooMany,
+    /// A request for a name that is not this service's (`Host`).
+    Misdirected(String),
     /// Our fault; details are logged, not shown.
     Internal,
 }
@@ -156,7 +174,8 @@ impl WebError {
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            WebError::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            WebError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            WebError::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
             WebError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -171,11 +190,20 @@ impl WebError {
             | WebError::Denied(m)
             | WebError::Conflict(m)
             | WebError::Rejected(m)
-            | WebError::TooLarge(m) => m.clone(),
-            WebError::TooMany => {
-                "too many failed logins: wait 15 minutes before trying again".into()
-            }
+            | WebError::TooLarge(m)
+            | WebError::Misdirected(m) => m.clone(),
+            WebError::TooMany(secs) => format!(
+                "too many failed logins from your address: wait {secs} s before trying again"
+            ),
             WebError::Internal => "internal error (the server log has the details)".into(),
+        }
+    }
+
+    /// Seconds a client should wait before trying again (`Retry-After`), if any.
+    pub fn retry_after(&self) -> Option<i64> {
+        match self {
+            WebError::TooMany(secs) => Some(*secs),
+            _ => None,
         }
     }
 }
@@ -228,32 +256,19 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn query_param(uri: &axum::http::Uri, name: &str) -> Option<String> {
-    uri.query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    })
-}
-
-/// Origin (or Referer) must be this server's for state-changing requests: a second line of
-/// defence besides CSRF tokens and SameSite cookies.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return true;
-    };
+/// Origin (or Referer) must be this service's, scheme, host and port, for state-changing
+/// requests of browsers: a second line of defence besides CSRF tokens and SameSite cookies.
+fn same_origin(headers: &HeaderMap, expected: &Origin) -> bool {
     let origin = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
-        .and_then(|o| o.to_str().ok());
+        .map(|o| o.to_str().unwrap_or(""));
     // Neither header: not a browser's cross-site request (those carry Origin). An opaque
-    // origin ("null") or another host is refused.
-    let Some(o) = origin else { return true };
-    let rest = o
-        .strip_prefix("http://")
-        .or_else(|| o.strip_prefix("https://"))
-        .unwrap_or("");
-    rest.split('/').next() == Some(host)
+    // origin ("null"), a malformed one or another origin is refused.
+    match origin {
+        None => true,
+        Some(o) => Origin::of_url(o).as_ref() == Some(expected),
+    }
 }
 
 fn error_for(req_path: &str, e: WebError) -> Response {
@@ -264,12 +279,51 @@ fn error_for(req_path: &str, e: WebError) -> Response {
     }
 }
 
-async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+/// The origin this request is for, from its `Host` (or an absolute request target), if the
+/// service answers that name; the error to answer otherwise.
+fn request_origin(st: &AppState, req: &Request) -> Result<Origin, WebError> {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
+    let Some(host) = host else {
+        return Err(WebError::Bad("the request has no Host header".into()));
+    };
+    st.config.host.origin_for_host(&host).ok_or_else(|| {
+        let shown: String = host.chars().take(100).collect();
+        WebError::Misdirected(format!(
+            "this service answers as {}, not as {shown:?} (set --public-url to the name clients use)",
+            st.config.host.describe()
+        ))
+    })
+}
+
+async fn authenticate(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let client = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| {
+            let forwarded = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok());
+            origin::client_address(c.0.ip(), forwarded, &st.config.trusted_proxies).to_string()
+        })
         .unwrap_or_else(|| "local".into());
+    let path = req.uri().path().to_owned();
+    // Health checks come by address from load balancers, and tell nothing.
+    let expected = if path == "/healthz" {
+        None
+    } else {
+        match request_origin(&st, &req) {
+            Ok(o) => Some(o),
+            Err(e) => return error_for(&path, e),
+        }
+    };
+    let is_api = path.starts_with("/api/") || path == "/healthz";
     let headers = req.headers();
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -277,7 +331,6 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned);
     let cookie = cookie_value(headers, SESSION_COOKIE).map(str::to_owned);
-    let path = req.uri().path().to_owned();
     let mut caller = Caller {
         user: None,
         auth: Auth::Anonymous,
@@ -285,9 +338,18 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
     };
     if let Some(token) = bearer {
         match st.store.token_user(&token).await {
-            Ok(Some(u)) => {
+            Ok(Some(_)) if !is_api => {
+                return error_for(
+                    &path,
+                    WebError::Denied(
+                        "API tokens are for the API (/api/v1/…); the pages need a browser login"
+                            .into(),
+                    ),
+                );
+            }
+            Ok(Some((u, scope))) => {
                 caller.user = Some(u);
-                caller.auth = Auth::Token;
+                caller.auth = Auth::Token { scope };
             }
             Ok(None) => return error_for(&path, WebError::Unauthenticated),
             Err(e) => return error_for(&path, e.into()),
@@ -307,40 +369,31 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
         }
     }
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if unsafe_method && caller.auth != Auth::Token && !same_origin(req.headers()) {
+    let is_token = matches!(caller.auth, Auth::Token { .. });
+    if unsafe_method
+        && !is_token
+        && let Some(expected) = &expected
+        && !same_origin(req.headers(), expected)
+    {
         return error_for(
             &path,
             WebError::Denied("cross-origin request refused".into()),
         );
     }
+    let mut req = req;
     if unsafe_method && let Auth::Session { csrf, .. } = &caller.auth {
-        let mut given = req
-            .headers()
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| query_param(req.uri(), "csrf"));
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if given.is_none() && is_form {
-            let (parts, body) = req.into_parts();
-            let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
-                Ok(b) => b,
-                Err(_) => return error_for(&path, WebError::TooLarge("form too large".into())),
-            };
-            given = form_urlencoded::parse(&bytes)
-                .find(|(k, _)| k == "csrf")
-                .map(|(_, v)| v.into_owned());
-            req = Request::from_parts(parts, Body::from(bytes));
-        }
+        let (passed, given) = match csrf::given_token(req, !path.starts_with("/api/")).await {
+            Ok(v) => v,
+            Err(e) => return error_for(&path, e),
+        };
+        req = passed;
         if !given.is_some_and(|g| crate::auth::constant_time_eq(&g, csrf)) {
             return error_for(
                 &path,
                 WebError::Denied(
-                    "CSRF token missing or wrong: reload the page and try again".into(),
+                    "CSRF token missing or wrong (it goes in the X-CSRF-Token header, or a \
+                     form's csrf field): reload the page and try again"
+                        .into(),
                 ),
             );
         }
@@ -385,8 +438,12 @@ pub struct ServeConfig {
     pub lease: Duration,
     /// Lab key file instead of `DATA_DIR/lab.key`.
     pub signing_key: Option<PathBuf>,
-    /// Web settings.
+    /// Web settings (`web.host` is decided by [`serve`] from `listen` and `public_url`).
     pub web: WebConfig,
+    /// The origin clients reach the service by; required unless listening on loopback.
+    pub public_url: Option<Origin>,
+    /// Connection bounds (`trusted_proxies` is taken from `web`).
+    pub conn: conn::ConnLimits,
     /// Largest upload in bytes.
     pub max_upload: u64,
     /// Most bytes of uploads per submission.
@@ -395,9 +452,54 @@ pub struct ServeConfig {
     pub bootstrap_admin: Option<(String, String)>,
 }
 
+/// Descriptors kept for everything but connections: the database pool, uploads being written,
+/// audit pipelines, the listener.
+const FD_RESERVE: u64 = 256;
+
+/// The soft limit on open descriptors, from `/proc/self/limits` (Linux; `None` elsewhere or
+/// when unlimited). Read, not raised: raising it takes `setrlimit`, which needs unsafe code.
+fn soft_nofile_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Lowers the connection limit to what the descriptor limit leaves room for, so the limit is a
+/// bound the process can keep (over it, `accept` would fail instead of answering 503).
+fn fit_descriptors(mut limits: conn::ConnLimits) -> conn::ConnLimits {
+    let want = (limits.max_connections as u64).saturating_add(FD_RESERVE);
+    if let Some(have) = soft_nofile_limit()
+        && have < want
+    {
+        let n = usize::try_from(have.saturating_sub(FD_RESERVE).max(16)).unwrap_or(16);
+        eprintln!(
+            "phonecert serve: the descriptor limit is {have}: serving at most {n} connections \
+             instead of {} (raise `ulimit -n`)",
+            limits.max_connections
+        );
+        limits.max_connections = n;
+    }
+    limits
+}
+
 /// Opens (creating if needed) and migrates the store, starts the workers, then serves until
 /// the process ends. `/healthz` answers once the database is ready.
 pub async fn serve(cfg: ServeConfig) -> Result<(), RegistryError> {
+    let host = HostPolicy::for_listener(cfg.listen, cfg.public_url.clone()).ok_or(
+        RegistryError::Invalid {
+            field: "public URL",
+            why: "listening on a non-loopback address needs --public-url, the URL clients use \
+                  (requests naming other hosts are refused, against DNS rebinding)",
+        },
+    )?;
+    let web = WebConfig {
+        host,
+        ..cfg.web.clone()
+    };
     let store = Store::open(&cfg.data_dir, cfg.database_url.as_deref())
         .await?
         .with_limits(crate::ArtifactLimits {
@@ -410,10 +512,14 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), RegistryError> {
     {
         eprintln!("phonecert serve: created the first administrator {email}");
     }
-    // Uploads cut off by an earlier crash leave temporary files; live ones are younger.
-    store.sweep_stale_uploads(Duration::from_secs(3600)).await?;
+    // Uploads cut off by a crash of this or another process sharing the folder go now, before
+    // the service answers; files of the old naming after an hour without writes.
+    let swept = store.sweep_stale_uploads(Duration::from_secs(3600)).await?;
+    if swept > 0 {
+        eprintln!("phonecert serve: removed {swept} cut-off upload(s)");
+    }
     {
-        // And again now and then: a long-running server outlives many cut-off uploads.
+        // And again now and then: processes sharing the folder die while this one runs.
         let store = store.clone();
         tokio::spawn(async move {
             loop {
@@ -429,30 +535,42 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), RegistryError> {
     let pool = (cfg.workers > 0).then(|| {
         crate::WorkerPool::spawn(
             store.clone(),
-            crate::WorkerConfig {
-                workers: cfg.workers,
-                lease: cfg.lease,
-                heartbeat: (cfg.lease / 4).max(Duration::from_millis(200)),
-                poll: Duration::from_millis(500),
-                name: worker_name(),
-            },
+            worker_config(&cfg),
             crate::jobs::audit_handler(store.clone(), cfg.web.bundle.clone()),
         )
+    });
+    let limits = fit_descriptors(conn::ConnLimits {
+        trusted_proxies: web.trusted_proxies.clone(),
+        ..cfg.conn.clone()
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(RegistryError::io("binding the listen address"))?;
-    let app = router(AppState::with(store, key, cfg.web.clone()));
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
-    .map_err(RegistryError::io("serving HTTP"));
+    eprintln!(
+        "phonecert serve: answering as {}; at most {} connections ({} per client), \
+         {:?} for a request head, {:?} for a pause in a body",
+        web.host.describe(),
+        limits.max_connections,
+        limits.max_per_client,
+        limits.header_timeout,
+        limits.body_timeout
+    );
+    let app = router(AppState::with(store, key, web));
+    conn::serve_connections(listener, app, limits).await;
     if let Some(p) = pool {
         p.shutdown().await?;
     }
-    served
+    Ok(())
+}
+
+fn worker_config(cfg: &ServeConfig) -> crate::WorkerConfig {
+    crate::WorkerConfig {
+        workers: cfg.workers.max(1),
+        lease: cfg.lease,
+        heartbeat: (cfg.lease / 4).max(Duration::from_millis(200)),
+        poll: Duration::from_millis(500),
+        name: worker_name(),
+    }
 }
 
 /// Runs workers only (no web server), for labs that spread audits over machines sharing one
@@ -462,13 +580,7 @@ pub async fn work(cfg: ServeConfig) -> Result<(), RegistryError> {
     store.migrate().await?;
     let pool = crate::WorkerPool::spawn(
         store.clone(),
-        crate::WorkerConfig {
-            workers: cfg.workers.max(1),
-            lease: cfg.lease,
-            heartbeat: (cfg.lease / 4).max(Duration::from_millis(200)),
-            poll: Duration::from_millis(500),
-            name: worker_name(),
-        },
+        worker_config(&cfg),
         crate::jobs::audit_handler(store, cfg.web.bundle.clone()),
     );
     // Runs until killed; a killed worker's runs are taken up again after their lease.

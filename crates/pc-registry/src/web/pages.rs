@@ -153,7 +153,7 @@ async fn login(
             }
             Ok(r)
         }
-        Err(e @ (WebError::Bad(_) | WebError::TooMany)) => {
+        Err(e @ (WebError::Bad(_) | WebError::TooMany(_))) => {
             let status = e.status();
             Ok((
                 status,
@@ -176,7 +176,7 @@ async fn logout(State(st): State<AppState>, Extension(c): Extension<Caller>) -> 
 
 async fn dashboard(State(st): State<AppState>, Extension(c): Extension<Caller>) -> PageResult {
     let subs = act::list_submissions(&st, &c).await?;
-    let u = act::user(&c)?;
+    let u = act::user(&c, act::Need::Read)?;
     let mut b = String::from("<h1>Submissions</h1>");
     if matches!(u.role, Role::Admin | Role::Engineer | Role::Manufacturer) {
         let manufacturer = if u.role == Role::Manufacturer {
@@ -280,7 +280,7 @@ async fn submission(
     Query(q): Query<SubmissionQuery>,
 ) -> PageResult {
     let v: SubmissionView = act::get_submission(&st, &c, &id).await?;
-    let u = act::user(&c)?;
+    let u = act::user(&c, act::Need::Read)?;
     let s = &v.submission;
     let sid = esc(&s.id);
     let can_submit = matches!(u.role, Role::Admin | Role::Engineer | Role::Manufacturer);
@@ -330,11 +330,12 @@ async fn submission(
     if can_submit && !matches!(s.state.as_str(), "testing" | "closed") {
         let _ = write!(
             b,
-            "<form method=\"post\" enctype=\"multipart/form-data\" action=\"/submissions/{sid}/files?csrf={}\">\
+            // The CSRF field first: it is read from the body's first part (`csrf`), never the URL.
+            "<form method=\"post\" enctype=\"multipart/form-data\" action=\"/submissions/{sid}/files\">{}\
              <label>Add files: case.toml, captures (pcap, pcapng, HAR, gzip), key logs, APKs, or the whole case as .tar, .tar.gz or .zip \
              <input id=\"file\" type=\"file\" name=\"file\" multiple required></label>\
              <button id=\"upload\">Upload</button></form>",
-            url(c.csrf())
+            csrf_field(&c)
         );
     }
     b.push_str("</section>");
@@ -789,14 +790,14 @@ fn verify_page(c: &Caller, result: Option<&crate::certs::Verification>) -> Strin
     }
     let _ = write!(
         b,
-        "<section><form method=\"post\" enctype=\"multipart/form-data\" action=\"/registry/verify?csrf={}\">\
+        "<section><form method=\"post\" enctype=\"multipart/form-data\" action=\"/registry/verify\">{}\
          <label>Paste certificate.json <textarea id=\"certificate\" name=\"certificate\" rows=\"10\"></textarea></label>\
          <label>or upload it <input id=\"certificate-file\" type=\"file\" name=\"file\"></label>\
          <button id=\"verify\">Verify</button></form></section>\
          <p class=\"muted\">Verification checks the lab's signature, the validity dates and the registry's record \
          (revoked or superseded certificates are not valid). Offline: <code>phonecert verify certificate.json --key lab.pub</code> \
          with <a href=\"/lab.pub\">the lab's public key</a>.</p>",
-        url(c.csrf())
+        csrf_field(c)
     );
     page("Verify a certificate", c, &b)
 }
@@ -865,7 +866,7 @@ async fn lab_pub(State(st): State<AppState>) -> Response {
 }
 
 async fn account_page(st: &AppState, c: &Caller, new_token: Option<&str>) -> PageResult {
-    let u = act::user(c)?;
+    let u = act::user(c, act::Need::Read)?;
     let tokens = act::list_tokens(st, c).await?;
     let mut b = format!(
         "<h1>Your account</h1><p>{} — role <strong>{}</strong></p>",
@@ -880,12 +881,13 @@ async fn account_page(st: &AppState, c: &Caller, new_token: Option<&str>) -> Pag
             esc(t)
         );
     }
-    b.push_str("<section><h2>API tokens</h2><table id=\"tokens\"><tr><th>Label</th><th>Created</th><th>State</th><th></th></tr>");
+    b.push_str("<section><h2>API tokens</h2><table id=\"tokens\"><tr><th>Label</th><th>Scope</th><th>Created</th><th>State</th><th></th></tr>");
     for t in &tokens {
         let _ = write!(
             b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&t.label),
+            t.scope.as_str(),
             when(t.created_at),
             if t.revoked_at.is_some() {
                 "revoked"
@@ -906,6 +908,8 @@ async fn account_page(st: &AppState, c: &Caller, new_token: Option<&str>) -> Pag
     let _ = write!(
         b,
         "</table><form method=\"post\" action=\"/account/tokens\">{}<label>Label <input id=\"token-label\" name=\"label\" required placeholder=\"CI pre-checks\"></label>\
+         <label>Scope <select id=\"token-scope\" name=\"scope\"><option value=\"ci\" selected>ci: upload, start and follow runs</option>\
+         <option value=\"read\">read: submissions, runs, reports</option><option value=\"full\">full: all your role allows</option></select></label>\
          <button id=\"create-token\">Create token</button></form></section>",
         csrf_field(c)
     );
@@ -919,6 +923,9 @@ async fn account(State(st): State<AppState>, Extension(c): Extension<Caller>) ->
 #[derive(Deserialize)]
 struct LabelForm {
     label: String,
+    /// `ci` (the default), `read` or `full`.
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 async fn create_token(
@@ -926,7 +933,11 @@ async fn create_token(
     Extension(c): Extension<Caller>,
     Form(f): Form<LabelForm>,
 ) -> PageResult {
-    let (_, secret) = act::create_token(&st, &c, &f.label).await?;
+    let scope = match f.scope.as_deref() {
+        None | Some("") => crate::auth::Scope::Ci,
+        Some(s) => s.parse().map_err(WebError::from)?,
+    };
+    let (_, secret) = act::create_token(&st, &c, &f.label, scope).await?;
     account_page(&st, &c, Some(&secret)).await
 }
 

@@ -7,7 +7,7 @@ mod pcap;
 
 use pc_detect::{Identifier, IdentifierKind};
 use pc_traffic::{Input, Options, TrafficReport, analyze};
-use pcap::{Pcap, gzip, post};
+use pcap::{Pcap, gzip, one_request, post};
 use std::io::Write;
 
 const IMEI: &str = "356938035643809";
@@ -24,16 +24,6 @@ fn run(p: &Pcap) -> TrafficReport {
     };
     let ids = [Identifier::text(IdentifierKind::Imei, "imei", IMEI)];
     analyze(&[input], &ids, &Options::default(), &|_| {}).unwrap()
-}
-
-/// One connection carrying one request.
-fn one_request(req: &[u8]) -> Pcap {
-    let mut p = Pcap::new();
-    let mut c = p.connect(40000, 80);
-    p.send(&mut c, true, req);
-    p.send(&mut c, false, b"HTTP/1.1 204 No Content\r\n\r\n");
-    p.close(&mut c);
-    p
 }
 
 fn found(r: &TrafficReport) -> usize {

@@ -4,7 +4,7 @@
 #[path = "../../pc-traffic/tests/util/pcap.rs"]
 mod pcap;
 
-use pcap::{Pcap, gzip, post};
+use pcap::{Pcap, gzip, one_request, post};
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
@@ -57,33 +57,22 @@ fn read_report(dir: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
 }
 
-fn verdict<'a>(r: &'a Value, id: &str) -> &'a str {
+/// The result of requirement `id` in the report.
+fn result<'a>(r: &'a Value, id: &str) -> &'a Value {
     r["results"]
         .as_array()
         .unwrap()
         .iter()
         .find(|x| x["requirement"] == id)
-        .and_then(|x| x["verdict"].as_str())
         .unwrap_or_else(|| panic!("{id} in {r}"))
 }
 
-fn evidence(r: &Value, id: &str) -> String {
-    r["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["requirement"] == id)
-        .map(|x| x["automatic"].to_string())
-        .unwrap()
+fn verdict<'a>(r: &'a Value, id: &str) -> &'a str {
+    result(r, id)["verdict"].as_str().unwrap()
 }
 
-fn one_request(req: &[u8]) -> Pcap {
-    let mut p = Pcap::new();
-    let mut c = p.connect(40000, 80);
-    p.send(&mut c, true, req);
-    p.send(&mut c, false, b"HTTP/1.1 204 No Content\r\n\r\n");
-    p.close(&mut c);
-    p
+fn evidence(r: &Value, id: &str) -> String {
+    result(r, id)["automatic"].to_string()
 }
 
 const REQS: [&str; 2] = ["PCB-CONSENT-01", "PCB-TRAFFIC-01"];

@@ -138,6 +138,16 @@ impl Pcap {
     }
 }
 
+/// A capture of one connection carrying `req`, answered 204.
+pub fn one_request(req: &[u8]) -> Pcap {
+    let mut p = Pcap::new();
+    let mut c = p.connect(40000, 80);
+    p.send(&mut c, true, req);
+    p.send(&mut c, false, b"HTTP/1.1 204 No Content\r\n\r\n");
+    p.close(&mut c);
+    p
+}
+
 /// A DNS query for an A record of `name`.
 pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
     let mut q = Vec::new();

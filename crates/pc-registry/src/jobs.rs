@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use pc_certify::{AuditReport, Decision, PipelineOptions, Stage};
+use pc_certify::{AuditReport, Decision, Stage};
 
+use crate::audit_exec::AuditExec;
 use crate::bundle::{BundleLimits, UploadKind};
 use crate::worker::{JobFailure, JobHandler, Progress};
 use crate::workflow::{ResultRow, RunResults, SubmissionArtifact};
@@ -18,12 +19,13 @@ const AFTER_LAYOUT: i64 = 50;
 const AFTER_FIRMWARE: i64 = 550;
 const AFTER_TRAFFIC: i64 = 950;
 
-/// The handler that audits submissions.
-pub fn audit_handler(store: Store, limits: BundleLimits) -> JobHandler {
+/// The handler that audits submissions, each audit run as `exec` says.
+pub fn audit_handler(store: Store, limits: BundleLimits, exec: AuditExec) -> JobHandler {
     Arc::new(move |run: Run, progress: Progress| {
         let store = store.clone();
         let limits = limits.clone();
-        Box::pin(async move { run_audit(&store, &run, &progress, &limits).await })
+        let exec = exec.clone();
+        Box::pin(async move { run_audit(&store, &run, &progress, &limits, &exec).await })
     })
 }
 
@@ -41,6 +43,7 @@ async fn run_audit(
     run: &Run,
     progress: &Progress,
     limits: &BundleLimits,
+    exec: &AuditExec,
 ) -> Result<RunResults, JobFailure> {
     let artifacts = store
         .submission_artifacts(&run.submission_id)
@@ -62,7 +65,7 @@ async fn run_audit(
             (a, p)
         })
         .collect();
-    let result = audit_and_store(store, &work, paths, progress, limits).await;
+    let result = audit_and_store(store, &work, paths, progress, limits, exec).await;
     // Scratch space, removed whatever happened (a failed extraction leaves a partial tree).
     let _ = tokio::fs::remove_dir_all(&work).await;
     let results = result?;
@@ -84,12 +87,14 @@ async fn audit_and_store(
     paths: Vec<(SubmissionArtifact, Option<PathBuf>)>,
     progress: &Progress,
     limits: &BundleLimits,
+    exec: &AuditExec,
 ) -> Result<RunResults, JobFailure> {
     let (report, out_dir, notes) = {
         let work = work.to_path_buf();
         let limits = limits.clone();
         let progress = progress.clone();
-        tokio::task::spawn_blocking(move || audit_in(&work, &paths, &limits, &progress))
+        let exec = exec.clone();
+        tokio::task::spawn_blocking(move || audit_in(&work, &paths, &limits, &progress, &exec))
             .await
             .map_err(|e| fail("the audit stopped", e))??
     };
@@ -128,6 +133,7 @@ fn audit_in(
     artifacts: &[(SubmissionArtifact, Option<PathBuf>)],
     limits: &BundleLimits,
     progress: &Progress,
+    exec: &AuditExec,
 ) -> Result<(AuditReport, PathBuf, Vec<String>), JobFailure> {
     if work.exists() {
         std::fs::remove_dir_all(work).map_err(|e| fail("clearing the work folder", e))?;
@@ -199,16 +205,13 @@ fn audit_in(
             progress.set(AFTER_FIRMWARE + scale(d, n, AFTER_TRAFFIC - AFTER_FIRMWARE));
         }
     };
-    let out = pc_certify::audit_case(&case_file, &PipelineOptions::default(), &on)
-        .map_err(|e| fail("audit", e))?;
+    let out_dir = work.join("out");
+    let report = exec.audit(&case_file, &out_dir, &on, &|| progress.cancelled())?;
     if progress.cancelled() {
         return Err(lost());
     }
     progress.set(AFTER_TRAFFIC);
-    let out_dir = work.join("out");
-    pc_certify::write_report(&out_dir, &out.report, &Default::default())
-        .map_err(|e| fail("writing the reports", e))?;
-    Ok((out.report, out_dir, notes))
+    Ok((report, out_dir, notes))
 }
 
 fn scale(done: u64, total: u64, span: i64) -> i64 {

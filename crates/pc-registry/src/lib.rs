@@ -10,6 +10,7 @@
 
 mod artifacts;
 mod audit;
+pub mod audit_exec;
 pub mod auth;
 #[cfg(test)]
 mod authz_tests;
@@ -34,6 +35,7 @@ pub mod workflow;
 
 pub use artifacts::{ArtifactLimits, StoredArtifact, media_type_of, validate_artifact_name};
 pub use audit::{AuditCheck, AuditEntry};
+pub use audit_exec::AuditExec;
 pub use error::RegistryError;
 pub use queue::{Run, RunState};
 pub use store::{Backend, PublicCertificate, Role, Store, User};

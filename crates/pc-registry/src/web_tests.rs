@@ -308,7 +308,11 @@ impl Lab {
                 poll: Duration::from_millis(20),
                 name: "test".into(),
             },
-            jobs::audit_handler(s.clone(), bundle::BundleLimits::default()),
+            jobs::audit_handler(
+                s.clone(),
+                bundle::BundleLimits::default(),
+                crate::AuditExec::InProcess,
+            ),
         ));
         Lab {
             app: router(state.clone()),

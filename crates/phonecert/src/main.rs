@@ -46,6 +46,12 @@ enum Command {
     Serve(serve::ServeArgs),
     Worker(serve::WorkerArgs),
     User(serve::UserArgs),
+    /// The child side of a registry audit (run by `serve`/`worker`, not by people).
+    #[command(hide = true)]
+    AuditJob {
+        case: std::path::PathBuf,
+        out: std::path::PathBuf,
+    },
 }
 
 /// Exit statuses: 0 the work ran, 2 an error stopped it, 3 findings with `--fail-on-findings`.
@@ -66,6 +72,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Worker(args) => serve::run_worker(args),
         Command::User(args) => serve::run_user(args),
+        Command::AuditJob { case, out } => pc_registry::audit_exec::run_child(&case, &out)
+            .map(|()| EXIT_OK)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => ExitCode::from(code),

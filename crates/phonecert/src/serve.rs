@@ -3,7 +3,7 @@
 use crate::EXIT_OK;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use pc_registry::{ConnLimits, Origin, Role, ServeConfig, Store, WebConfig};
+use pc_registry::{AuditExec, ConnLimits, Origin, Role, ServeConfig, Store, WebConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +28,8 @@ pub struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    audit: AuditProcess,
     /// Audit workers in this process (0: web only, audits run by `phonecert worker`).
     #[arg(long, default_value_t = 2)]
     workers: usize,
@@ -73,6 +75,28 @@ pub struct ServeArgs {
     insecure_cookies: bool,
 }
 
+/// How the workers run each audit: in a child process (`phonecert audit-job`) whose heap is
+/// limited, so that a hostile upload fails its own run and the worker returns to idle after it.
+#[derive(Args, Debug)]
+pub struct AuditProcess {
+    /// Memory (heap) each audit may use, in MiB; an audit that needs more fails with a message
+    /// saying so. 0: no limit.
+    #[arg(long, default_value_t = 4096, value_name = "MiB")]
+    audit_memory_mib: u64,
+}
+
+impl AuditProcess {
+    fn exec(&self) -> Result<AuditExec> {
+        let program = std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("finding the phonecert program for audits: {e}"))?;
+        Ok(AuditExec::Child {
+            program,
+            memory_limit: (self.audit_memory_mib > 0)
+                .then(|| self.audit_memory_mib.saturating_mul(1 << 20)),
+        })
+    }
+}
+
 /// Database and data folder, shared by the service's commands.
 #[derive(Args, Debug)]
 pub struct Common {
@@ -95,6 +119,8 @@ pub struct Common {
 pub struct WorkerArgs {
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    audit: AuditProcess,
     /// Concurrent audits.
     #[arg(long, default_value_t = 2)]
     workers: usize,
@@ -141,8 +167,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("cannot start the async runtime")
 }
 
-fn config(common: &Common, listen: SocketAddr, workers: usize) -> ServeConfig {
-    ServeConfig {
+fn config(
+    common: &Common,
+    audit: &AuditProcess,
+    listen: SocketAddr,
+    workers: usize,
+) -> Result<ServeConfig> {
+    Ok(ServeConfig {
         listen,
         data_dir: common.data.clone(),
         database_url: common.database.clone(),
@@ -155,11 +186,12 @@ fn config(common: &Common, listen: SocketAddr, workers: usize) -> ServeConfig {
         max_upload: 16 << 30,
         max_submission_total: 64 << 30,
         bootstrap_admin: None,
-    }
+        audit: audit.exec()?,
+    })
 }
 
 pub fn run(args: ServeArgs) -> Result<u8> {
-    let mut cfg = config(&args.common, args.listen, args.workers);
+    let mut cfg = config(&args.common, &args.audit, args.listen, args.workers)?;
     cfg.signing_key = args.signing_key;
     cfg.web.secure_cookies = !args.insecure_cookies;
     cfg.web.issue.lab = args.lab;
@@ -198,9 +230,10 @@ pub fn run(args: ServeArgs) -> Result<u8> {
 pub fn run_worker(args: WorkerArgs) -> Result<u8> {
     let cfg = config(
         &args.common,
+        &args.audit,
         SocketAddr::from(([127, 0, 0, 1], 0)),
         args.workers,
-    );
+    )?;
     eprintln!(
         "phonecert: {} audit workers on {}",
         args.workers,

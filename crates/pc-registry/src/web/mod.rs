@@ -450,6 +450,8 @@ pub struct ServeConfig {
     pub max_submission_total: u64,
     /// First administrator, created if the database has no account.
     pub bootstrap_admin: Option<(String, String)>,
+    /// Where the workers run audits (a child process under a memory limit for `phonecert`).
+    pub audit: crate::AuditExec,
 }
 
 /// Descriptors kept for everything but connections: the database pool, uploads being written,
@@ -536,7 +538,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), RegistryError> {
         crate::WorkerPool::spawn(
             store.clone(),
             worker_config(&cfg),
-            crate::jobs::audit_handler(store.clone(), cfg.web.bundle.clone()),
+            crate::jobs::audit_handler(store.clone(), cfg.web.bundle.clone(), cfg.audit.clone()),
         )
     });
     let limits = fit_descriptors(conn::ConnLimits {
@@ -581,7 +583,7 @@ pub async fn work(cfg: ServeConfig) -> Result<(), RegistryError> {
     let pool = crate::WorkerPool::spawn(
         store.clone(),
         worker_config(&cfg),
-        crate::jobs::audit_handler(store, cfg.web.bundle.clone()),
+        crate::jobs::audit_handler(store, cfg.web.bundle.clone(), cfg.audit.clone()),
     );
     // Runs until killed; a killed worker's runs are taken up again after their lease.
     std::future::pending::<()>().await;

@@ -48,19 +48,7 @@ fn server(data: &Path, mib: u64) -> (Proc, Client) {
     let proc = Proc(child);
     let base = format!("http://{listen}");
     assert!(http::wait_for_server(&base, WAIT));
-    let web = Client::new(&base);
-    let login = web.post_json(
-        "/api/v1/session",
-        &json!({"email": admin, "password": password}),
-    );
-    login.expect_status(200);
-    let csrf = login.json()["csrf_token"].as_str().unwrap().to_owned();
-    let tok = web.clone().with_header("X-CSRF-Token", &csrf).post_json(
-        "/api/v1/tokens",
-        &json!({"label": "child", "scope": "full"}),
-    );
-    tok.expect_status(201);
-    let token = tok.json()["token"].as_str().unwrap().to_owned();
+    let token = http::login_token(&base, admin, password, "full");
     let api = Client::new(&base).with_bearer(&token);
     api.post_json("/api/v1/manufacturers", &json!({"name": "Acme"}))
         .expect_status(201);

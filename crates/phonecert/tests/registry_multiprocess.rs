@@ -104,19 +104,7 @@ fn shared_deployment(db: Option<&str>) {
     }
 
     // Log in on A, get an API token; the token works on C too (one database).
-    let web = Client::new(&base_a);
-    let login = web.post_json(
-        "/api/v1/session",
-        &json!({"email": admin, "password": password}),
-    );
-    login.expect_status(200);
-    let csrf = login.json()["csrf_token"].as_str().unwrap().to_owned();
-    let tok = web.clone().with_header("X-CSRF-Token", &csrf).post_json(
-        "/api/v1/tokens",
-        &json!({"label": "multi", "scope": "full"}),
-    );
-    tok.expect_status(201);
-    let token = tok.json()["token"].as_str().unwrap().to_owned();
+    let token = http::login_token(&base_a, &admin, password, "full");
     let a_api = Client::new(&base_a).with_bearer(&token);
     let c_api = Client::new(&base_c).with_bearer(&token);
     let maker = format!("Maker {tag}");

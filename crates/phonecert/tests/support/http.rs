@@ -1009,3 +1009,20 @@ impl Client {
         self.jar.lock().unwrap().cookies.clear();
     }
 }
+
+/// Logs in as `email` on `base` and mints an API token of `scope`; returns the token.
+pub fn login_token(base: &str, email: &str, password: &str, scope: &str) -> String {
+    let web = Client::new(base);
+    let login = web.post_json(
+        "/api/v1/session",
+        &serde_json::json!({"email": email, "password": password}),
+    );
+    login.expect_status(200);
+    let csrf = login.json()["csrf_token"].as_str().unwrap().to_owned();
+    let tok = web.clone().with_header("X-CSRF-Token", &csrf).post_json(
+        "/api/v1/tokens",
+        &serde_json::json!({"label": scope, "scope": scope}),
+    );
+    tok.expect_status(201);
+    tok.json()["token"].as_str().unwrap().to_owned()
+}

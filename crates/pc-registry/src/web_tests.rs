@@ -173,6 +173,15 @@ pub(crate) async fn send_with(
     }
 }
 
+/// A JSON request body and its content type; `null` sends none.
+fn json_body(json: &serde_json::Value) -> (Option<&'static str>, Vec<u8>) {
+    if json.is_null() {
+        (None, Vec::new())
+    } else {
+        (Some("application/json"), serde_json::to_vec(json).unwrap())
+    }
+}
+
 pub(crate) async fn api(
     app: &axum::Router,
     method: &str,
@@ -180,12 +189,7 @@ pub(crate) async fn api(
     who: &As,
     json: serde_json::Value,
 ) -> Resp {
-    let body = if json.is_null() {
-        Vec::new()
-    } else {
-        serde_json::to_vec(&json).unwrap()
-    };
-    let ct = (!json.is_null()).then_some("application/json");
+    let (ct, body) = json_body(&json);
     send(app, method, uri, who, ct, body).await
 }
 
@@ -197,12 +201,7 @@ pub(crate) async fn api_csrf(
     who: &As,
     json: serde_json::Value,
 ) -> Resp {
-    let body = if json.is_null() {
-        Vec::new()
-    } else {
-        serde_json::to_vec(&json).unwrap()
-    };
-    let ct = (!json.is_null()).then_some("application/json");
+    let (ct, body) = json_body(&json);
     let csrf = match who {
         As::Session { csrf, .. } => vec![("x-csrf-token", csrf.as_str())],
         _ => Vec::new(),

@@ -133,30 +133,24 @@ fn a_child_audit_gives_the_results_of_phonecert_audit() {
     assert_eq!(st.code(), Some(3), "the example fails certification");
     let report: Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    let mut cli: Vec<(String, String)> = report["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["requirement"].as_str().unwrap().to_owned(),
-                r["automatic"]["verdict"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    let mut run: Vec<(String, String)> = v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["requirement"].as_str().unwrap().to_owned(),
-                r["automatic"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let mut cli = verdicts(&report["results"], |r| &r["automatic"]["verdict"]);
+    let mut run = verdicts(&v["results"], |r| &r["automatic"]);
     cli.sort();
     run.sort();
     assert!(!cli.is_empty());
     assert_eq!(run, cli);
+}
+
+/// (requirement, automatic verdict) of each result row; `verdict` finds the verdict in a row.
+fn verdicts(rows: &Value, verdict: impl Fn(&Value) -> &Value) -> Vec<(String, String)> {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["requirement"].as_str().unwrap().to_owned(),
+                verdict(r).as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
 }

@@ -1,5 +1,10 @@
 //! Aggregation of hits into findings: one finding per identifier, form, field, destination,
 //! capture and phase, with first/last time, a count and the first few frames as evidence.
+//!
+//! Within a flow (or HAR entry) hits are added in the order they are met. The aggregates of
+//! different flows are merged in whatever order workers finish them, so [`Agg::merge`] is
+//! commutative and associative: evidence keeps the lowest frame numbers (a frame belongs to one
+//! flow, so flows never list the same frame twice), and the snippet is the earliest hit's.
 
 use crate::model::Evidence;
 use std::collections::BTreeMap;
@@ -26,6 +31,8 @@ pub struct Agg {
     pub last: Option<i64>,
     pub count: u64,
     pub evidence: Evidence,
+    /// Frame (or entry) of the hit the snippet was taken from, to choose between snippets.
+    pub snippet_at: Option<u64>,
 }
 
 impl Agg {
@@ -39,6 +46,7 @@ impl Agg {
     ) {
         if self.count == 0 {
             self.evidence.snippet = snippet();
+            self.snippet_at = frame.or(entry);
         }
         self.count += 1;
         if let Some(t) = ts {
@@ -61,10 +69,14 @@ impl Agg {
         }
     }
 
-    /// Merge another aggregate of the same key.
+    /// Merge another aggregate of the same key (commutative and associative, see the module
+    /// docs).
     pub fn merge(&mut self, o: Agg) {
         if self.count == 0 {
             *self = o;
+            return;
+        }
+        if o.count == 0 {
             return;
         }
         self.count += o.count;
@@ -76,16 +88,24 @@ impl Agg {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+        // The earliest hit's snippet; ties (and hits without a place) by the text itself.
+        let earlier = |a: &Agg, b: &Agg| {
+            (a.snippet_at.unwrap_or(u64::MAX), &a.evidence.snippet)
+                < (b.snippet_at.unwrap_or(u64::MAX), &b.evidence.snippet)
+        };
+        if earlier(&o, self) {
+            self.evidence.snippet.clone_from(&o.evidence.snippet);
+            self.snippet_at = o.snippet_at;
+        }
         for (dst, src) in [
             (&mut self.evidence.frames, o.evidence.frames),
             (&mut self.evidence.entries, o.evidence.entries),
         ] {
-            for v in src {
-                if dst.len() < MAX_EVIDENCE {
-                    dst.push(v);
-                } else {
-                    self.evidence.more += 1;
-                }
+            dst.extend(src);
+            dst.sort_unstable();
+            if dst.len() > MAX_EVIDENCE {
+                self.evidence.more += (dst.len() - MAX_EVIDENCE) as u64;
+                dst.truncate(MAX_EVIDENCE);
             }
         }
         self.evidence.more += o.evidence.more;
@@ -117,5 +137,48 @@ mod tests {
         assert_eq!(a.count, 22);
         assert_eq!(a.first, Some(0));
         assert_eq!(a.evidence.snippet, "snip");
+    }
+
+    /// Aggregates of three flows merged in every order give one result.
+    #[test]
+    fn merge_is_order_independent() {
+        let part = |frames: &[u64], snip: &str| {
+            let mut a = Agg::default();
+            for &f in frames {
+                a.add(Some(f as i64 * 10), Some(f), None, || snip.to_string());
+            }
+            a
+        };
+        let parts = [
+            part(&(40..52).collect::<Vec<_>>(), "c"),
+            part(&[7, 9, 30], "a"),
+            part(&(10..20).collect::<Vec<_>>(), "b"),
+        ];
+        let orders = [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ];
+        let merged: Vec<Agg> = orders
+            .iter()
+            .map(|o| {
+                let mut m = Agg::default();
+                for &i in o {
+                    m.merge(parts[i].clone());
+                }
+                m
+            })
+            .collect();
+        for m in &merged {
+            assert_eq!(m.count, 25);
+            assert_eq!(m.evidence.snippet, "a");
+            assert_eq!(m.evidence.frames, merged[0].evidence.frames);
+            assert_eq!(m.evidence.more, 9);
+            assert_eq!((m.first, m.last), (Some(70), Some(510)));
+        }
+        assert_eq!(&merged[0].evidence.frames[..4], &[7, 9, 10, 11]);
     }
 }

@@ -1,14 +1,19 @@
-//! Runs the analysis over every input and builds the report.
+//! The engine's entry points: [`Engine`] (one run's matcher, key log and GeoIP), the streams it
+//! opens per input, and [`analyze`], the batch run over files that `phonecert traffic` is.
+//!
+//! Dependencies go one way: this module drives `stream.rs` (packets) and `har.rs` (HAR
+//! entries), which use `ctx.rs` and `result.rs`; `report.rs` puts the results together.
 
-use crate::agg::{Agg, HitKey, LocalHits};
+use crate::ctx::Ctx;
+use crate::event::EventSink;
 use crate::model::*;
-use crate::time::{parse_rfc3339, rfc3339};
+use crate::result::CaptureResult;
+use crate::stream::CaptureStream;
 use pc_case::Consent;
 use pc_detect::{Identifier, Matcher, ScanOptions};
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// One capture to analyse, with the phase it belongs to.
 #[derive(Debug, Clone)]
@@ -51,6 +56,10 @@ pub struct Options {
     pub net: pc_net::Limits,
     /// NSS key logs for every input (in addition to each input's own).
     pub keylogs: Vec<PathBuf>,
+    /// Threads to use (0: one per core). Inputs are analysed side by side; the threads left
+    /// over go to sharing large captures between workers (see `stream.rs`). The report is the
+    /// same whatever the number.
+    pub threads: usize,
 }
 
 /// Errors that stop the whole analysis (per-input errors are reported in `inputs` instead).
@@ -66,186 +75,164 @@ pub enum TrafficError {
     },
 }
 
-/// Shared, read-only state of one run.
-pub struct Ctx<'a> {
-    pub matcher: &'a Matcher,
-    /// Secrets from the key logs named for every input.
-    pub keylog: pc_tlsdec::keylog::KeyLog,
-    pub scan: ScanOptions,
-    pub reveal: bool,
-    pub net: pc_net::Limits,
+/// One run: the identifiers to look for, the key material and the GeoIP database, ready to
+/// analyse inputs, whether read from files or pushed packet by packet (live capture).
+pub struct Engine {
+    ctx: Arc<Ctx>,
+    geo: pc_detect::geo::GeoDb,
 }
 
-/// The field a payload came from, as findings name it.
-pub struct HitField<'a> {
-    pub location: &'a str,
-    pub protocol: &'static str,
-    pub encrypted: bool,
-    /// Set when the field names its own destination (a DNS query names the host asked for).
-    pub host: Option<&'a str>,
-}
-
-/// Search one field and add to `hits` every hit whose span `keep` accepts, seen at `ts` in
-/// `frame` or HAR `entry`. Says whether the search stopped short (see [`pc_detect::Scanned`]).
-#[allow(clippy::too_many_arguments)]
-pub fn scan_field(
-    ctx: &Ctx<'_>,
-    hits: &mut LocalHits,
-    data: &[u8],
-    keep: &dyn Fn(usize, usize) -> bool,
-    field: &HitField<'_>,
-    ts: Option<i64>,
-    frame: Option<u64>,
-    entry: Option<u64>,
-) -> pc_detect::Scanned {
-    ctx.matcher.scan(data, &ctx.scan, &mut |h| {
-        if !keep(h.start, h.end) {
-            return;
-        }
-        let key = HitKey {
-            ident: h.ident,
-            encoding: h.encoding.clone(),
-            location: field.location.to_string(),
-            protocol: field.protocol,
-            encrypted: field.encrypted,
-            host: field.host.map(str::to_string),
+impl Engine {
+    /// Build the matcher, read the key logs of `opts`, open the GeoIP database.
+    pub fn new(ids: &[Identifier], opts: &Options) -> Result<Engine, TrafficError> {
+        let geo = match &opts.geoip {
+            Some(p) => pc_detect::geo::GeoDb::open(p)?,
+            None => pc_detect::geo::GeoDb::embedded()?,
         };
-        hits.entry(key).or_default().add(ts, frame, entry, || {
-            ctx.matcher.snippet(data, h.start, h.end, ctx.reveal)
-        });
-    })
-}
+        let ctx = Ctx {
+            keylog: read_keylogs(&opts.keylogs)?,
+            matcher: Matcher::new(ids),
+            ids: ids.to_vec(),
+            scan: opts.scan,
+            reveal: opts.reveal,
+            net: opts.net.clone(),
+        };
+        Ok(Engine {
+            ctx: Arc::new(ctx),
+            geo,
+        })
+    }
 
-/// Every hit counts.
-pub fn all(_: usize, _: usize) -> bool {
-    true
-}
+    /// A stream for one packet input (a capture file read by the caller, or a live capture):
+    /// push its packets, then [`CaptureStream::finish`]. `workers` threads share it (0 or 1:
+    /// the caller's thread only); `events` receives facts as they are decided. The input's own
+    /// key logs are read here; a key log that cannot be read is an error of this input.
+    pub fn stream(
+        &self,
+        input: &Input,
+        workers: usize,
+        events: Option<EventSink>,
+    ) -> CaptureStream<'_> {
+        let mut result = new_result(input);
+        let mut keys = self.ctx.keylog.clone();
+        match read_keylogs(&input.keylogs) {
+            Ok(k) => keys.merge(k),
+            Err(e) => result.input.errors.push(e.to_string()),
+        }
+        CaptureStream::new(&self.ctx, result, keys, workers, events)
+    }
 
-/// A finding's identity once its destination is known.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct FindingKey {
-    pub hit: HitKey,
-    pub host: Option<String>,
-    pub ip: Option<IpAddr>,
-    pub port: Option<u16>,
-    pub app: Option<String>,
-}
+    /// The report over the results of every input.
+    pub fn report(&self, results: Vec<CaptureResult>) -> TrafficReport {
+        crate::report::build_report(results, &self.ctx.matcher, &self.ctx.ids, &self.geo)
+    }
 
-/// Destinations are told apart by name (or address), port and protocol.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DestKey {
-    pub name: String,
-    pub port: u16,
-    pub protocol: &'static str,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct DestAgg {
-    pub host: Option<String>,
-    pub ips: BTreeSet<IpAddr>,
-    pub sni: BTreeSet<String>,
-    pub tls_versions: BTreeSet<String>,
-    pub flows: u64,
-    pub bytes_sent: u64,
-    pub bytes_sent_inspected: u64,
-    pub bytes_received: u64,
-    pub cleartext: bool,
-    pub cuts: u64,
-    pub apps: BTreeSet<String>,
-    pub phases: BTreeSet<String>,
-    pub captures: BTreeSet<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DnsKey {
-    pub name: String,
-    pub qtype: u16,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct DnsAgg {
-    pub count: u64,
-    pub transports: BTreeSet<&'static str>,
-    pub answers: BTreeSet<String>,
-    pub phases: BTreeSet<String>,
-}
-
-/// What one input gives, before merging.
-#[derive(Debug, Default)]
-pub struct CaptureResult {
-    pub input: InputSummary,
-    pub consent: String,
-    pub findings: BTreeMap<FindingKey, Agg>,
-    pub destinations: BTreeMap<DestKey, DestAgg>,
-    pub requests: Vec<Request>,
-    pub dns: BTreeMap<DnsKey, DnsAgg>,
-    pub handshakes: Vec<Handshake>,
-}
-
-impl CaptureResult {
-    /// Lists a request, within the per-input bound.
-    pub(crate) fn push_request(&mut self, r: Request) {
-        if self.requests.len() < crate::model::MAX_REQUESTS {
-            self.requests.push(r);
+    /// Analyse one input file: a HAR, or a capture read as a stream and pushed through
+    /// [`Engine::stream`].
+    pub fn analyze_file(
+        &self,
+        input: &Input,
+        workers: usize,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> CaptureResult {
+        let mut result = new_result(input);
+        let format = match pc_capture::sniff_format(&input.path) {
+            Ok(f) => f,
+            Err(e) => {
+                result.input.errors.push(e.to_string());
+                result.input.failed = true;
+                return result;
+            }
+        };
+        if format == pc_capture::CaptureFormat::Har {
+            result.input.format = "har".into();
+            crate::har::analyze(&self.ctx, &input.path, &mut result);
+            progress(result.input.bytes);
+            for d in result.destinations.values_mut() {
+                d.phases.insert(input.phase.clone());
+                d.captures.insert(result.input.path.clone());
+            }
+            result
         } else {
-            self.input.omitted.requests += 1;
+            self.read_packets(input, workers, progress)
         }
     }
 
-    /// Lists a handshake, within the per-input bound; its index, or `usize::MAX` when it was
-    /// left out (an index that matches nothing, so later updates of it are dropped too).
-    pub(crate) fn push_handshake(&mut self, h: Handshake) -> usize {
-        if self.handshakes.len() < crate::model::MAX_HANDSHAKES {
-            self.handshakes.push(h);
-            self.handshakes.len() - 1
-        } else {
-            self.input.omitted.handshakes += 1;
-            usize::MAX
+    fn read_packets(
+        &self,
+        input: &Input,
+        workers: usize,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> CaptureResult {
+        let mut reader = match pc_capture::CaptureReader::open(&input.path) {
+            Ok(r) => r,
+            Err(e) => {
+                let mut result = new_result(input);
+                result.input.errors.push(e.to_string());
+                result.input.failed = true;
+                return result;
+            }
+        };
+        let mut stream = self.stream(input, workers, None);
+        let format = match reader.format() {
+            pc_capture::CaptureFormat::Pcap => "pcap",
+            pc_capture::CaptureFormat::PcapNg => "pcapng",
+            pc_capture::CaptureFormat::Har => "har",
+        };
+        stream.set_format(format, reader.compressed());
+        let mut secrets_seen = 0;
+        let mut frame = Vec::new();
+        let mut reported = 0u64;
+        let mut packets = 0u64;
+        let mut stopped = None;
+        loop {
+            match reader.next_packet() {
+                Ok(Some(pkt)) => {
+                    // Copied out (into one reused buffer) so that the reader can be asked for
+                    // the secrets blocks it met on the way to this packet.
+                    frame.clear();
+                    frame.extend_from_slice(pkt.data);
+                    let meta = pc_net::PacketMeta {
+                        frame: pkt.frame,
+                        ts: pkt.ts,
+                        app: pkt.app.clone(),
+                    };
+                    let linktype = pkt.linktype;
+                    // Decryption Secrets Blocks come before the packets they unlock: fold new
+                    // ones in before this packet, so that its connection can be decrypted.
+                    for sec in &reader.secrets()[secrets_seen..] {
+                        stream.add_secrets_block(sec.secrets_type, &sec.data);
+                    }
+                    secrets_seen = reader.secrets().len();
+                    stream.push(linktype, &frame, &meta);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // What came before the bad record was analysed; what follows never will.
+                    stopped = Some((e.offset, e.to_string()));
+                    break;
+                }
+            }
+            packets += 1;
+            if packets.is_multiple_of(4096) {
+                let now = reader.bytes_read();
+                progress(now.saturating_sub(reported));
+                reported = now;
+            }
         }
-    }
-
-    /// The DNS question's entry, unless the per-input bound is reached for a new question.
-    pub(crate) fn dns_entry(&mut self, key: DnsKey) -> Option<&mut DnsAgg> {
-        if self.dns.len() >= crate::model::MAX_DNS_QUERIES && !self.dns.contains_key(&key) {
-            self.input.omitted.dns_queries += 1;
-            return None;
+        let mut result = stream.finish();
+        progress(reader.bytes_read().saturating_sub(reported));
+        if let Some((offset, e)) = stopped {
+            result.input.stopped_at = Some(offset);
+            result.input.errors.push(e);
         }
-        Some(self.dns.entry(key).or_default())
+        result
     }
 }
 
-/// Analyse every input (in parallel across files) and build the report.
-///
-/// `progress` is called with the number of input bytes consumed since the last call, from any
-/// thread; it drives the progress bar.
-pub fn analyze(
-    inputs: &[Input],
-    ids: &[Identifier],
-    opts: &Options,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<TrafficReport, TrafficError> {
-    let geo = match &opts.geoip {
-        Some(p) => pc_detect::geo::GeoDb::open(p)?,
-        None => pc_detect::geo::GeoDb::embedded()?,
-    };
-    let matcher = Matcher::new(ids);
-    let keylog = read_keylogs(&opts.keylogs)?;
-    let ctx = Ctx {
-        keylog,
-        matcher: &matcher,
-        scan: opts.scan,
-        reveal: opts.reveal,
-        net: opts.net.clone(),
-    };
-    let results: Vec<CaptureResult> = inputs
-        .par_iter()
-        .map(|input| analyze_one(&ctx, input, progress))
-        .collect();
-    Ok(build_report(results, &matcher, ids, &geo))
-}
-
-fn analyze_one(ctx: &Ctx<'_>, input: &Input, progress: &(dyn Fn(u64) + Sync)) -> CaptureResult {
-    let mut result = CaptureResult {
+/// An empty result for `input`.
+fn new_result(input: &Input) -> CaptureResult {
+    CaptureResult {
         input: InputSummary {
             path: input.path.display().to_string(),
             phase: input.phase.clone(),
@@ -255,123 +242,43 @@ fn analyze_one(ctx: &Ctx<'_>, input: &Input, progress: &(dyn Fn(u64) + Sync)) ->
         },
         consent: input.consent.as_str().to_string(),
         ..Default::default()
-    };
-    let format = match pc_capture::sniff_format(&input.path) {
-        Ok(f) => f,
-        Err(e) => {
-            result.input.errors.push(e.to_string());
-            result.input.failed = true;
-            return result;
-        }
-    };
-    match format {
-        pc_capture::CaptureFormat::Har => {
-            result.input.format = "har".into();
-            crate::har::analyze(ctx, &input.path, &mut result);
-            progress(result.input.bytes);
-        }
-        _ => {
-            let mut keys = ctx.keylog.clone();
-            match read_keylogs(&input.keylogs) {
-                Ok(k) => keys.merge(k),
-                Err(e) => result.input.errors.push(e.to_string()),
-            }
-            analyze_packets(ctx, &input.path, keys, &mut result, progress)
-        }
     }
-    for d in result.destinations.values_mut() {
-        d.phases.insert(input.phase.clone());
-        d.captures.insert(result.input.path.clone());
-    }
-    result
 }
 
-fn analyze_packets(
-    ctx: &Ctx<'_>,
-    path: &Path,
-    mut keys: pc_tlsdec::keylog::KeyLog,
-    result: &mut CaptureResult,
+/// Analyse every input and build the report. Inputs run side by side; when there are fewer
+/// inputs than threads, each capture is shared by the threads left over.
+///
+/// `progress` is called with the number of input bytes consumed since the last call, from any
+/// thread; it drives the progress bar.
+pub fn analyze(
+    inputs: &[Input],
+    ids: &[Identifier],
+    opts: &Options,
     progress: &(dyn Fn(u64) + Sync),
-) {
-    let mut reader = match pc_capture::CaptureReader::open(path) {
-        Ok(r) => r,
-        Err(e) => {
-            result.input.errors.push(e.to_string());
-            result.input.failed = true;
-            return;
-        }
+) -> Result<TrafficReport, TrafficError> {
+    let engine = Engine::new(ids, opts)?;
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        opts.threads
     };
-    result.input.format = match reader.format() {
-        pc_capture::CaptureFormat::Pcap => "pcap",
-        pc_capture::CaptureFormat::PcapNg => "pcapng",
-        pc_capture::CaptureFormat::Har => "har",
-    }
-    .into();
-    result.input.compressed = reader.compressed();
-    let mut decoder = pc_net::Decoder::new(ctx.net.clone());
-    let mut analysis = crate::pcap::Analysis::new(ctx, std::mem::take(result));
-    analysis.keys = std::sync::Arc::new(keys.clone());
-    let mut secrets_seen = 0;
-    let mut frame = Vec::new();
-    let mut reported = 0u64;
-    let mut packets = 0u64;
-    let mut undecoded = 0u64;
-    loop {
-        let (linktype, meta) = match reader.next_packet() {
-            Ok(Some(pkt)) => {
-                // The packet is copied out so that the reader can be asked for the secrets
-                // blocks it met on the way to it (a copy costs far less than the analysis).
-                frame.clear();
-                frame.extend_from_slice(pkt.data);
-                let meta = pc_net::PacketMeta {
-                    frame: pkt.frame,
-                    ts: pkt.ts,
-                    app: pkt.app.clone(),
-                };
-                (pkt.linktype, meta)
-            }
-            Ok(None) => break,
-            Err(e) => {
-                // What came before the bad record was analysed; what follows never will be.
-                analysis.result.input.stopped_at = Some(e.offset);
-                analysis.result.input.errors.push(e.to_string());
-                break;
-            }
-        };
-        // Decryption Secrets Blocks come before the packets they unlock: fold new ones in
-        // before this packet, so that its connection can be decrypted.
-        if reader.secrets().len() > secrets_seen {
-            for sec in &reader.secrets()[secrets_seen..] {
-                if sec.secrets_type == pc_capture::SECRETS_TLS_KEYLOG {
-                    keys.merge(pc_tlsdec::keylog::KeyLog::parse(&sec.data));
-                }
-            }
-            secrets_seen = reader.secrets().len();
-            analysis.keys = std::sync::Arc::new(keys.clone());
-        }
-        packets += 1;
-        if decoder
-            .push(linktype, &frame, &meta, &mut analysis)
-            .is_err()
-        {
-            undecoded += 1;
-        }
-        if packets.is_multiple_of(4096) {
-            let now = reader.bytes_read();
-            progress(now.saturating_sub(reported));
-            reported = now;
-        }
-    }
-    decoder.finish(&mut analysis);
-    progress(reader.bytes_read().saturating_sub(reported));
-    *result = analysis.result;
-    result.input.packets = packets;
-    result.input.undecoded_packets = undecoded;
-    result.input.tls_key_log_blocks = reader
-        .secrets()
-        .iter()
-        .filter(|s| s.secrets_type == 0x544c_534b)
-        .count() as u64;
+    let side_by_side = inputs.len().clamp(1, threads);
+    let workers = threads / side_by_side;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(side_by_side)
+        .build()
+        .ok();
+    let run = || {
+        inputs
+            .par_iter()
+            .map(|input| engine.analyze_file(input, workers, progress))
+            .collect::<Vec<_>>()
+    };
+    let results = match &pool {
+        Some(p) => p.install(run),
+        None => run(),
+    };
+    Ok(engine.report(results))
 }
 
 /// Key log files are small text files; anything larger is not a key log.
@@ -393,173 +300,4 @@ fn read_keylogs(paths: &[PathBuf]) -> Result<pc_tlsdec::keylog::KeyLog, TrafficE
         all.merge(pc_tlsdec::keylog::KeyLog::parse(&text));
     }
     Ok(all)
-}
-
-/// Merge per-input results, attach countries and network owners, sort.
-fn build_report(
-    results: Vec<CaptureResult>,
-    matcher: &Matcher,
-    ids: &[Identifier],
-    geo: &pc_detect::geo::GeoDb,
-) -> TrafficReport {
-    let mut ips = BTreeSet::new();
-    for r in &results {
-        ips.extend(r.findings.keys().filter_map(|k| k.ip));
-        for d in r.destinations.values() {
-            ips.extend(d.ips.iter().copied());
-        }
-    }
-    let ip_list: Vec<IpAddr> = ips.iter().copied().collect();
-    let asn = pc_detect::geo::asn_lookup(&ip_list).unwrap_or_default();
-    let country = |ip: &IpAddr| geo.country(*ip);
-
-    let mut findings = Vec::new();
-    let mut destinations: BTreeMap<DestKey, DestAgg> = BTreeMap::new();
-    let mut dns: BTreeMap<DnsKey, DnsAgg> = BTreeMap::new();
-    let mut requests = Vec::new();
-    let mut handshakes = Vec::new();
-    let mut inputs = Vec::new();
-    for r in results {
-        for (k, a) in r.findings {
-            let id = &ids[k.hit.ident];
-            let info = k.ip.and_then(|ip| asn.get(&ip));
-            findings.push(Finding {
-                identifier: id.kind.as_str().to_string(),
-                identifier_name: id.name.clone(),
-                encoding: k.hit.encoding.iter().map(|s| s.to_string()).collect(),
-                location: k.hit.location.clone(),
-                protocol: k.hit.protocol.to_string(),
-                encrypted_on_wire: k.hit.encrypted,
-                host: k.host.clone(),
-                ip: k.ip.map(|i| i.to_string()),
-                port: k.port,
-                country: k.ip.as_ref().and_then(country),
-                asn: info.map(|i| i.asn),
-                org: info.map(|i| i.org.clone()),
-                first_seen: a.first.map(rfc3339),
-                last_seen: a.last.map(rfc3339),
-                count: a.count,
-                capture: r.input.path.clone(),
-                phase: r.input.phase.clone(),
-                consent: r.consent.clone(),
-                app: k.app.clone(),
-                evidence: a.evidence,
-            });
-        }
-        for (k, d) in r.destinations {
-            let e = destinations.entry(k).or_default();
-            if e.host.is_none() {
-                e.host = d.host;
-            }
-            e.ips.extend(d.ips);
-            e.sni.extend(d.sni);
-            e.tls_versions.extend(d.tls_versions);
-            e.flows += d.flows;
-            e.bytes_sent += d.bytes_sent;
-            e.bytes_sent_inspected += d.bytes_sent_inspected;
-            e.bytes_received += d.bytes_received;
-            e.cleartext |= d.cleartext;
-            e.cuts += d.cuts;
-            e.apps.extend(d.apps);
-            e.phases.extend(d.phases);
-            e.captures.extend(d.captures);
-        }
-        for (k, d) in r.dns {
-            let e = dns.entry(k).or_default();
-            e.count += d.count;
-            e.transports.extend(d.transports);
-            e.answers.extend(d.answers);
-            e.phases.extend(d.phases);
-        }
-        requests.extend(r.requests);
-        handshakes.extend(r.handshakes);
-        inputs.push(r.input);
-    }
-    findings.sort_by(|a, b| {
-        (
-            &a.phase,
-            &a.capture,
-            &a.identifier,
-            &a.identifier_name,
-            &a.host,
-            &a.location,
-            &a.encoding,
-            &a.ip,
-        )
-            .cmp(&(
-                &b.phase,
-                &b.capture,
-                &b.identifier,
-                &b.identifier_name,
-                &b.host,
-                &b.location,
-                &b.encoding,
-                &b.ip,
-            ))
-    });
-    let destinations = destinations
-        .into_iter()
-        .map(|(k, d)| {
-            let countries: BTreeSet<String> = d.ips.iter().filter_map(country).collect();
-            let first = d.ips.iter().next();
-            let info = first.and_then(|ip| asn.get(ip));
-            Destination {
-                host: d.host,
-                ips: d.ips.iter().map(|i| i.to_string()).collect(),
-                port: k.port,
-                protocol: k.protocol.to_string(),
-                sni: d.sni.into_iter().collect(),
-                country: first.and_then(country),
-                countries: countries.into_iter().collect(),
-                asn: info.map(|i| i.asn),
-                org: info.map(|i| i.org.clone()),
-                flows: d.flows,
-                bytes_sent: d.bytes_sent,
-                bytes_sent_inspected: d.bytes_sent_inspected.min(d.bytes_sent),
-                bytes_received: d.bytes_received,
-                cleartext_data_sent: d.cleartext,
-                cuts: d.cuts,
-                tls_versions: d.tls_versions.into_iter().collect(),
-                phases: d.phases.into_iter().collect(),
-                apps: d.apps.into_iter().collect(),
-                captures: d.captures.into_iter().collect(),
-            }
-        })
-        .collect();
-    let dns = dns
-        .into_iter()
-        .map(|(k, d)| DnsQuery {
-            name: k.name,
-            qtype: pc_proto::dns::type_name(k.qtype).to_string(),
-            count: d.count,
-            transports: d.transports.into_iter().map(str::to_string).collect(),
-            answers: d.answers.into_iter().collect(),
-            phases: d.phases.into_iter().collect(),
-        })
-        .collect();
-    requests.sort();
-    handshakes.sort();
-    TrafficReport {
-        tool: format!("phonecert {}", env!("CARGO_PKG_VERSION")),
-        findings,
-        destinations,
-        requests,
-        dns,
-        handshakes,
-        inputs,
-        search: SearchSummary {
-            identifiers: ids.iter().map(|i| i.name.clone()).collect(),
-            patterns: matcher.pattern_count(),
-            skipped: matcher
-                .skipped()
-                .iter()
-                .map(|s| format!("{}: {}", ids[s.ident].name, s.reason))
-                .collect(),
-        },
-    }
-}
-
-/// HAR timestamps, kept here so both analyzers share one parser.
-pub fn har_time(s: Option<&str>) -> Option<i64> {
-    s.and_then(parse_rfc3339)
 }

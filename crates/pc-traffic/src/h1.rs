@@ -5,7 +5,7 @@
 //! parsed (a `101 Switching Protocols` is recognised on the raw bytes, see `pcap.rs`).
 
 use crate::agg::LocalHits;
-use crate::engine::{Ctx, HitField};
+use crate::ctx::{Ctx, HitField};
 use crate::seam::{BODY_OVERLAP, Seam};
 use pc_proto::decode::{Outcome, StreamDecoder};
 use pc_proto::http1::{End, Head, Sink};
@@ -59,8 +59,8 @@ pub struct Done {
 
 /// The parser's [`Sink`] for one push: searches body pieces into `hits`, and hands ended
 /// requests to `done`.
-pub struct ReqSink<'a, 'c> {
-    pub ctx: &'a Ctx<'c>,
+pub struct ReqSink<'a> {
+    pub ctx: &'a Ctx,
     pub hits: &'a mut LocalHits,
     pub body: &'a mut ReqBody,
     pub done: &'a mut Vec<Done>,
@@ -69,7 +69,7 @@ pub struct ReqSink<'a, 'c> {
     pub frame: Option<u64>,
 }
 
-impl Sink for ReqSink<'_, '_> {
+impl Sink for ReqSink<'_> {
     fn head(&mut self, head: Head) {
         let identity = head
             .codings()

@@ -1,8 +1,10 @@
 //! HAR files: every request of every entry is searched like a decrypted HTTP request.
 
 use crate::agg::LocalHits;
-use crate::engine::{CaptureResult, Ctx, DestKey, FindingKey, HitField, har_time, scan_field};
+use crate::ctx::{Ctx, HitField, scan_field};
 use crate::model::{Cut, Request};
+use crate::result::{CaptureResult, DestKey, FindingKey};
+use crate::time::har_time;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -51,7 +53,7 @@ fn split_url(url: &str) -> (String, Option<String>, Option<u16>, String) {
 /// are counted in one closing line, so a hostile file cannot grow the report without bound.
 const MAX_LISTED: usize = 32;
 
-pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
+pub fn analyze(ctx: &Ctx, path: &Path, result: &mut CaptureResult) {
     // One entry at a time: memory does not grow with the number of entries.
     let mut reader = match pc_capture::har::HarReader::open(path) {
         Ok(r) => r,
@@ -123,7 +125,7 @@ pub fn analyze(ctx: &Ctx<'_>, path: &Path, result: &mut CaptureResult) {
 }
 
 /// Searches one entry's request and adds it to the requests and destinations.
-fn analyze_entry(ctx: &Ctx<'_>, entry: &pc_capture::har::Entry, result: &mut CaptureResult) {
+fn analyze_entry(ctx: &Ctx, entry: &pc_capture::har::Entry, result: &mut CaptureResult) {
     let req = &entry.request;
     let (scheme, host, port, target) = split_url(&req.url);
     let encrypted = matches!(scheme.as_str(), "https" | "wss");
@@ -143,7 +145,7 @@ fn analyze_entry(ctx: &Ctx<'_>, entry: &pc_capture::har::Entry, result: &mut Cap
             ctx,
             &mut hits,
             data,
-            &crate::engine::all,
+            &crate::ctx::all,
             &field,
             ts,
             None,

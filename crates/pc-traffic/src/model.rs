@@ -153,6 +153,11 @@ pub struct InputSummary {
     pub tcp_flows: u64,
     pub udp_flows: u64,
     pub undecoded_packets: u64,
+    /// Flows ended before the capture did to keep memory bounded: idle longer than the idle
+    /// timeout, or the oldest ones when the flow table was full. Their bytes were analysed; a
+    /// later packet of one starts a new flow.
+    pub flows_evicted_idle: u64,
+    pub flows_evicted_capacity: u64,
     pub tcp_gaps: u64,
     pub tls_key_log_blocks: u64,
     /// TLS record bytes seen, and how many were decrypted with the key material given.

@@ -1,9 +1,11 @@
 //! Packet captures: packets → flows (pc-net) → protocol analyzers (pc-proto) → matcher.
 
 use crate::agg::LocalHits;
-use crate::engine::{CaptureResult, Ctx, DestKey, DnsKey, HitField, all, scan_field};
+use crate::ctx::{Ctx, HitField, all, scan_field};
+use crate::event::{DestinationEvent, DnsEvent, Event, EventSink, FindingEvent};
 use crate::h1::{Done, ReqBody, ReqSink};
 use crate::model::{Cut, Handshake, Request};
+use crate::result::{CaptureResult, DestKey, DnsKey, FindingKey};
 use crate::seam::{RAW_OVERLAP, Seam};
 use pc_net::{Direction, FlowId, FlowKey, FlowSink, FlowStats, PacketMeta, Transport};
 use pc_proto::{AppProto, dns, gquic, http1, quic, tls};
@@ -33,7 +35,7 @@ type Fk = (Transport, FlowId);
 /// DNS answers kept to name destinations; beyond this the oldest names are not replaced.
 const MAX_DNS_NAMES: usize = 1_000_000;
 /// Server bytes kept while waiting for the client's first bytes.
-const MAX_EARLY_SERVER: usize = 64 * 1024;
+pub(crate) const MAX_EARLY_SERVER: usize = 64 * 1024;
 
 /// HTTP over one connection, whether its bytes came in clear or out of TLS.
 enum HttpConn {
@@ -153,9 +155,44 @@ impl Flow {
     }
 }
 
+/// Whether a TCP flow decided on `data` (see `stream_data`) is analysed as TLS.
+pub(crate) fn tcp_is_tls(dir: Direction, data: &[u8], server_port: u16) -> bool {
+    let h2 = dir == Direction::ToServer && data.starts_with(pc_h2::PREFACE);
+    !h2 && pc_proto::sniff_stream(data, server_port) == AppProto::Tls
+}
+
+/// What a UDP flow carries, told from its first datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UdpKind {
+    Dns,
+    Quic,
+    Gquic,
+    Raw,
+}
+
+/// Decides a UDP flow's analyzer from its first datagram. The pipeline asks it too, to keep
+/// every DNS flow on the thread that names destinations.
+pub(crate) fn udp_kind(key: &FlowKey, dir: Direction, data: &[u8]) -> UdpKind {
+    let ports = [key.server.port(), key.client.port()];
+    if ports.iter().any(|p| matches!(p, 53 | 5353 | 5355)) {
+        UdpKind::Dns
+    } else if dir == Direction::ToServer && quic::is_quic_long_header(data) {
+        UdpKind::Quic
+    } else if dir == Direction::ToServer && gquic::version(data).is_some() {
+        UdpKind::Gquic
+    } else if dir == Direction::ToServer
+        && dns::parse(data).is_ok_and(|m| dns::is_plausible_query(&m))
+    {
+        // DNS on a port of its own.
+        UdpKind::Dns
+    } else {
+        UdpKind::Raw
+    }
+}
+
 /// The flow sink for one capture.
 pub struct Analysis<'c> {
-    ctx: &'c Ctx<'c>,
+    ctx: &'c Ctx,
     pub result: CaptureResult,
     flows: HashMap<(Transport, FlowId), Flow>,
     dns_names: HashMap<IpAddr, String>,
@@ -165,10 +202,12 @@ pub struct Analysis<'c> {
     pub keys: Arc<pc_tlsdec::keylog::KeyLog>,
     /// TLS 1.2 sessions resumed by id or ticket within this capture.
     resumption: Arc<std::sync::Mutex<pc_tlsdec::ResumptionCache>>,
+    /// Where decided facts go as they are decided (live capture), if anywhere.
+    pub events: Option<EventSink>,
 }
 
 impl<'c> Analysis<'c> {
-    pub fn new(ctx: &'c Ctx<'c>, result: CaptureResult) -> Self {
+    pub fn new(ctx: &'c Ctx, result: CaptureResult) -> Self {
         Analysis {
             ctx,
             result,
@@ -178,6 +217,7 @@ impl<'c> Analysis<'c> {
             tls_out: Vec::new(),
             keys: Arc::new(pc_tlsdec::keylog::KeyLog::default()),
             resumption: pc_tlsdec::ResumptionCache::shared(),
+            events: None,
         }
     }
 }
@@ -185,7 +225,7 @@ impl<'c> Analysis<'c> {
 /// Scan `data` and add every hit to `hits`; true when the search stopped short.
 #[allow(clippy::too_many_arguments)]
 fn scan_into(
-    ctx: &Ctx<'_>,
+    ctx: &Ctx,
     hits: &mut LocalHits,
     data: &[u8],
     location: &str,
@@ -230,7 +270,7 @@ impl Analysis<'_> {
             f.unsearched = f.unsearched.saturating_add(bytes);
             flow_name(&f.key)
         });
-        self.result.input.coverage.add(Cut {
+        self.result.add_cut(Cut {
             frame: Some(meta.frame),
             entry: None,
             flow,
@@ -426,6 +466,24 @@ impl Analysis<'_> {
         // Name every address in the answer after the question asked, which is what the app
         // looked up (CNAME targets are CDN names).
         let asked = msg.questions.first().map(|q| q.name.to_ascii_lowercase());
+        if let (Some(sink), Some(name)) = (&self.events, &asked) {
+            let answers: Vec<String> = msg
+                .answers
+                .iter()
+                .filter_map(|rr| match rr.data {
+                    dns::RData::A(a) => Some(a.to_string()),
+                    dns::RData::Aaaa(a) => Some(a.to_string()),
+                    _ => None,
+                })
+                .collect();
+            if !answers.is_empty() {
+                sink(Event::Dns(DnsEvent {
+                    name: name.clone(),
+                    answers,
+                    frame: meta.frame,
+                }));
+            }
+        }
         for rr in &msg.answers {
             let ip: IpAddr = match rr.data {
                 dns::RData::A(a) => a.into(),
@@ -1096,20 +1154,11 @@ impl FlowSink for Analysis<'_> {
             flow.app = meta.app.clone();
         }
         if matches!(flow.analyzer, Analyzer::Undecided) {
-            let ports = [flow.key.server.port(), flow.key.client.port()];
-            flow.analyzer = if ports.iter().any(|p| matches!(p, 53 | 5353 | 5355)) {
-                Analyzer::DnsUdp
-            } else if dir == Direction::ToServer && quic::is_quic_long_header(data) {
-                Analyzer::Quic(Box::new(pc_h3::Connection::new()))
-            } else if dir == Direction::ToServer && gquic::version(data).is_some() {
-                Analyzer::Gquic { seen: 0 }
-            } else if dir == Direction::ToServer
-                && dns::parse(data).is_ok_and(|m| dns::is_plausible_query(&m))
-            {
-                // DNS on a port of its own.
-                Analyzer::DnsUdp
-            } else {
-                Analyzer::Raw
+            flow.analyzer = match udp_kind(&flow.key, dir, data) {
+                UdpKind::Dns => Analyzer::DnsUdp,
+                UdpKind::Quic => Analyzer::Quic(Box::new(pc_h3::Connection::new())),
+                UdpKind::Gquic => Analyzer::Gquic { seen: 0 },
+                UdpKind::Raw => Analyzer::Raw,
             };
         }
         match &mut flow.analyzer {
@@ -1181,6 +1230,27 @@ impl FlowSink for Analysis<'_> {
     }
 
     fn flow_end(&mut self, id: FlowId, key: &FlowKey, stats: &FlowStats) {
+        let name = self.dns_name(key.server.ip());
+        self.end_flow(id, key, stats, name);
+    }
+}
+
+impl Analysis<'_> {
+    /// The name the DNS answers seen so far give `ip`.
+    pub fn dns_name(&self, ip: IpAddr) -> Option<String> {
+        self.dns_names.get(&ip).cloned()
+    }
+
+    /// The flow ended: what it sent becomes findings and a destination, named by its HTTP host,
+    /// its SNI or else `dns_name` (the DNS answer for its server seen before it ended; given
+    /// by the caller, since with several workers the DNS flows are analysed elsewhere).
+    pub fn end_flow(
+        &mut self,
+        id: FlowId,
+        key: &FlowKey,
+        stats: &FlowStats,
+        dns_name: Option<String>,
+    ) {
         let id = (key.transport, id);
         let Some(mut flow) = self.flows.remove(&id) else {
             return;
@@ -1326,16 +1396,33 @@ impl FlowSink for Analysis<'_> {
             .http_host
             .clone()
             .or_else(|| flow.sni.clone())
-            .or_else(|| self.dns_names.get(&server_ip).cloned());
+            .or(dns_name);
         let app = flow.app.as_deref().map(str::to_string);
         for (k, agg) in std::mem::take(&mut flow.hits) {
-            let fk = crate::engine::FindingKey {
+            let fk = FindingKey {
                 host: k.host.clone().or_else(|| host.clone()),
                 ip: Some(server_ip),
                 port: Some(key.server.port()),
                 app: app.clone(),
                 hit: k,
             };
+            if let Some(sink) = &self.events {
+                let id = &self.ctx.ids[fk.hit.ident];
+                sink(Event::Finding(FindingEvent {
+                    identifier: id.kind.as_str().to_string(),
+                    identifier_name: id.name.clone(),
+                    encoding: fk.hit.encoding.iter().map(|e| e.to_string()).collect(),
+                    location: fk.hit.location.clone(),
+                    protocol: fk.hit.protocol.to_string(),
+                    encrypted_on_wire: fk.hit.encrypted,
+                    host: fk.host.clone(),
+                    ip: fk.ip.map(|i| i.to_string()),
+                    port: fk.port,
+                    app: fk.app.clone(),
+                    count: agg.count,
+                    frames: agg.evidence.frames.clone(),
+                }));
+            }
             self.result.findings.entry(fk).or_default().merge(agg);
         }
         let dk = DestKey {
@@ -1343,8 +1430,22 @@ impl FlowSink for Analysis<'_> {
             port: key.server.port(),
             protocol,
         };
+        if let Some(sink) = &self.events {
+            sink(Event::Destination(DestinationEvent {
+                host: host.clone(),
+                ip: server_ip.to_string(),
+                port: key.server.port(),
+                protocol: protocol.to_string(),
+                bytes_sent: stats.bytes[0],
+                bytes_received: stats.bytes[1],
+                app: app.clone(),
+            }));
+        }
         let d = self.result.destinations.entry(dk).or_default();
-        d.host = host;
+        // Only a name equal to the key's sets it, whichever flow comes first (see result.rs).
+        if d.host.is_none() {
+            d.host = host;
+        }
         d.ips.insert(server_ip);
         if let Some(s) = flow.sni {
             d.sni.insert(s);

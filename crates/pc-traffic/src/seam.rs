@@ -8,7 +8,7 @@
 //! once, and a value inside one piece is found by that piece's search only.
 
 use crate::agg::LocalHits;
-use crate::engine::{Ctx, HitField, scan_field};
+use crate::ctx::{Ctx, HitField, scan_field};
 
 /// Seam width for raw stream bytes.
 pub const RAW_OVERLAP: usize = 160;
@@ -33,7 +33,7 @@ impl Seam {
     #[allow(clippy::too_many_arguments)]
     pub fn scan(
         &mut self,
-        ctx: &Ctx<'_>,
+        ctx: &Ctx,
         hits: &mut LocalHits,
         data: &[u8],
         overlap: usize,
@@ -57,17 +57,8 @@ impl Seam {
             incomplete |=
                 scan_field(ctx, hits, &self.scratch, &keep, field, ts, frame, entry).incomplete;
         }
-        incomplete |= scan_field(
-            ctx,
-            hits,
-            data,
-            &crate::engine::all,
-            field,
-            ts,
-            frame,
-            entry,
-        )
-        .incomplete;
+        incomplete |=
+            scan_field(ctx, hits, data, &crate::ctx::all, field, ts, frame, entry).incomplete;
         if data.len() >= overlap {
             self.tail.clear();
             self.tail.extend_from_slice(&data[data.len() - overlap..]);

@@ -29,6 +29,11 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// A HAR timestamp, if there is one and it parses.
+pub fn har_time(s: Option<&str>) -> Option<i64> {
+    s.and_then(parse_rfc3339)
+}
+
 /// Parse the RFC 3339 / ISO 8601 timestamps HAR files use (`2024-06-21T10:11:12.345+02:00`).
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();

@@ -71,7 +71,9 @@ pub struct TrafficArgs {
     /// Exit with status 3 when any identifier was found.
     #[arg(long)]
     fail_on_findings: bool,
-    /// Worker threads (default: one per core).
+    /// Threads (default: one per core). Captures are analysed side by side; a capture larger
+    /// than its share is split by flow between threads (DNS and key-material flows stay in
+    /// capture order). The report is byte-identical whatever the number.
     #[arg(long, short = 'j')]
     threads: Option<usize>,
 }
@@ -145,12 +147,6 @@ pub fn parse_id(s: &str, n: usize) -> Result<Identifier> {
 }
 
 pub fn run(args: TrafficArgs) -> Result<u8> {
-    if let Some(n) = args.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global()
-            .ok();
-    }
     let mut ids = Vec::new();
     let mut inputs = Vec::new();
     if let Some(path) = &args.case {
@@ -193,6 +189,10 @@ pub fn run(args: TrafficArgs) -> Result<u8> {
         reveal: args.reveal,
         geoip: args.geoip.clone(),
         keylogs: args.keylog.clone(),
+        threads: args
+            .threads
+            .unwrap_or(0)
+            .max(usize::from(args.threads.is_some())),
         ..Default::default()
     };
     let report = pc_traffic::analyze(&inputs, &ids, &opts, &|n| bar.inc(n))?;

@@ -22,6 +22,7 @@ pub mod har;
 mod pcap;
 mod pcapdroid;
 mod pcapng;
+mod prefetch;
 
 /// Nanoseconds since the Unix epoch.
 pub type Timestamp = i64;
@@ -80,6 +81,9 @@ pub struct Packet<'a> {
     pub uid: Option<i32>,
     /// pcapng packet comment(s), joined with '\n'.
     pub comment: Option<String>,
+    /// The Decryption Secrets Blocks met so far, up to this packet (the same list as
+    /// [`CaptureReader::secrets`], reachable while the packet is borrowed).
+    pub secrets: &'a [DecryptionSecret],
 }
 
 /// Contents of a pcapng Decryption Secrets Block (block type 0x0000000A).
@@ -210,11 +214,19 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Decompressed byte stream with its current position.
+/// Decompressed byte stream with its current position, read in large blocks: records are
+/// copied out of one buffer instead of costing a `read` call (and its dispatch through the
+/// decompressor chain) each.
 pub(crate) struct Source {
     inner: Box<dyn Read + Send>,
     pos: u64,
+    block: Box<[u8]>,
+    lo: usize,
+    hi: usize,
 }
+
+/// Bytes read from the stream at once.
+const BLOCK: usize = 1 << 20;
 
 /// Outcome of reading a fixed-size piece.
 pub(crate) enum Fill {
@@ -227,10 +239,54 @@ pub(crate) enum Fill {
 }
 
 impl Source {
+    pub(crate) fn new(inner: Box<dyn Read + Send>) -> Self {
+        Source {
+            inner,
+            pos: 0,
+            block: vec![0; BLOCK].into_boxed_slice(),
+            lo: 0,
+            hi: 0,
+        }
+    }
+
+    /// The buffered bytes, reading the next block when none are left; empty at the end.
+    fn available(&mut self) -> io::Result<&[u8]> {
+        if self.lo == self.hi {
+            self.lo = 0;
+            self.hi = 0;
+            loop {
+                match self.inner.read(&mut self.block) {
+                    Ok(n) => {
+                        self.hi = n.min(self.block.len());
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(self.block.get(self.lo..self.hi).unwrap_or_default())
+    }
+
+    /// Take `n` of the available bytes.
+    fn consume(&mut self, n: usize) {
+        self.lo = self.lo.saturating_add(n).min(self.hi);
+        self.pos = self.pos.saturating_add(n as u64);
+    }
+
     /// Fills `buf` completely if the stream allows.
     pub(crate) fn fill(&mut self, buf: &mut [u8]) -> io::Result<Fill> {
-        let n = read_full(&mut self.inner, buf)?;
-        self.pos = self.pos.saturating_add(n as u64);
+        let mut n = 0;
+        while n < buf.len() {
+            let have = self.available()?;
+            if have.is_empty() {
+                break;
+            }
+            let k = have.len().min(buf.len() - n);
+            buf[n..n + k].copy_from_slice(&have[..k]);
+            self.consume(k);
+            n += k;
+        }
         Ok(if n == buf.len() {
             Fill::Full
         } else if n == 0 {
@@ -244,16 +300,31 @@ impl Source {
     /// buffer grows with the data actually read, so a lying length field costs nothing.
     pub(crate) fn fill_vec(&mut self, buf: &mut Vec<u8>, n: usize) -> io::Result<bool> {
         buf.clear();
-        let got = (&mut self.inner).take(n as u64).read_to_end(buf)?;
-        self.pos = self.pos.saturating_add(got as u64);
-        Ok(got == n)
+        while buf.len() < n {
+            let have = self.available()?;
+            if have.is_empty() {
+                return Ok(false);
+            }
+            let k = have.len().min(n - buf.len());
+            buf.extend_from_slice(&have[..k]);
+            self.consume(k);
+        }
+        Ok(true)
     }
 
     /// Discards `n` bytes; returns false if the stream ended first.
     pub(crate) fn skip(&mut self, n: u64) -> io::Result<bool> {
-        let copied = io::copy(&mut (&mut self.inner).take(n), &mut io::sink())?;
-        self.pos = self.pos.saturating_add(copied);
-        Ok(copied == n)
+        let mut left = n;
+        while left > 0 {
+            let have = self.available()?.len();
+            if have == 0 {
+                return Ok(false);
+            }
+            let k = usize::try_from(left).unwrap_or(usize::MAX).min(have);
+            self.consume(k);
+            left -= k as u64;
+        }
+        Ok(true)
     }
 
     pub(crate) fn pos(&self) -> u64 {
@@ -448,7 +519,7 @@ impl CaptureReader {
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let name = path.display().to_string();
         let file = std::fs::File::open(path).map_err(|e| CaptureError::new(&name, 0, e.into()))?;
-        Self::from_reader(Box::new(file), &name)
+        Self::open_stream_with(Box::new(file), &name, Limits::default(), true)
     }
 
     /// Reads a capture from any byte stream; `name` is used in error messages.
@@ -461,6 +532,16 @@ impl CaptureReader {
         r: Box<dyn Read + Send>,
         name: &str,
         limits: Limits,
+    ) -> Result<Self, CaptureError> {
+        Self::open_stream_with(r, name, limits, false)
+    }
+
+    /// Files are read ahead on a thread (see `prefetch.rs`); other streams are read here.
+    fn open_stream_with(
+        r: Box<dyn Read + Send>,
+        name: &str,
+        limits: Limits,
+        read_ahead: bool,
     ) -> Result<Self, CaptureError> {
         let consumed = Arc::new(AtomicU64::new(0));
         let counting = Counting {
@@ -479,10 +560,12 @@ impl CaptureReader {
             apps: BTreeMap::new(),
             trailer_names: BTreeMap::new(),
         };
-        let mut src = Source {
-            inner: stream,
-            pos: 0,
+        let stream = if read_ahead {
+            prefetch::spawn(stream)
+        } else {
+            stream
         };
+        let mut src = Source::new(stream);
         let format = match classify(&prefix) {
             Some(f) => f,
             None if prefix.len() < 4 => return Err(shared.err(0, ErrorKind::Truncated)),
@@ -542,6 +625,7 @@ impl CaptureReader {
             app: None,
             uid: None,
             comment: raw.comment,
+            secrets: &self.shared.secrets,
         };
         if let Some(t) = pcapdroid::parse_trailer(pkt.linktype, pkt.data) {
             let removed = pkt.data.len().saturating_sub(t.keep);

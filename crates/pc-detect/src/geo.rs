@@ -227,31 +227,24 @@ pub fn asn_lookup_with(
     v6_csv_gz: &[u8],
     ips: &[IpAddr],
 ) -> Result<BTreeMap<IpAddr, AsnInfo>, GeoError> {
-    let mut v4: Vec<(u128, IpAddr)> = Vec::new();
-    let mut v6: Vec<(u128, IpAddr)> = Vec::new();
-    for &ip in ips {
-        if is_non_public(ip) {
-            continue;
-        }
-        match ip.to_canonical() {
-            IpAddr::V4(a) => v4.push((u128::from(u32::from(a)), ip)),
-            IpAddr::V6(a) => v6.push((u128::from(a), ip)),
-        }
-    }
+    let [v4, v6] = split_queries(ips);
     let mut out = BTreeMap::new();
     for (q, gz, want_v4) in [(v4, v4_csv_gz, true), (v6, v6_csv_gz, false)] {
-        let mut q = q;
         if q.is_empty() {
             continue;
         }
-        q.sort_unstable();
-        q.dedup();
         stream_ranges(gz, &q, want_v4, &mut out)?;
     }
     Ok(out)
 }
 
 fn ip_key(s: &str, want_v4: bool) -> Option<u128> {
+    if want_v4 {
+        // The common case, without trying IPv6 first.
+        if let Ok(a) = s.parse::<std::net::Ipv4Addr>() {
+            return Some(u128::from(u32::from(a)));
+        }
+    }
     match s.parse::<IpAddr>().ok()? {
         IpAddr::V4(a) if want_v4 => Some(u128::from(u32::from(a))),
         IpAddr::V6(a) if !want_v4 => Some(u128::from(a)),
@@ -269,23 +262,25 @@ fn parse_org(f: &str) -> Option<String> {
     Some(s.chars().take(MAX_ORG_LEN).collect())
 }
 
-fn stream_ranges(
+/// One line of an ASN table: range, AS number, and the organisation field as written.
+struct Line<'a> {
+    start: u128,
+    end: u128,
+    asn: u32,
+    org: &'a str,
+    at: u64,
+}
+
+/// Walk the ranges of a gzipped `start,end,asn,org` table of one address family, in file
+/// order, while `f` says to go on.
+fn walk_ranges(
     gz: &[u8],
-    queries: &[(u128, IpAddr)],
     want_v4: bool,
-    out: &mut BTreeMap<IpAddr, AsnInfo>,
+    f: &mut dyn FnMut(&Line<'_>) -> Result<bool, GeoError>,
 ) -> Result<(), GeoError> {
-    let Some(&(max_q, _)) = queries.last() else {
-        return Ok(());
-    };
     let mut reader = BufReader::new(GzDecoder::new(gz));
-    // Best (narrowest) range per query so far.
-    let mut best: Vec<Option<(u128, u32, usize)>> = vec![None; queries.len()];
-    let mut orgs: Vec<String> = Vec::new();
     let mut line = Vec::with_capacity(256);
     let mut at: u64 = 0;
-    let mut prev_start = 0u128;
-    let mut sorted = true;
     loop {
         line.clear();
         let n = (&mut reader)
@@ -312,8 +307,9 @@ fn stream_ranges(
         if text.is_empty() {
             continue;
         }
-        let mut f = text.splitn(4, ',');
-        let (Some(s), Some(e), Some(asn), Some(org)) = (f.next(), f.next(), f.next(), f.next())
+        let mut fields = text.splitn(4, ',');
+        let (Some(s), Some(e), Some(asn), Some(org)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             return Err(bad("expected start,end,asn,org"));
         };
@@ -323,39 +319,200 @@ fn stream_ranges(
         if end < start {
             return Err(bad("range end before start"));
         }
-        if start < prev_start {
-            sorted = false;
-        }
-        prev_start = start;
-        if sorted && start > max_q {
+        let l = Line {
+            start,
+            end,
+            asn,
+            org,
+            at: line_at,
+        };
+        if !f(&l)? {
             break;
         }
-        let lo = queries.partition_point(|&(k, _)| k < start);
-        let hi = queries.partition_point(|&(k, _)| k <= end);
-        if lo >= hi {
-            continue;
-        }
-        let width = end - start;
-        let mut org_idx = None;
-        for slot in best.iter_mut().take(hi).skip(lo) {
-            if slot.is_none_or(|(w, _, _)| width < w) {
-                let idx = match org_idx {
-                    Some(i) => i,
-                    None => {
-                        orgs.push(parse_org(org).ok_or(bad("unterminated quoted org"))?);
-                        orgs.len() - 1
-                    }
-                };
-                org_idx = Some(idx);
-                *slot = Some((width, asn, idx));
-            }
+    }
+    Ok(())
+}
+
+/// Narrowest range per query so far: (width, AS number, organisation index).
+type Best = Vec<Option<(u128, u32, usize)>>;
+
+/// Let the range `(start, end, asn)` answer the sorted `queries` it contains where it is
+/// narrower than what they have; `org` gives its organisation's index when one is needed.
+fn offer(
+    queries: &[(u128, IpAddr)],
+    best: &mut Best,
+    (start, end, asn): (u128, u128, u32),
+    org: &mut dyn FnMut() -> Result<usize, GeoError>,
+) -> Result<(), GeoError> {
+    let lo = queries.partition_point(|&(k, _)| k < start);
+    let hi = queries.partition_point(|&(k, _)| k <= end);
+    let width = end - start;
+    let mut org_idx = None;
+    for slot in best.iter_mut().take(hi).skip(lo) {
+        if slot.is_none_or(|(w, _, _)| width < w) {
+            let idx = match org_idx {
+                Some(i) => i,
+                None => org()?,
+            };
+            org_idx = Some(idx);
+            *slot = Some((width, asn, idx));
         }
     }
+    Ok(())
+}
+
+fn answer(
+    queries: &[(u128, IpAddr)],
+    best: Best,
+    orgs: &[String],
+    out: &mut BTreeMap<IpAddr, AsnInfo>,
+) {
     for (&(_, ip), b) in queries.iter().zip(best) {
         if let Some((_, asn, idx)) = b {
             let org = orgs.get(idx).cloned().unwrap_or_default();
             out.insert(ip, AsnInfo { asn, org });
         }
     }
+}
+
+fn stream_ranges(
+    gz: &[u8],
+    queries: &[(u128, IpAddr)],
+    want_v4: bool,
+    out: &mut BTreeMap<IpAddr, AsnInfo>,
+) -> Result<(), GeoError> {
+    let Some(&(max_q, _)) = queries.last() else {
+        return Ok(());
+    };
+    let mut best: Best = vec![None; queries.len()];
+    let mut orgs: Vec<String> = Vec::new();
+    let mut prev_start = 0u128;
+    let mut sorted = true;
+    walk_ranges(gz, want_v4, &mut |l| {
+        if l.start < prev_start {
+            sorted = false;
+        }
+        prev_start = l.start;
+        if sorted && l.start > max_q {
+            return Ok(false);
+        }
+        offer(queries, &mut best, (l.start, l.end, l.asn), &mut || {
+            let org = parse_org(l.org).ok_or(GeoError::Csv {
+                at: l.at,
+                what: "unterminated quoted org",
+            })?;
+            orgs.push(org);
+            Ok(orgs.len() - 1)
+        })?;
+        Ok(true)
+    })?;
+    answer(queries, best, &orgs, out);
     Ok(())
+}
+
+/// The ASN tables read into memory once, for lookups later: a run loads it beside the
+/// analysis (reading the embedded tables is ~0.1 s, most of a small run) and asks at the end.
+/// The answers are those of [`asn_lookup_with`] over the same tables.
+pub struct AsnTable {
+    /// `(start, end, asn, org index)` per family, in file order.
+    ranges: [Vec<(u128, u128, u32, u32)>; 2],
+    orgs: Vec<String>,
+}
+
+impl AsnTable {
+    /// The embedded tables.
+    pub fn embedded() -> Result<AsnTable, GeoError> {
+        Self::parse(EMBEDDED_ASN_V4, EMBEDDED_ASN_V6)
+    }
+
+    /// The embedded tables, unless `stop` is set before the end (then `None`).
+    pub fn embedded_unless(stop: &std::sync::atomic::AtomicBool) -> Option<AsnTable> {
+        Self::parse_unless(EMBEDDED_ASN_V4, EMBEDDED_ASN_V6, Some(stop)).ok()?
+    }
+
+    /// Gzipped `start,end,asn,org` tables (IPv4 and IPv6).
+    pub fn parse(v4_csv_gz: &[u8], v6_csv_gz: &[u8]) -> Result<AsnTable, GeoError> {
+        Ok(
+            Self::parse_unless(v4_csv_gz, v6_csv_gz, None)?.unwrap_or(AsnTable {
+                ranges: Default::default(),
+                orgs: Vec::new(),
+            }),
+        )
+    }
+
+    fn parse_unless(
+        v4_csv_gz: &[u8],
+        v6_csv_gz: &[u8],
+        stop: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<Option<AsnTable>, GeoError> {
+        let stopped = || stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
+        let mut orgs: Vec<String> = Vec::new();
+        // Keyed by the field as written, so that the many lines of one organisation cost a
+        // lookup, not an unquoting and an allocation each.
+        let mut index: std::collections::HashMap<Box<str>, u32> = Default::default();
+        let mut ranges: [Vec<(u128, u128, u32, u32)>; 2] = Default::default();
+        for (fam, gz) in [v4_csv_gz, v6_csv_gz].into_iter().enumerate() {
+            walk_ranges(gz, fam == 0, &mut |l| {
+                if stopped() {
+                    return Ok(false);
+                }
+                let raw = l.org.trim_end_matches(['\r', '\n']);
+                let id = match index.get(raw) {
+                    Some(&i) => i,
+                    None => {
+                        let org = parse_org(raw).ok_or(GeoError::Csv {
+                            at: l.at,
+                            what: "unterminated quoted org",
+                        })?;
+                        let i = u32::try_from(orgs.len()).unwrap_or(u32::MAX);
+                        orgs.push(org);
+                        index.insert(raw.into(), i);
+                        i
+                    }
+                };
+                ranges[fam].push((l.start, l.end, l.asn, id));
+                Ok(true)
+            })?;
+        }
+        if stopped() {
+            return Ok(None);
+        }
+        Ok(Some(AsnTable { ranges, orgs }))
+    }
+
+    /// AS number and organisation of each public address found.
+    pub fn lookup(&self, ips: &[IpAddr]) -> BTreeMap<IpAddr, AsnInfo> {
+        let mut out = BTreeMap::new();
+        for (fam, q) in split_queries(ips).into_iter().enumerate() {
+            if q.is_empty() {
+                continue;
+            }
+            let mut best: Best = vec![None; q.len()];
+            for &(start, end, asn, org) in &self.ranges[fam] {
+                let _ = offer(&q, &mut best, (start, end, asn), &mut || Ok(org as usize));
+            }
+            answer(&q, best, &self.orgs, &mut out);
+        }
+        out
+    }
+}
+
+/// Public addresses as sorted, deduplicated `(key, address)` queries: IPv4, then IPv6.
+fn split_queries(ips: &[IpAddr]) -> [Vec<(u128, IpAddr)>; 2] {
+    let mut v4: Vec<(u128, IpAddr)> = Vec::new();
+    let mut v6: Vec<(u128, IpAddr)> = Vec::new();
+    for &ip in ips {
+        if is_non_public(ip) {
+            continue;
+        }
+        match ip.to_canonical() {
+            IpAddr::V4(a) => v4.push((u128::from(u32::from(a)), ip)),
+            IpAddr::V6(a) => v6.push((u128::from(a), ip)),
+        }
+    }
+    for q in [&mut v4, &mut v6] {
+        q.sort_unstable();
+        q.dedup();
+    }
+    [v4, v6]
 }

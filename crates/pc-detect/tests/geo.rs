@@ -156,3 +156,35 @@ fn mmdb_malformed() {
     let e = GeoDb::open(std::path::Path::new("/nonexistent/x.mmdb"));
     assert!(matches!(e, Err(GeoError::Io { .. })));
 }
+
+/// The table loaded into memory answers as the streaming lookup does, on the embedded tables
+/// (addresses spread over the whole IPv4 and IPv6 space) and on overlapping synthetic ranges.
+#[test]
+fn the_loaded_table_answers_like_the_streaming_lookup() {
+    let mut q: Vec<std::net::IpAddr> = (0..4000u32)
+        .map(|i| std::net::IpAddr::V4(std::net::Ipv4Addr::from(i.wrapping_mul(1_073_741))))
+        .collect();
+    q.extend((0..500u128).map(|i| {
+        std::net::IpAddr::V6(std::net::Ipv6Addr::from(
+            (0x2000u128 << 112) | i.wrapping_mul(0x0000_0a3f_0000_0000_0000_0000_1234),
+        ))
+    }));
+    q.extend([ip("8.8.8.8"), ip("1.0.0.1"), ip("2001:4860:4860::8888")]);
+    let streamed = geo::asn_lookup(&q).unwrap();
+    let table = geo::AsnTable::embedded().unwrap();
+    assert!(streamed.len() > 1000, "answers: {}", streamed.len());
+    assert_eq!(table.lookup(&q), streamed);
+
+    let v4 = gz(b"5.0.0.0,5.255.255.255,1,Big\n5.1.0.0,5.1.0.255,2,\"Small, \"\"quoted\"\"\"\n");
+    let v6 = gz(b"2001:db8::,2001:db8::ffff,7,Doc\n");
+    let q = [
+        ip("5.1.0.7"),
+        ip("5.2.0.1"),
+        ip("6.0.0.1"),
+        ip("2001:db8::1"),
+    ];
+    let t = geo::AsnTable::parse(&v4, &v6).unwrap();
+    assert_eq!(t.lookup(&q), geo::asn_lookup_with(&v4, &v6, &q).unwrap());
+    assert_eq!(t.lookup(&q)[&ip("5.1.0.7")].asn, 2);
+    assert!(geo::AsnTable::parse(&gz(b"5.0.0.0,4.0.0.0,1,x\n"), &v6).is_err());
+}

@@ -1,7 +1,7 @@
 //! IPv4 / IPv6 fragment reassembly, bounded in datagram size, fragment count, number of
 //! datagrams in progress and time.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 use crate::{Limits, Timestamp};

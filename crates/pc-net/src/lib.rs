@@ -27,7 +27,7 @@ mod ip;
 mod link;
 mod tcp;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -437,7 +437,7 @@ impl Decoder {
                 stats: DecoderStats::default(),
                 ooo_bytes: 0,
             },
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             frags: frag::Reassembler::default(),
             next_id: [0; 2],
             next_order: 0,

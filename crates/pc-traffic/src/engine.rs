@@ -80,6 +80,17 @@ pub enum TrafficError {
 pub struct Engine {
     ctx: Arc<Ctx>,
     geo: pc_detect::geo::GeoDb,
+    /// The ASN tables, read on a thread of their own while the inputs are analysed (reading
+    /// them is most of a small run's time); taken when the report is built.
+    asn: std::sync::Mutex<Asn>,
+}
+
+enum Asn {
+    Loading(
+        std::thread::JoinHandle<Option<pc_detect::geo::AsnTable>>,
+        Arc<std::sync::atomic::AtomicBool>,
+    ),
+    Ready(Option<pc_detect::geo::AsnTable>),
 }
 
 impl Engine {
@@ -97,9 +108,19 @@ impl Engine {
             reveal: opts.reveal,
             net: opts.net.clone(),
         };
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let asn = match std::thread::Builder::new()
+            .name("pc-traffic-asn".into())
+            .spawn(move || pc_detect::geo::AsnTable::embedded_unless(&flag))
+        {
+            Ok(h) => Asn::Loading(h, stop),
+            Err(_) => Asn::Ready(None),
+        };
         Ok(Engine {
             ctx: Arc::new(ctx),
             geo,
+            asn: std::sync::Mutex::new(asn),
         })
     }
 
@@ -124,7 +145,36 @@ impl Engine {
 
     /// The report over the results of every input.
     pub fn report(&self, results: Vec<CaptureResult>) -> TrafficReport {
-        crate::report::build_report(results, &self.ctx.matcher, &self.ctx.ids, &self.geo)
+        let mut asn = self
+            .asn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Loaded by now (a long run): one pass over the table. Not yet (a short run): the
+        // streaming lookup, which stops early, is quicker than waiting; the load is stopped.
+        if let Asn::Loading(h, stop) = &*asn {
+            if h.is_finished() {
+                if let Asn::Loading(h, _) = std::mem::replace(&mut *asn, Asn::Ready(None)) {
+                    *asn = Asn::Ready(h.join().ok().flatten());
+                }
+            } else {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let table = match &*asn {
+            Asn::Ready(Some(t)) => Some(t),
+            _ => None,
+        };
+        let lookup = |ips: &[std::net::IpAddr]| match table {
+            Some(t) => t.lookup(ips),
+            None => pc_detect::geo::asn_lookup(ips).unwrap_or_default(),
+        };
+        crate::report::build_report(
+            results,
+            &self.ctx.matcher,
+            &self.ctx.ids,
+            &self.geo,
+            &lookup,
+        )
     }
 
     /// Analyse one input file: a HAR, or a capture read as a stream and pushed through
@@ -181,30 +231,24 @@ impl Engine {
         };
         stream.set_format(format, reader.compressed());
         let mut secrets_seen = 0;
-        let mut frame = Vec::new();
         let mut reported = 0u64;
         let mut packets = 0u64;
         let mut stopped = None;
         loop {
             match reader.next_packet() {
                 Ok(Some(pkt)) => {
-                    // Copied out (into one reused buffer) so that the reader can be asked for
-                    // the secrets blocks it met on the way to this packet.
-                    frame.clear();
-                    frame.extend_from_slice(pkt.data);
+                    // Decryption Secrets Blocks come before the packets they unlock: fold new
+                    // ones in before this packet, so that its connection can be decrypted.
+                    for sec in pkt.secrets.get(secrets_seen..).unwrap_or_default() {
+                        stream.add_secrets_block(sec.secrets_type, &sec.data);
+                    }
+                    secrets_seen = pkt.secrets.len();
                     let meta = pc_net::PacketMeta {
                         frame: pkt.frame,
                         ts: pkt.ts,
                         app: pkt.app.clone(),
                     };
-                    let linktype = pkt.linktype;
-                    // Decryption Secrets Blocks come before the packets they unlock: fold new
-                    // ones in before this packet, so that its connection can be decrypted.
-                    for sec in &reader.secrets()[secrets_seen..] {
-                        stream.add_secrets_block(sec.secrets_type, &sec.data);
-                    }
-                    secrets_seen = reader.secrets().len();
-                    stream.push(linktype, &frame, &meta);
+                    stream.push(pkt.linktype, pkt.data, &meta);
                 }
                 Ok(None) => break,
                 Err(e) => {

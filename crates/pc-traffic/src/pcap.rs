@@ -7,9 +7,9 @@ use crate::h1::{Done, ReqBody, ReqSink};
 use crate::model::{Cut, Handshake, Request};
 use crate::result::{CaptureResult, DestKey, DnsKey, FindingKey};
 use crate::seam::{RAW_OVERLAP, Seam};
+use foldhash::HashMap;
 use pc_net::{Direction, FlowId, FlowKey, FlowSink, FlowStats, PacketMeta, Transport};
 use pc_proto::{AppProto, dns, gquic, http1, quic, tls};
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -211,8 +211,8 @@ impl<'c> Analysis<'c> {
         Analysis {
             ctx,
             result,
-            flows: HashMap::new(),
-            dns_names: HashMap::new(),
+            flows: HashMap::default(),
+            dns_names: HashMap::default(),
             http_done: Vec::new(),
             tls_out: Vec::new(),
             keys: Arc::new(pc_tlsdec::keylog::KeyLog::default()),

@@ -14,6 +14,7 @@ pub(crate) fn build_report(
     matcher: &Matcher,
     ids: &[Identifier],
     geo: &pc_detect::geo::GeoDb,
+    asn_lookup: &dyn Fn(&[IpAddr]) -> BTreeMap<IpAddr, pc_detect::geo::AsnInfo>,
 ) -> TrafficReport {
     let mut ips = BTreeSet::new();
     for r in &results {
@@ -23,7 +24,7 @@ pub(crate) fn build_report(
         }
     }
     let ip_list: Vec<IpAddr> = ips.iter().copied().collect();
-    let asn = pc_detect::geo::asn_lookup(&ip_list).unwrap_or_default();
+    let asn = asn_lookup(&ip_list);
     let country = |ip: &IpAddr| geo.country(*ip);
 
     let mut findings = Vec::new();

@@ -24,8 +24,8 @@ use crate::ctx::Ctx;
 use crate::event::EventSink;
 use crate::pcap::{Analysis, MAX_EARLY_SERVER, UdpKind, tcp_is_tls, udp_kind};
 use crate::result::CaptureResult;
+use foldhash::HashMap;
 use pc_net::{Direction, FlowId, FlowKey, FlowSink, FlowStats, PacketMeta, Transport};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
@@ -75,7 +75,9 @@ impl<'c> CaptureStream<'c> {
                     };
                     Worker::spawn(ctx.clone(), part, local.keys.clone(), events.clone())
                 })
-                .collect()
+                // Without the threads (the system refused them) all runs here, as with one.
+                .collect::<std::io::Result<Vec<_>>>()
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -85,7 +87,7 @@ impl<'c> CaptureStream<'c> {
                 local,
                 seq: 0,
                 workers,
-                routes: HashMap::new(),
+                routes: HashMap::default(),
             },
             undecoded: 0,
             packets: 0,
@@ -443,10 +445,10 @@ impl Worker {
         part: CaptureResult,
         keys: Arc<pc_tlsdec::keylog::KeyLog>,
         events: Option<EventSink>,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel::<Batch>(QUEUE);
         let (back, spare) = sync_channel::<Batch>(QUEUE + 2);
-        let handle = std::thread::spawn(move || {
+        let work = move || {
             let mut a = Analysis::new(&ctx, part);
             a.keys = keys;
             a.events = events;
@@ -459,13 +461,17 @@ impl Worker {
                 let _ = back.try_send(batch);
             }
             a.result
-        });
-        Worker {
+        };
+        // Named, so that profiles and `top -H` show the workers apart from the reader.
+        let handle = std::thread::Builder::new()
+            .name("pc-traffic-worker".into())
+            .spawn(work)?;
+        Ok(Worker {
             batch: Batch::default(),
             tx: Some(tx),
             spare,
             handle,
-        }
+        })
     }
 
     fn send(&mut self, ev: Ev, data: &[u8]) {

@@ -38,21 +38,17 @@ fn pushed(input: &Input, workers: usize) -> (pc_traffic::TrafficReport, Vec<Even
     };
     stream.set_format(format, reader.compressed());
     let mut secrets = 0;
-    let mut frame = Vec::new();
     while let Some(pkt) = reader.next_packet().unwrap() {
-        frame.clear();
-        frame.extend_from_slice(pkt.data);
+        for s in &pkt.secrets[secrets..] {
+            stream.add_secrets_block(s.secrets_type, &s.data);
+        }
+        secrets = pkt.secrets.len();
         let meta = pc_net::PacketMeta {
             frame: pkt.frame,
             ts: pkt.ts,
             app: pkt.app.clone(),
         };
-        let linktype = pkt.linktype;
-        for s in &reader.secrets()[secrets..] {
-            stream.add_secrets_block(s.secrets_type, &s.data);
-        }
-        secrets = reader.secrets().len();
-        stream.push(linktype, &frame, &meta);
+        stream.push(pkt.linktype, pkt.data, &meta);
     }
     let result = stream.finish();
     let report = engine.report(vec![result]);

@@ -40,6 +40,8 @@ ARGS=(); FILTER=""; : > "$OUT/patterns.txt"
 for i in "${IDS[@]}"; do
   ARGS+=(--id "$i"); v=${i#*=}
   FILTER+="${FILTER:+ || }frame contains \"$v\""
+  # A MAC address also travels as its 6 bytes (DHCP, ARP): unquoted, tshark reads it as bytes.
+  case $i in wifi_mac=*|bt_mac=*) FILTER+=" || frame contains $v" ;; esac
   echo "$v" >> "$OUT/patterns.txt"
 done
 # Best of 3 wall times, with the peak RSS of that run: "seconds KiB".

@@ -230,26 +230,12 @@ impl Engine {
             pc_capture::CaptureFormat::Har => "har",
         };
         stream.set_format(format, reader.compressed());
-        let mut secrets_seen = 0;
         let mut reported = 0u64;
         let mut packets = 0u64;
         let mut stopped = None;
         loop {
             match reader.next_packet() {
-                Ok(Some(pkt)) => {
-                    // Decryption Secrets Blocks come before the packets they unlock: fold new
-                    // ones in before this packet, so that its connection can be decrypted.
-                    for sec in pkt.secrets.get(secrets_seen..).unwrap_or_default() {
-                        stream.add_secrets_block(sec.secrets_type, &sec.data);
-                    }
-                    secrets_seen = pkt.secrets.len();
-                    let meta = pc_net::PacketMeta {
-                        frame: pkt.frame,
-                        ts: pkt.ts,
-                        app: pkt.app.clone(),
-                    };
-                    stream.push(pkt.linktype, pkt.data, &meta);
-                }
+                Ok(Some(pkt)) => stream.push_record(&pkt),
                 Ok(None) => break,
                 Err(e) => {
                     // What came before the bad record was analysed; what follows never will.

@@ -43,6 +43,8 @@ pub struct CaptureStream<'c> {
     front: Front<'c>,
     undecoded: u64,
     packets: u64,
+    /// Secrets blocks of the capture already folded in (see `push_record`).
+    secrets_seen: usize,
 }
 
 impl<'c> CaptureStream<'c> {
@@ -91,7 +93,23 @@ impl<'c> CaptureStream<'c> {
             },
             undecoded: 0,
             packets: 0,
+            secrets_seen: 0,
         }
+    }
+
+    /// Analyse one record read by pc-capture: the Decryption Secrets Blocks met before it are
+    /// folded in first (they unlock the connections that follow), then its frame is pushed.
+    pub fn push_record(&mut self, pkt: &pc_capture::Packet<'_>) {
+        for sec in pkt.secrets.get(self.secrets_seen..).unwrap_or_default() {
+            self.add_secrets_block(sec.secrets_type, &sec.data);
+        }
+        self.secrets_seen = pkt.secrets.len();
+        let meta = PacketMeta {
+            frame: pkt.frame,
+            ts: pkt.ts,
+            app: pkt.app.clone(),
+        };
+        self.push(pkt.linktype, pkt.data, &meta);
     }
 
     /// Analyse one captured frame.

@@ -37,18 +37,9 @@ fn pushed(input: &Input, workers: usize) -> (pc_traffic::TrafficReport, Vec<Even
         _ => "pcap",
     };
     stream.set_format(format, reader.compressed());
-    let mut secrets = 0;
+    // Packet by packet, as a live capture hands them over.
     while let Some(pkt) = reader.next_packet().unwrap() {
-        for s in &pkt.secrets[secrets..] {
-            stream.add_secrets_block(s.secrets_type, &s.data);
-        }
-        secrets = pkt.secrets.len();
-        let meta = pc_net::PacketMeta {
-            frame: pkt.frame,
-            ts: pkt.ts,
-            app: pkt.app.clone(),
-        };
-        stream.push(pkt.linktype, pkt.data, &meta);
+        stream.push_record(&pkt);
     }
     let result = stream.finish();
     let report = engine.report(vec![result]);

@@ -34,6 +34,8 @@ use std::thread::JoinHandle;
 /// per packet, small enough that workers start early and queues stay small.
 const BATCH_EVENTS: usize = 2048;
 const BATCH_BYTES: usize = 1 << 20;
+/// Events kept for a flow waiting for its route (see `Front::stream_data`).
+const MAX_WAITING: usize = 256;
 /// Batches queued per worker before the reader waits.
 const QUEUE: usize = 4;
 
@@ -249,7 +251,7 @@ impl Front<'_> {
                 let w = *w;
                 for ev in wait.events {
                     let (a, b) = ev.range();
-                    let ev = ev.rebase_to_zero();
+                    let ev = ev.rebase(0);
                     self.workers[w].send(ev, &wait.data[a..b]);
                 }
             }
@@ -293,8 +295,12 @@ impl FlowSink for Front<'_> {
         if let Some(Route::Waiting(w)) = self.routes.get_mut(&fk) {
             // The same decision point as `Analysis::stream_data`: the client's first bytes,
             // or server bytes beyond what is kept while waiting for them.
-            let decide =
-                dir == Direction::ToServer || w.early_server + data.len() > MAX_EARLY_SERVER;
+            // A hostile flow could also send its server bytes a byte at a time, with holes
+            // between: past MAX_WAITING events it is routed without waiting longer (only TLS
+            // resumption order, for such a flow alone, could then depend on -j).
+            let decide = dir == Direction::ToServer
+                || w.early_server + data.len() > MAX_EARLY_SERVER
+                || w.events.len() >= MAX_WAITING;
             if !decide {
                 w.early_server += data.len();
             } else {
@@ -409,10 +415,6 @@ impl Ev {
             Ev::Datagram(q, i, d, _, l, m) => Ev::Datagram(q, i, d, at, l, m),
             e => e,
         }
-    }
-
-    fn rebase_to_zero(self) -> Ev {
-        self.rebase(0)
     }
 
     /// Run the event on an analysis, `data` being its bytes.

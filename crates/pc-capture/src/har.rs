@@ -22,10 +22,9 @@ use super::{CaptureError, ErrorKind, Timestamp};
 
 mod entry;
 mod lex;
-mod time;
 
 use lex::{LexError, Lexer};
-pub use time::parse_timestamp;
+pub use pc_base::time::parse_rfc3339_nanos as parse_timestamp;
 
 /// Largest HAR stream read (after decompression); bytes past it are not read and the reader
 /// stops with [`ErrorKind::Oversized`] at that offset, after the entries before it.

@@ -202,7 +202,7 @@ pub fn write_keypair(prefix: &Path, sk: &SigningKey) -> Result<(PathBuf, PathBuf
     f.write_all(pem.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(io("cannot write the secret key file"))?;
-    crate::output::write_atomic(&pub_path, pub_pem.as_bytes())
+    pc_base::atomic::write_atomic(&pub_path, pub_pem.as_bytes())
         .map_err(io("cannot write the public key file"))?;
     Ok((key_path, pub_path))
 }

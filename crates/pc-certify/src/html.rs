@@ -496,7 +496,7 @@ fn timeline(h: &mut String, t: &TrafficEvidence) {
             .map(|f| {
                 f.first_seen
                     .as_deref()
-                    .and_then(pc_traffic::time::parse_rfc3339)
+                    .and_then(pc_base::time::parse_rfc3339_nanos)
             })
             .collect();
         let known: Vec<i64> = times.iter().flatten().copied().collect();

@@ -25,7 +25,8 @@ pub mod pipeline;
 pub mod policy;
 pub mod review;
 pub mod sarif;
-pub mod time;
+/// Time helpers live in `pc-base`; re-exported for the registry, which names them through us.
+pub use pc_base::time;
 
 pub use audit::{
     AuditOptions, AuditReport, Decision, EvidenceRef, InputDigest, Outcome, RequirementResult,

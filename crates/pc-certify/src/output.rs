@@ -5,9 +5,8 @@ use crate::audit::{AuditReport, Decision};
 use crate::cert::{self, CertOptions, CertificatePayload};
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use pc_base::atomic::{sync_dir, temp_name, write_synced};
 
 /// Errors writing outputs.
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +51,6 @@ pub struct Written {
     pub certificate: Option<CertificatePayload>,
 }
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
 fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OutputError {
     let path = path.to_path_buf();
     move |source| OutputError::Io {
@@ -62,50 +59,6 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OutputE
         path,
         source,
     }
-}
-
-fn temp_name(base: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(".{base}.tmp-{}-{t}-{n}", std::process::id())
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-fn sync_dir(dir: &Path) {
-    // Directory fsync makes the renames durable; not every platform allows opening a folder.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
-/// Writes one file atomically (temporary file in the same folder, fsync, rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(temp_name(&name));
-    let r = write_synced(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    } else {
-        sync_dir(dir);
-    }
-    r
 }
 
 fn check_name(name: &str) -> Result<(), OutputError> {

@@ -4,7 +4,6 @@ use crate::agg::LocalHits;
 use crate::ctx::{Ctx, HitField, scan_field};
 use crate::model::{Cut, Request};
 use crate::result::{CaptureResult, DestKey, FindingKey};
-use crate::time::har_time;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -130,7 +129,7 @@ fn analyze_entry(ctx: &Ctx, entry: &pc_capture::har::Entry, result: &mut Capture
     let (scheme, host, port, target) = split_url(&req.url);
     let encrypted = matches!(scheme.as_str(), "https" | "wss");
     let protocol: &'static str = if encrypted { "https" } else { "http" };
-    let ts = har_time(entry.started.as_deref()).or(entry.ts);
+    let ts = entry.ts;
     let idx = entry.index as u64;
     let mut hits = LocalHits::new();
     let mut incomplete = Vec::new();

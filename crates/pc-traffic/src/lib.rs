@@ -19,7 +19,6 @@ mod report;
 mod result;
 mod seam;
 pub mod stream;
-pub mod time;
 
 pub use engine::{Engine, Input, Options, TrafficError, analyze};
 pub use event::{Event, EventSink};

@@ -3,7 +3,7 @@
 
 use crate::model::*;
 use crate::result::{CaptureResult, DestAgg, DestKey, DnsAgg, DnsKey};
-use crate::time::rfc3339;
+use pc_base::time::rfc3339_nanos as rfc3339;
 use pc_detect::{Identifier, Matcher};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;

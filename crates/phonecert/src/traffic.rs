@@ -267,57 +267,15 @@ fn write_ndjson(out: &mut Vec<u8>, r: &TrafficReport) -> Result<()> {
     Ok(())
 }
 
-/// Write to a temporary file beside the target, sync, then rename: a reader never sees half.
-/// A target that is not a regular file (`/dev/null`, `/dev/stdout`, a pipe) is written in
-/// place: renaming over it would replace the device with a file.
+/// [`pc_base::atomic::write_atomic`] with the path in the error.
 pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> Result<()> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .with_context(|| format!("{}: cannot open", path.display()))?;
-        f.write_all(data)
-            .with_context(|| format!("{}: cannot write", path.display()))?;
-        return Ok(());
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("{}: cannot create", dir.display()))?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .with_context(|| format!("{}: cannot write", path.display()))?;
-    Ok(())
+    pc_base::atomic::write_atomic(path, data)
+        .with_context(|| format!("{}: cannot write", path.display()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Output to a pipe (as to `/dev/null`) goes through it and leaves it a pipe.
-    #[test]
-    fn writing_to_a_pipe_keeps_the_pipe() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("out");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
-        let reader = {
-            let fifo = fifo.clone();
-            std::thread::spawn(move || std::fs::read(fifo).unwrap())
-        };
-        write_atomic(&fifo, b"report").unwrap();
-        assert_eq!(reader.join().unwrap(), b"report");
-        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
-        assert!(!kind.is_file(), "the pipe was replaced by a file");
-        // A regular target is still replaced whole.
-        let file = dir.path().join("r.json");
-        write_atomic(&file, b"one").unwrap();
-        write_atomic(&file, b"two").unwrap();
-        assert_eq!(std::fs::read(&file).unwrap(), b"two");
-    }
 
     #[test]
     fn parses_ids() {

@@ -261,10 +261,11 @@ mod tests {
         }
     }
 
-    /// Every day of four centuries round-trips through both text forms.
+    /// Days from 1970 to 2260 (nanoseconds in an i64 end in 2262) round-trip through both
+    /// text forms, leap days and century years included.
     #[test]
     fn calendar_round_trips() {
-        for day in (0..146_097 * 2).step_by(7) {
+        for day in (0..106_000).step_by(3) {
             let secs = day * 86_400 + 12 * 3600;
             assert_eq!(parse_utc(&format_utc(secs)), Some(secs));
             assert_eq!(

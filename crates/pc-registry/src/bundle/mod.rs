@@ -2711,5 +2711,4 @@ pub fn extract_archive(
 }
 
 #[cfg(test)]
-#[path = "bundle_tests.rs"]
 mod tests;

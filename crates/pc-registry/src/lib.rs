@@ -24,6 +24,7 @@ pub mod login_limit;
 mod private_fs;
 mod queue;
 mod store;
+mod submission_state;
 #[cfg(test)]
 mod tests;
 mod upload_tmp;
@@ -39,6 +40,7 @@ pub use audit_exec::AuditExec;
 pub use error::RegistryError;
 pub use queue::{Run, RunState};
 pub use store::{Backend, PublicCertificate, Role, Store, User};
+pub use submission_state::SubmissionState;
 pub use web::conn::ConnLimits;
 pub use web::origin::{HostPolicy, Origin};
 pub use web::{AppState, ServeConfig, WebConfig, router, serve, work};

@@ -447,7 +447,7 @@ pub async fn upload<R: AsyncRead + Unpin>(
 ) -> ActionResult<StoredArtifact> {
     let u = require(c, SUBMITTERS, Need::Ci)?.clone();
     let s = submission_for(st, c, id, Need::Ci).await?;
-    if matches!(s.state.as_str(), "testing" | "closed") {
+    if !s.state.accepts_files() {
         return Err(WebError::Conflict(format!(
             "the submission is {}: files can no longer change",
             s.state
@@ -476,7 +476,7 @@ pub async fn upload<R: AsyncRead + Unpin>(
 pub async fn start_run(st: &AppState, c: &Caller, id: &str) -> ActionResult<Run> {
     let u = require(c, SUBMITTERS, Need::Ci)?.clone();
     let s = submission_for(st, c, id, Need::Ci).await?;
-    if s.state == "closed" {
+    if s.state.is_closed() {
         return Err(WebError::Conflict("the submission is closed".into()));
     }
     if st.store.submission_artifacts(id).await?.is_empty() {
@@ -573,7 +573,7 @@ pub async fn override_verdict(
 ) -> ActionResult<Override> {
     let u = require(c, DECIDERS, Need::Manage)?.clone();
     let s = submission_for(st, c, id, Need::Manage).await?;
-    if s.state == "closed" {
+    if s.state.is_closed() {
         return Err(WebError::Conflict("the submission is closed".into()));
     }
     let run = latest_done(st, id).await?;
@@ -607,7 +607,7 @@ pub async fn decide(
 ) -> ActionResult<ReviewDecision> {
     let u = require(c, DECIDERS, Need::Manage)?.clone();
     let s = submission_for(st, c, id, Need::Manage).await?;
-    if s.state == "closed" {
+    if s.state.is_closed() {
         return Err(WebError::Conflict("the submission is closed".into()));
     }
     let run = latest_done(st, id).await?;

@@ -8,6 +8,8 @@
 //! * [`bundle`]: upload type checks and safe archive reading.
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+mod accounts_tests;
 mod artifacts;
 mod audit;
 pub mod audit_exec;

@@ -278,6 +278,40 @@ impl Store {
         self.create_user_for(email, password, role, None).await
     }
 
+    /// Creates an account as an administrator asks for it, in the web or with `phonecert user
+    /// add`: one set of rules for both. `manufacturer` is a company's name (blank: none), which
+    /// must exist already ([`RegistryError::UnknownManufacturer`]); the creation is recorded
+    /// in the audit log as done by `actor`.
+    pub async fn add_account(
+        &self,
+        actor: &str,
+        email: &str,
+        password: &str,
+        role: Role,
+        manufacturer: Option<&str>,
+    ) -> Result<User, RegistryError> {
+        let m_id = match manufacturer.map(str::trim).filter(|m| !m.is_empty()) {
+            Some(name) => Some(
+                self.manufacturer_by_name(name)
+                    .await?
+                    .ok_or_else(|| RegistryError::UnknownManufacturer(name.to_owned()))?
+                    .id,
+            ),
+            None => None,
+        };
+        let u = self
+            .create_user_for(email, password, role, m_id.as_deref())
+            .await?;
+        self.audit(
+            actor,
+            "user.create",
+            &u.id,
+            &format!("{} {}", u.email, role.as_str()),
+        )
+        .await?;
+        Ok(u)
+    }
+
     /// Creates an account tied to a manufacturer (required for, and only for, the
     /// manufacturer role).
     pub async fn create_user_for(

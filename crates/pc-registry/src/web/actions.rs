@@ -196,29 +196,10 @@ pub async fn create_user(
 ) -> ActionResult<User> {
     let admin = require(c, &[Role::Admin], Need::Manage)?;
     let role: Role = role.parse()?;
-    let m_id = match manufacturer.map(str::trim).filter(|m| !m.is_empty()) {
-        Some(name) => Some(
-            st.store
-                .manufacturer_by_name(name)
-                .await?
-                .ok_or_else(|| WebError::Bad(format!("no manufacturer named {name}")))?
-                .id,
-        ),
-        None => None,
-    };
-    let u = st
+    Ok(st
         .store
-        .create_user_for(email, password, role, m_id.as_deref())
-        .await?;
-    log(
-        st,
-        admin,
-        "user.create",
-        &u.id,
-        &format!("{} {}", u.email, role.as_str()),
-    )
-    .await?;
-    Ok(u)
+        .add_account(&admin.email, email, password, role, manufacturer)
+        .await?)
 }
 
 /// Manufacturers: all for staff, its own for a manufacturer account.

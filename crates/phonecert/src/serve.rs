@@ -321,16 +321,16 @@ mod tests {
             lease_secs: 60,
         };
         let rt = runtime().unwrap();
-        let password = "a long enough password";
-        let e = rt
-            .block_on(add_user(
+        let add = || {
+            rt.block_on(add_user(
                 &common,
                 "m@lab.example",
                 Role::Manufacturer,
                 Some("Nokla"),
-                password,
+                "a long enough password",
             ))
-            .expect_err("unknown manufacturer");
+        };
+        let e = add().expect_err("unknown manufacturer");
         let want = pc_registry::RegistryError::UnknownManufacturer("Nokla".into()).to_string();
         assert_eq!(e.to_string(), want);
         rt.block_on(async {
@@ -338,15 +338,7 @@ mod tests {
             assert!(store.manufacturer_by_name("Nokla").await.unwrap().is_none());
             store.create_manufacturer("Nokla").await.unwrap();
         });
-        let u = rt
-            .block_on(add_user(
-                &common,
-                "m@lab.example",
-                Role::Manufacturer,
-                Some("Nokla"),
-                password,
-            ))
-            .expect("known manufacturer");
+        let u = add().expect("known manufacturer");
         assert_eq!(u.role, Role::Manufacturer);
     }
 }

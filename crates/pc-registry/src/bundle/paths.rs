@@ -149,6 +149,12 @@ impl Tree {
             end += c.len() + usize::from(i > 0);
             let last = i + 1 == count;
             let prefix = path.get(..end).unwrap_or(path);
+            let collision = |why: &'static str| BundleError::Collision {
+                path: shown(path.as_bytes()),
+                at,
+                why,
+                other: shown(prefix.as_bytes()),
+            };
             let existing = self.nodes.get(cur).and_then(|n| n.children.get(c)).copied();
             match existing {
                 Some(n) => {
@@ -157,16 +163,11 @@ impl Tree {
                     };
                     if !last {
                         if node.file {
-                            return Err(BundleError::Collision {
-                                path: shown(path.as_bytes()),
-                                at,
-                                why: if node.link {
-                                    "goes through the link"
-                                } else {
-                                    "goes through the file"
-                                },
-                                other: shown(prefix.as_bytes()),
-                            });
+                            return Err(collision(if node.link {
+                                "goes through the link"
+                            } else {
+                                "goes through the file"
+                            }));
                         }
                         cur = n;
                         continue;
@@ -181,26 +182,16 @@ impl Tree {
                             path: shown(path.as_bytes()),
                             at,
                         }),
-                        (false, _, false) => Err(BundleError::Collision {
-                            path: shown(path.as_bytes()),
-                            at,
-                            why: if link {
-                                "is a link but an earlier entry made a folder of"
-                            } else {
-                                "is a file but an earlier entry made a folder of"
-                            },
-                            other: shown(prefix.as_bytes()),
-                        }),
-                        (true, _, true) => Err(BundleError::Collision {
-                            path: shown(path.as_bytes()),
-                            at,
-                            why: if node.link {
-                                "is a folder but an earlier entry is the link"
-                            } else {
-                                "is a folder but an earlier entry is the file"
-                            },
-                            other: shown(prefix.as_bytes()),
-                        }),
+                        (false, _, false) => Err(collision(if link {
+                            "is a link but an earlier entry made a folder of"
+                        } else {
+                            "is a file but an earlier entry made a folder of"
+                        })),
+                        (true, _, true) => Err(collision(if node.link {
+                            "is a folder but an earlier entry is the link"
+                        } else {
+                            "is a folder but an earlier entry is the file"
+                        })),
                     };
                 }
                 None => {

@@ -4,7 +4,6 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::{RegistryError, Store, new_id, unix_now};
 
@@ -20,7 +19,7 @@ const GENESIS: &str = "000000000000000000000000000000000000000000000000000000000
 pub const MAX_AUDIT_PAGE: i64 = 1000;
 
 /// One audit entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct AuditEntry {
     /// Position in the log, 1-based, gap-free.
     pub seq: i64,
@@ -100,13 +99,11 @@ impl Store {
         bounded("audit detail", detail, MAX_AUDIT_DETAIL_LEN)?;
         let mut last_err = None;
         for _ in 0..APPEND_RETRIES {
-            let prev = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?;
-            let (prev_seq, prev_hash) = match prev {
-                Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
-                None => (0, GENESIS.to_owned()),
-            };
+            let prev: Option<(i64, String)> =
+                sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?;
+            let (prev_seq, prev_hash) = prev.unwrap_or_else(|| (0, GENESIS.to_owned()));
             let seq = prev_seq.checked_add(1).ok_or(RegistryError::Corrupt {
                 column: "audit_log.seq",
             })?;
@@ -146,29 +143,14 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, RegistryError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT seq, id, at, actor, action, object, detail, prev_hash, hash FROM audit_log \
              WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(after)
         .bind(limit.clamp(0, MAX_AUDIT_PAGE))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    seq: r.try_get("seq")?,
-                    id: r.try_get("id")?,
-                    at: r.try_get("at")?,
-                    actor: r.try_get("actor")?,
-                    action: r.try_get("action")?,
-                    object: r.try_get("object")?,
-                    detail: r.try_get("detail")?,
-                    prev_hash: r.try_get("prev_hash")?,
-                    hash: r.try_get("hash")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Walks the whole log checking sequence continuity and every hash.

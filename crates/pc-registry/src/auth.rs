@@ -6,8 +6,6 @@ use std::str::FromStr;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::store::normalise_email;
 use crate::{RegistryError, Role, Store, User, new_id, unix_now};
@@ -45,6 +43,14 @@ impl Scope {
     }
 }
 
+/// For `#[sqlx(try_from = "String")]`.
+impl TryFrom<String> for Scope {
+    type Error = RegistryError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl FromStr for Scope {
     type Err = RegistryError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -63,22 +69,25 @@ impl FromStr for Scope {
 }
 
 /// A logged-in browser session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Session {
     /// Who.
+    #[sqlx(flatten)]
     pub user: User,
     /// The token every state-changing request of this session must carry.
+    #[sqlx(rename = "csrf_token")]
     pub csrf: String,
 }
 
 /// An API token as listed (never the secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct TokenInfo {
     /// Id (to revoke it).
     pub id: String,
     /// What it is for.
     pub label: String,
     /// What it may do.
+    #[sqlx(try_from = "String")]
     pub scope: Scope,
     /// Created (unix seconds).
     pub created_at: i64,
@@ -110,14 +119,22 @@ fn random_hex(bytes: usize) -> Result<String, RegistryError> {
     Ok(hex::encode(buf))
 }
 
-fn user_from_row(r: &AnyRow) -> Result<User, RegistryError> {
-    let role: String = r.try_get("role")?;
-    Ok(User {
-        id: r.try_get("id")?,
-        email: r.try_get("email")?,
-        role: role.parse()?,
-        manufacturer_id: r.try_get("manufacturer_id")?,
-    })
+/// A live token's account and scope.
+#[derive(sqlx::FromRow)]
+struct TokenOwner {
+    #[sqlx(flatten)]
+    user: User,
+    #[sqlx(try_from = "String")]
+    scope: Scope,
+}
+
+/// An account row of the administrators' list (`disabled` is an integer in both engines).
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    #[sqlx(flatten)]
+    user: User,
+    manufacturer: Option<String>,
+    disabled: i64,
 }
 
 /// Compares in time independent of where the strings differ.
@@ -154,7 +171,7 @@ impl Store {
         if cookie.len() != 64 {
             return Ok(None);
         }
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT u.id, u.email, u.role, u.manufacturer_id, s.csrf_token FROM sessions s \
              JOIN users u ON u.id = s.user_id \
              WHERE s.id_sha256 = $1 AND s.expires_at > $2 AND u.disabled = 0",
@@ -162,14 +179,7 @@ impl Store {
         .bind(sha256_hex(cookie))
         .bind(unix_now())
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(Session {
-                user: user_from_row(&r)?,
-                csrf: r.try_get("csrf_token")?,
-            })
-        })
-        .transpose()
+        .await?)
     }
 
     /// Ends a session (logout). Expired sessions of everyone are swept at the same time.
@@ -214,7 +224,7 @@ impl Store {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 128 {
             return Ok(None);
         }
-        let row = sqlx::query(
+        let row: Option<TokenOwner> = sqlx::query_as(
             "SELECT u.id, u.email, u.role, u.manufacturer_id, t.scope FROM api_tokens t \
              JOIN users u ON u.id = t.user_id \
              WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL \
@@ -224,36 +234,18 @@ impl Store {
         .bind(unix_now())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref()
-            .map(|r| {
-                let scope: String = r.try_get("scope")?;
-                Ok((user_from_row(r)?, scope.parse()?))
-            })
-            .transpose()
+        Ok(row.map(|t| (t.user, t.scope)))
     }
 
     /// A user's tokens, newest first.
     pub async fn list_tokens(&self, user_id: &str) -> Result<Vec<TokenInfo>, RegistryError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, label, scope, created_at, expires_at, revoked_at FROM api_tokens \
              WHERE user_id = $1 ORDER BY created_at DESC, id",
         )
         .bind(user_id.to_owned())
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let scope: String = r.try_get("scope")?;
-                Ok(TokenInfo {
-                    id: r.try_get("id")?,
-                    label: r.try_get("label")?,
-                    scope: scope.parse()?,
-                    created_at: r.try_get("created_at")?,
-                    expires_at: r.try_get("expires_at")?,
-                    revoked_at: r.try_get("revoked_at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Revokes one of a user's tokens; false if it is not theirs or already revoked.
@@ -272,32 +264,31 @@ impl Store {
 
     /// An account by id.
     pub async fn get_user(&self, id: &str) -> Result<Option<User>, RegistryError> {
-        let row = sqlx::query("SELECT id, email, role, manufacturer_id FROM users WHERE id = $1")
-            .bind(id.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(user_from_row).transpose()
+        Ok(
+            sqlx::query_as("SELECT id, email, role, manufacturer_id FROM users WHERE id = $1")
+                .bind(id.to_owned())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Every account, by e-mail.
     pub async fn list_users(&self) -> Result<Vec<UserInfo>, RegistryError> {
-        let rows = sqlx::query(
+        let rows: Vec<UserRow> = sqlx::query_as(
             "SELECT u.id, u.email, u.role, u.manufacturer_id, u.disabled, m.name AS manufacturer \
              FROM users u LEFT JOIN manufacturers m ON m.id = u.manufacturer_id \
              ORDER BY u.email LIMIT 10000",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let disabled: i64 = r.try_get("disabled")?;
-                Ok(UserInfo {
-                    user: user_from_row(r)?,
-                    manufacturer: r.try_get("manufacturer")?,
-                    disabled: disabled != 0,
-                })
+        Ok(rows
+            .into_iter()
+            .map(|r| UserInfo {
+                user: r.user,
+                manufacturer: r.manufacturer,
+                disabled: r.disabled != 0,
             })
-            .collect()
+            .collect())
     }
 
     /// Creates the first administrator if there is no account at all (first start of a lab);

@@ -200,7 +200,7 @@ pub async fn issue(
         .submission(submission_id)
         .await?
         .ok_or(RegistryError::NotFound("submission"))?;
-    if sub.state == "closed" {
+    if sub.state.is_closed() {
         return Err(RegistryError::Refused(
             "the submission is closed: its certificate was issued already, or it was rejected"
                 .into(),

@@ -70,6 +70,11 @@ pub enum RegistryError {
     /// The action is not possible in the object's current state.
     #[error("{0}")]
     Refused(String),
+    /// An account names a manufacturer that does not exist: it is never created on the side.
+    #[error(
+        "no manufacturer named {0:?}: create it first (`phonecert user manufacturer --name NAME`, or as an administrator or engineer in the registry)"
+    )]
+    UnknownManufacturer(String),
     /// No such object.
     #[error("{0} not found")]
     NotFound(&'static str),

@@ -8,6 +8,8 @@
 //! * [`bundle`]: upload type checks and safe archive reading.
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+mod accounts_tests;
 mod artifacts;
 mod audit;
 pub mod audit_exec;
@@ -24,6 +26,7 @@ pub mod login_limit;
 mod private_fs;
 mod queue;
 mod store;
+mod submission_state;
 #[cfg(test)]
 mod tests;
 mod upload_tmp;
@@ -39,6 +42,7 @@ pub use audit_exec::AuditExec;
 pub use error::RegistryError;
 pub use queue::{Run, RunState};
 pub use store::{Backend, PublicCertificate, Role, Store, User};
+pub use submission_state::SubmissionState;
 pub use web::conn::ConnLimits;
 pub use web::origin::{HostPolicy, Origin};
 pub use web::{AppState, ServeConfig, WebConfig, router, serve, work};

@@ -19,8 +19,6 @@
 
 use std::net::IpAddr;
 
-use sqlx::Row;
-
 use crate::store::MAX_EMAIL_LEN;
 use crate::{RegistryError, Store, new_id, unix_now};
 
@@ -94,12 +92,11 @@ async fn failures(
     binds: &[&str],
     since: i64,
 ) -> Result<(i64, Option<i64>), RegistryError> {
-    let mut q = sqlx::query(sql);
+    let mut q = sqlx::query_as(sql);
     for b in binds {
         q = q.bind((*b).to_owned());
     }
-    let row = q.bind(since).fetch_one(&store.pool).await?;
-    Ok((row.try_get("n")?, row.try_get("last")?))
+    Ok(q.bind(since).fetch_one(&store.pool).await?)
 }
 
 impl Store {

@@ -8,8 +8,6 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::{Backend, RegistryError, Store, new_id, unix_now};
 
@@ -61,13 +59,14 @@ impl RunState {
 }
 
 /// An analysis run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Run {
     /// Random id.
     pub id: String,
     /// The submission analysed.
     pub submission_id: String,
     /// Current state.
+    #[sqlx(try_from = "String")]
     pub state: RunState,
     /// Progress in permille.
     pub progress: i64,
@@ -90,21 +89,12 @@ pub struct Run {
 pub(crate) const RUN_COLUMNS: &str = "id, submission_id, state, progress, attempts, lease_owner, lease_until, \
                            error, created_at, started_at, finished_at";
 
-pub(crate) fn run_from_row(r: &AnyRow) -> Result<Run, RegistryError> {
-    let state: String = r.try_get("state")?;
-    Ok(Run {
-        id: r.try_get("id")?,
-        submission_id: r.try_get("submission_id")?,
-        state: RunState::parse(&state)?,
-        progress: r.try_get("progress")?,
-        attempts: r.try_get("attempts")?,
-        lease_owner: r.try_get("lease_owner")?,
-        lease_until: r.try_get("lease_until")?,
-        error: r.try_get("error")?,
-        created_at: r.try_get("created_at")?,
-        started_at: r.try_get("started_at")?,
-        finished_at: r.try_get("finished_at")?,
-    })
+/// For `#[sqlx(try_from = "String")]`: the column is read as text.
+impl TryFrom<String> for RunState {
+    type Error = RegistryError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        RunState::parse(&s)
+    }
 }
 
 fn lease_secs(lease: Duration) -> i64 {
@@ -137,11 +127,10 @@ impl Store {
     /// Reads a run.
     pub async fn get_run(&self, id: &str) -> Result<Option<Run>, RegistryError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id.to_owned())
             .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(run_from_row).transpose()
+            .await?)
     }
 
     /// Claims the oldest claimable run for `worker_id` with a lease of `lease` (at least 1 s).
@@ -186,14 +175,13 @@ impl Store {
                AND {claimable} \
              RETURNING {RUN_COLUMNS}"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(worker_id.to_owned())
             .bind(now.saturating_add(lease_secs(lease)))
             .bind(now)
             .bind(MAX_ATTEMPTS)
             .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(run_from_row).transpose()
+            .await?)
     }
 
     /// Records progress (permille, clamped) and renews the lease. `Ok(false)` means the worker

@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::Serialize;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor, Row, SqlSafeStr};
+use sqlx::{AnyPool, Executor, SqlSafeStr};
 
 use crate::artifacts::ArtifactLimits;
 use crate::{RegistryError, new_id, unix_now};
@@ -81,6 +81,14 @@ impl Role {
     }
 }
 
+/// For `#[sqlx(try_from = "String")]`.
+impl TryFrom<String> for Role {
+    type Error = RegistryError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl FromStr for Role {
     type Err = RegistryError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -101,20 +109,21 @@ impl FromStr for Role {
 }
 
 /// An account (without its password hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct User {
     /// Random id.
     pub id: String,
     /// Login name.
     pub email: String,
     /// Role.
+    #[sqlx(try_from = "String")]
     pub role: Role,
     /// The company of a manufacturer account.
     pub manufacturer_id: Option<String>,
 }
 
 /// A certificate as shown on the public register.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct PublicCertificate {
     /// Certificate number.
     pub number: String,
@@ -269,6 +278,40 @@ impl Store {
         self.create_user_for(email, password, role, None).await
     }
 
+    /// Creates an account as an administrator asks for it, in the web or with `phonecert user
+    /// add`: one set of rules for both. `manufacturer` is a company's name (blank: none), which
+    /// must exist already ([`RegistryError::UnknownManufacturer`]); the creation is recorded
+    /// in the audit log as done by `actor`.
+    pub async fn add_account(
+        &self,
+        actor: &str,
+        email: &str,
+        password: &str,
+        role: Role,
+        manufacturer: Option<&str>,
+    ) -> Result<User, RegistryError> {
+        let m_id = match manufacturer.map(str::trim).filter(|m| !m.is_empty()) {
+            Some(name) => Some(
+                self.manufacturer_by_name(name)
+                    .await?
+                    .ok_or_else(|| RegistryError::UnknownManufacturer(name.to_owned()))?
+                    .id,
+            ),
+            None => None,
+        };
+        let u = self
+            .create_user_for(email, password, role, m_id.as_deref())
+            .await?;
+        self.audit(
+            actor,
+            "user.create",
+            &u.id,
+            &format!("{} {}", u.email, role.as_str()),
+        )
+        .await?;
+        Ok(u)
+    }
+
     /// Creates an account tied to a manufacturer (required for, and only for, the
     /// manufacturer role).
     pub async fn create_user_for(
@@ -319,7 +362,7 @@ impl Store {
             (Ok(e), n) if n <= MAX_PASSWORD_LEN => (e, password.to_owned()),
             _ => return Ok(None),
         };
-        let row: Option<AnyRow> = sqlx::query(
+        let row: Option<LoginRow> = sqlx::query_as(
             "SELECT id, email, password_hash, role, disabled, manufacturer_id FROM users WHERE email = $1",
         )
         .bind(email)
@@ -330,18 +373,10 @@ impl Store {
             verify_password(password, dummy).await?;
             return Ok(None);
         };
-        let hash: String = row.try_get("password_hash")?;
-        let disabled: i64 = row.try_get("disabled")?;
-        if !verify_password(password, hash).await? || disabled != 0 {
+        if !verify_password(password, row.password_hash).await? || row.disabled != 0 {
             return Ok(None);
         }
-        let role: String = row.try_get("role")?;
-        Ok(Some(User {
-            id: row.try_get("id")?,
-            email: row.try_get("email")?,
-            role: role.parse()?,
-            manufacturer_id: row.try_get("manufacturer_id")?,
-        }))
+        Ok(Some(row.user))
     }
 
     /// Creates a manufacturer; returns its id.
@@ -432,13 +467,12 @@ impl Store {
             "{PUBLIC_CERT_SELECT} WHERE ($1 IS NULL OR m.name = $1) AND ($2 IS NULL OR d.name = $2) \
              ORDER BY c.issued_at, c.number LIMIT $3"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(manufacturer.map(str::to_owned))
             .bind(model.map(str::to_owned))
             .bind(MAX_LIST_ROWS)
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(public_cert_from_row).collect()
+            .await?)
     }
 }
 
@@ -451,16 +485,13 @@ pub(crate) const PUBLIC_CERT_SELECT: &str = "SELECT c.number, c.state, c.reason,
      JOIN device_models d ON d.id = f.device_model_id \
      JOIN manufacturers m ON m.id = d.manufacturer_id";
 
-pub(crate) fn public_cert_from_row(r: &AnyRow) -> Result<PublicCertificate, RegistryError> {
-    Ok(PublicCertificate {
-        number: r.try_get("number")?,
-        state: r.try_get("state")?,
-        reason: r.try_get("reason")?,
-        manufacturer: r.try_get("manufacturer")?,
-        model: r.try_get("model")?,
-        firmware: r.try_get("firmware")?,
-        issued_at: r.try_get("issued_at")?,
-    })
+/// An account with what a login checks.
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    #[sqlx(flatten)]
+    user: User,
+    password_hash: String,
+    disabled: i64,
 }
 
 /// The SQLite database and its WAL and shared-memory files as 0600: the database file is made

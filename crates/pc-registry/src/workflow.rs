@@ -2,11 +2,9 @@
 //! found, reviewers' overrides and decisions, and certificates (issued, revoked, superseded).
 
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::store::check_name;
-use crate::{RegistryError, Store, new_id, unix_now};
+use crate::{RegistryError, Store, SubmissionState, new_id, unix_now};
 
 /// Most rows a staff listing returns.
 pub const MAX_ROWS: i64 = 5000;
@@ -14,7 +12,7 @@ pub const MAX_ROWS: i64 = 5000;
 pub const MAX_REASON_LEN: usize = 4000;
 
 /// A manufacturer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Manufacturer {
     /// Id.
     pub id: String,
@@ -23,12 +21,13 @@ pub struct Manufacturer {
 }
 
 /// A submission with what it is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Submission {
     /// Id.
     pub id: String,
-    /// draft, submitted, testing, review, closed.
-    pub state: String,
+    /// Where it is in the workflow.
+    #[sqlx(try_from = "String")]
+    pub state: SubmissionState,
     /// The manufacturer's id (for access checks).
     pub manufacturer_id: String,
     /// Manufacturer name.
@@ -48,7 +47,7 @@ pub struct Submission {
 }
 
 /// A file of a submission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct SubmissionArtifact {
     /// File name within the submission.
     pub name: String,
@@ -61,7 +60,7 @@ pub struct SubmissionArtifact {
 }
 
 /// One requirement's result in a run, with the override that applies to it, if any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ResultRow {
     /// Requirement id.
     pub requirement: String,
@@ -91,7 +90,7 @@ pub struct RunResults {
 }
 
 /// A reviewer's override.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Override {
     /// Id.
     pub id: String,
@@ -104,19 +103,21 @@ pub struct Override {
     /// Why.
     pub reason: String,
     /// Reviewer's e-mail.
+    #[sqlx(rename = "email")]
     pub reviewer: String,
     /// When (unix seconds).
     pub created_at: i64,
 }
 
 /// A reviewer's decision on a submission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ReviewDecision {
     /// approve, reject, changes.
     pub decision: String,
     /// Comment.
     pub comment: String,
     /// Reviewer's e-mail.
+    #[sqlx(rename = "email")]
     pub reviewer: String,
     /// Run reviewed.
     pub run_id: Option<String>,
@@ -125,7 +126,7 @@ pub struct ReviewDecision {
 }
 
 /// A certificate as the registry keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct CertificateRecord {
     /// Registry number.
     pub number: String,
@@ -184,21 +185,6 @@ const SUBMISSION_SELECT: &str = "SELECT s.id, s.state, s.submitted_by, s.created
      JOIN device_models d ON d.id = f.device_model_id \
      JOIN manufacturers m ON m.id = d.manufacturer_id";
 
-fn submission_from_row(r: &AnyRow) -> Result<Submission, RegistryError> {
-    Ok(Submission {
-        id: r.try_get("id")?,
-        state: r.try_get("state")?,
-        manufacturer_id: r.try_get("manufacturer_id")?,
-        manufacturer: r.try_get("manufacturer")?,
-        model_id: r.try_get("model_id")?,
-        model: r.try_get("model")?,
-        firmware: r.try_get("firmware")?,
-        fingerprint: r.try_get("fingerprint")?,
-        submitted_by: r.try_get("submitted_by")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
 const CERT_SELECT: &str = "SELECT c.number, c.serial, c.state, c.reason, c.submission_id, \
         c.run_id, c.jws, c.not_after, c.issued_at, sup.number AS superseded_by, \
         f.version AS firmware, d.name AS model, m.id AS manufacturer_id, m.name AS manufacturer \
@@ -209,23 +195,34 @@ const CERT_SELECT: &str = "SELECT c.number, c.serial, c.state, c.reason, c.submi
      JOIN device_models d ON d.id = f.device_model_id \
      JOIN manufacturers m ON m.id = d.manufacturer_id";
 
-fn cert_from_row(r: &AnyRow) -> Result<CertificateRecord, RegistryError> {
-    Ok(CertificateRecord {
-        number: r.try_get("number")?,
-        serial: r.try_get("serial")?,
-        state: r.try_get("state")?,
-        reason: r.try_get("reason")?,
-        submission_id: r.try_get("submission_id")?,
-        run_id: r.try_get("run_id")?,
-        manufacturer: r.try_get("manufacturer")?,
-        manufacturer_id: r.try_get("manufacturer_id")?,
-        model: r.try_get("model")?,
-        firmware: r.try_get("firmware")?,
-        jws: r.try_get("jws")?,
-        not_after: r.try_get("not_after")?,
-        issued_at: r.try_get("issued_at")?,
-        superseded_by: r.try_get("superseded_by")?,
-    })
+/// Moves submission `id` to `to` if it is in one of the states `from`, in one guarded UPDATE (so
+/// two requests at once cannot both move it); true if it moved. The states are the enum's own
+/// names, so writing them into the statement is safe.
+async fn move_submission<'e, E>(
+    executor: E,
+    id: &str,
+    from: &[SubmissionState],
+    to: SubmissionState,
+) -> Result<bool, RegistryError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    if from.is_empty() {
+        return Ok(false);
+    }
+    let from = from
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("UPDATE submissions SET state = $1 WHERE id = $2 AND state IN ({from})");
+    let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(to.as_str())
+        .bind(id.to_owned())
+        .execute(executor)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
 }
 
 /// Refuses empty, over-long or control-character reasons.
@@ -243,33 +240,17 @@ pub fn check_reason(field: &'static str, s: &str) -> Result<String, RegistryErro
 impl Store {
     /// Every manufacturer, by name.
     pub async fn list_manufacturers(&self) -> Result<Vec<Manufacturer>, RegistryError> {
-        let rows = sqlx::query("SELECT id, name FROM manufacturers ORDER BY name LIMIT $1")
-            .bind(MAX_ROWS)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Manufacturer {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                })
-            })
-            .collect()
+        Ok(
+            sqlx::query_as("SELECT id, name FROM manufacturers ORDER BY name LIMIT $1")
+                .bind(MAX_ROWS)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// A manufacturer by id.
     pub async fn manufacturer(&self, id: &str) -> Result<Option<Manufacturer>, RegistryError> {
-        let row = sqlx::query("SELECT id, name FROM manufacturers WHERE id = $1")
-            .bind(id.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(Manufacturer {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-            })
-        })
-        .transpose()
+        self.manufacturer_where("id", id).await
     }
 
     /// A manufacturer by exact name.
@@ -277,17 +258,19 @@ impl Store {
         &self,
         name: &str,
     ) -> Result<Option<Manufacturer>, RegistryError> {
-        let row = sqlx::query("SELECT id, name FROM manufacturers WHERE name = $1")
-            .bind(name.trim().to_owned())
+        self.manufacturer_where("name", name.trim()).await
+    }
+
+    async fn manufacturer_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<Manufacturer>, RegistryError> {
+        let sql = format!("SELECT id, name FROM manufacturers WHERE {column} = $1");
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(value.to_owned())
             .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(Manufacturer {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-            })
-        })
-        .transpose()
+            .await?)
     }
 
     async fn find_or_create(
@@ -374,11 +357,10 @@ impl Store {
     /// A submission.
     pub async fn submission(&self, id: &str) -> Result<Option<Submission>, RegistryError> {
         let sql = format!("{SUBMISSION_SELECT} WHERE s.id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id.to_owned())
             .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(submission_from_row).transpose()
+            .await?)
     }
 
     /// Submissions, newest first; only one manufacturer's when `manufacturer_id` is given.
@@ -390,22 +372,32 @@ impl Store {
             "{SUBMISSION_SELECT} WHERE ($1 IS NULL OR m.id = $1) \
              ORDER BY s.created_at DESC, s.id LIMIT $2"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(manufacturer_id.map(str::to_owned))
             .bind(MAX_ROWS)
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(submission_from_row).collect()
+            .await?)
     }
 
-    /// Sets a submission's state.
-    pub async fn set_submission_state(&self, id: &str, state: &str) -> Result<(), RegistryError> {
-        sqlx::query("UPDATE submissions SET state = $1 WHERE id = $2")
-            .bind(state.to_owned())
-            .bind(id.to_owned())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Moves a submission to `state`, if [`SubmissionState::may_become`] allows it from the
+    /// state it is in; refused otherwise.
+    pub async fn set_submission_state(
+        &self,
+        id: &str,
+        state: SubmissionState,
+    ) -> Result<(), RegistryError> {
+        let moved =
+            move_submission(&self.pool, id, &SubmissionState::sources_of(state), state).await?;
+        if moved {
+            return Ok(());
+        }
+        match self.submission(id).await? {
+            Some(s) => Err(RegistryError::Refused(format!(
+                "the submission is {}: it cannot become {state}",
+                s.state
+            ))),
+            None => Err(RegistryError::NotFound("submission")),
+        }
     }
 
     /// A submission's files, by name.
@@ -413,24 +405,14 @@ impl Store {
         &self,
         id: &str,
     ) -> Result<Vec<SubmissionArtifact>, RegistryError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT sa.name, a.sha256, a.size, a.media_type FROM submission_artifacts sa \
              JOIN artifacts a ON a.sha256 = sa.artifact_sha256 \
              WHERE sa.submission_id = $1 ORDER BY sa.name",
         )
         .bind(id.to_owned())
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SubmissionArtifact {
-                    name: r.try_get("name")?,
-                    sha256: r.try_get("sha256")?,
-                    size: r.try_get("size")?,
-                    media_type: r.try_get("media_type")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Queues a run of a submission for a user and marks the submission as being tested.
@@ -441,6 +423,14 @@ impl Store {
         submission_id: &str,
         user_id: &str,
     ) -> Result<Option<String>, RegistryError> {
+        if let Some(s) = self.submission(submission_id).await?
+            && !s.state.may_become(SubmissionState::Testing)
+        {
+            return Err(RegistryError::Refused(format!(
+                "the submission is {}",
+                s.state
+            )));
+        }
         let id = new_id()?;
         let n = sqlx::query(
             "INSERT INTO runs (id, submission_id, state, created_at, requested_by) \
@@ -457,7 +447,8 @@ impl Store {
         if n == 0 {
             return Ok(None);
         }
-        self.set_submission_state(submission_id, "testing").await?;
+        self.set_submission_state(submission_id, SubmissionState::Testing)
+            .await?;
         Ok(Some(id))
     }
 
@@ -467,47 +458,31 @@ impl Store {
             "SELECT {} FROM runs WHERE submission_id = $1 ORDER BY created_at DESC, id LIMIT 200",
             crate::queue::RUN_COLUMNS
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(submission_id.to_owned())
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(crate::queue::run_from_row).collect()
+            .await?)
     }
 
     /// A run's per-requirement results, in catalogue order as recorded.
     pub async fn run_results(&self, run_id: &str) -> Result<Vec<ResultRow>, RegistryError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT requirement, title, level, automatic, summary, evidence FROM run_results \
              WHERE run_id = $1 ORDER BY position",
         )
         .bind(run_id.to_owned())
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ResultRow {
-                    requirement: r.try_get("requirement")?,
-                    title: r.try_get("title")?,
-                    level: r.try_get("level")?,
-                    automatic: r.try_get("automatic")?,
-                    summary: r.try_get("summary")?,
-                    evidence: r.try_get("evidence")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// A run's output files (name, sha256).
     pub async fn run_outputs(&self, run_id: &str) -> Result<Vec<(String, String)>, RegistryError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT name, artifact_sha256 FROM run_outputs WHERE run_id = $1 ORDER BY name",
         )
         .bind(run_id.to_owned())
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("name")?, r.try_get("artifact_sha256")?)))
-            .collect()
+        .await?)
     }
 
     /// The run's overall outcome (pass, fail, inconclusive) and summary, once done.
@@ -515,14 +490,12 @@ impl Store {
         &self,
         run_id: &str,
     ) -> Result<Option<(String, String)>, RegistryError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT outcome, summary FROM verdicts WHERE run_id = $1 ORDER BY created_at DESC LIMIT 1",
         )
         .bind(run_id.to_owned())
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| Ok((r.try_get("outcome")?, r.try_get("summary")?)))
-            .transpose()
+        .await?)
     }
 
     /// Number of findings of a run.
@@ -621,10 +594,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE submissions SET state = 'review' WHERE id = $1 AND state = 'testing'")
-            .bind(submission)
-            .execute(&mut *tx)
-            .await?;
+        // Only a submission still being tested moves on: a decision taken meanwhile stands.
+        move_submission(
+            &mut *tx,
+            &submission,
+            &[SubmissionState::Testing],
+            SubmissionState::Review,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -687,27 +664,14 @@ impl Store {
 
     /// Overrides of a run, oldest first (the latest per requirement wins).
     pub async fn overrides(&self, run_id: &str) -> Result<Vec<Override>, RegistryError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT o.id, o.run_id, o.requirement, o.verdict, o.reason, o.created_at, u.email \
              FROM verdict_overrides o JOIN users u ON u.id = o.reviewer_id \
              WHERE o.run_id = $1 ORDER BY o.created_at, o.id",
         )
         .bind(run_id.to_owned())
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Override {
-                    id: r.try_get("id")?,
-                    run_id: r.try_get("run_id")?,
-                    requirement: r.try_get("requirement")?,
-                    verdict: r.try_get("verdict")?,
-                    reason: r.try_get("reason")?,
-                    reviewer: r.try_get("email")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Records a reviewer's decision.
@@ -747,9 +711,9 @@ impl Store {
         .execute(&self.pool)
         .await?;
         let state = match decision {
-            "reject" => "closed",
-            "changes" => "draft",
-            _ => "review",
+            "reject" => SubmissionState::Closed,
+            "changes" => SubmissionState::Draft,
+            _ => SubmissionState::Review,
         };
         self.set_submission_state(submission_id, state).await?;
         Ok(id)
@@ -760,25 +724,14 @@ impl Store {
         &self,
         submission_id: &str,
     ) -> Result<Vec<ReviewDecision>, RegistryError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT r.decision, r.comment, r.run_id, r.created_at, u.email FROM reviews r \
              JOIN users u ON u.id = r.reviewer_id WHERE r.submission_id = $1 \
              ORDER BY r.created_at DESC, r.id LIMIT 200",
         )
         .bind(submission_id.to_owned())
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ReviewDecision {
-                    decision: r.try_get("decision")?,
-                    comment: r.try_get("comment")?,
-                    reviewer: r.try_get("email")?,
-                    run_id: r.try_get("run_id")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Records an issued certificate; earlier live certificates of the same device model are
@@ -791,14 +744,15 @@ impl Store {
         let now = unix_now();
         let mut tx = self.pool.begin().await?;
         // Closing first: of two concurrent issues of one submission, only one gets here.
-        let open = sqlx::query(
-            "UPDATE submissions SET state = 'closed' WHERE id = $1 AND state <> 'closed'",
+        let closed = SubmissionState::Closed;
+        let open = move_submission(
+            &mut *tx,
+            c.submission_id,
+            &SubmissionState::sources_of(closed),
+            closed,
         )
-        .bind(c.submission_id.to_owned())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if open != 1 {
+        .await?;
+        if !open {
             tx.rollback().await?;
             return Err(RegistryError::Refused(
                 "the submission is closed: its certificate was issued already".into(),
@@ -879,11 +833,10 @@ impl Store {
         value: &str,
     ) -> Result<Option<CertificateRecord>, RegistryError> {
         let sql = format!("{CERT_SELECT} WHERE {column} = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(value.to_owned())
             .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(cert_from_row).transpose()
+            .await?)
     }
 
     /// Certificates of a submission, newest first.
@@ -892,11 +845,10 @@ impl Store {
         submission_id: &str,
     ) -> Result<Vec<CertificateRecord>, RegistryError> {
         let sql = format!("{CERT_SELECT} WHERE c.submission_id = $1 ORDER BY c.issued_at DESC");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(submission_id.to_owned())
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(cert_from_row).collect()
+            .await?)
     }
 
     /// Staff search over manufacturers and models by substring (case-insensitive), used by
@@ -918,14 +870,11 @@ impl Store {
              ORDER BY m.name, d.name, c.issued_at DESC LIMIT $2",
             crate::store::PUBLIC_CERT_SELECT
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(pattern)
             .bind(crate::store::MAX_LIST_ROWS)
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(crate::store::public_cert_from_row)
-            .collect()
+            .await?)
     }
 
     /// Opens an artifact for reading.

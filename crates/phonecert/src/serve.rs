@@ -149,7 +149,7 @@ enum UserCommand {
         /// admin, engineer, reviewer, manufacturer or public.
         #[arg(long)]
         role: String,
-        /// The company of a manufacturer account (created if missing).
+        /// The company of a manufacturer account; it must exist (`phonecert user manufacturer`).
         #[arg(long)]
         manufacturer: Option<String>,
     },
@@ -252,6 +252,24 @@ async fn open(common: &Common) -> Result<Store> {
     Ok(store)
 }
 
+/// `phonecert user add`: the registry's own create-account rules ([`Store::add_account`]), the
+/// same as the web's, audited as done by `cli`.
+async fn add_user(
+    common: &Common,
+    email: &str,
+    role: Role,
+    manufacturer: Option<&str>,
+    password: &str,
+) -> Result<pc_registry::User> {
+    if password.is_empty() {
+        bail!("no password: set PHONECERT_PASSWORD or give it on standard input");
+    }
+    let store = open(common).await?;
+    Ok(store
+        .add_account("cli", email, password, role, manufacturer)
+        .await?)
+}
+
 pub fn run_user(args: UserArgs) -> Result<u8> {
     runtime()?.block_on(async {
         match args.command {
@@ -261,7 +279,6 @@ pub fn run_user(args: UserArgs) -> Result<u8> {
                 role,
                 manufacturer,
             } => {
-                let store = open(&common).await?;
                 let role: Role = role.parse()?;
                 let password = match std::env::var("PHONECERT_PASSWORD") {
                     Ok(p) => p,
@@ -273,27 +290,7 @@ pub fn run_user(args: UserArgs) -> Result<u8> {
                         line.trim_end_matches(['\r', '\n']).to_owned()
                     }
                 };
-                if password.is_empty() {
-                    bail!("no password: set PHONECERT_PASSWORD or give it on standard input");
-                }
-                let m_id = match &manufacturer {
-                    Some(name) => Some(match store.manufacturer_by_name(name).await? {
-                        Some(m) => m.id,
-                        None => store.create_manufacturer(name).await?,
-                    }),
-                    None => None,
-                };
-                let u = store
-                    .create_user_for(&email, &password, role, m_id.as_deref())
-                    .await?;
-                store
-                    .audit(
-                        "cli",
-                        "user.create",
-                        &u.id,
-                        &format!("{} {}", u.email, role.as_str()),
-                    )
-                    .await?;
+                let u = add_user(&common, &email, role, manufacturer.as_deref(), &password).await?;
                 println!("created {} ({})", u.email, role.as_str());
             }
             UserCommand::Manufacturer { common, name } => {
@@ -307,4 +304,41 @@ pub fn run_user(args: UserArgs) -> Result<u8> {
         }
         Ok(EXIT_OK)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CLI refuses an unknown manufacturer with the registry's message (the web gives the
+    /// same one: `pc-registry`'s `accounts_tests`), and creates none.
+    #[test]
+    fn user_add_refuses_an_unknown_manufacturer() {
+        let dir = tempfile::tempdir().unwrap();
+        let common = Common {
+            data: dir.path().join("data"),
+            database: None,
+            lease_secs: 60,
+        };
+        let rt = runtime().unwrap();
+        let add = || {
+            rt.block_on(add_user(
+                &common,
+                "m@lab.example",
+                Role::Manufacturer,
+                Some("Nokla"),
+                "a long enough password",
+            ))
+        };
+        let e = add().expect_err("unknown manufacturer");
+        let want = pc_registry::RegistryError::UnknownManufacturer("Nokla".into()).to_string();
+        assert_eq!(e.to_string(), want);
+        rt.block_on(async {
+            let store = open(&common).await.unwrap();
+            assert!(store.manufacturer_by_name("Nokla").await.unwrap().is_none());
+            store.create_manufacturer("Nokla").await.unwrap();
+        });
+        let u = add().expect("known manufacturer");
+        assert_eq!(u.role, Role::Manufacturer);
+    }
 }

@@ -196,29 +196,10 @@ pub async fn create_user(
 ) -> ActionResult<User> {
     let admin = require(c, &[Role::Admin], Need::Manage)?;
     let role: Role = role.parse()?;
-    let m_id = match manufacturer.map(str::trim).filter(|m| !m.is_empty()) {
-        Some(name) => Some(
-            st.store
-                .manufacturer_by_name(name)
-                .await?
-                .ok_or_else(|| WebError::Bad(format!("no manufacturer named {name}")))?
-                .id,
-        ),
-        None => None,
-    };
-    let u = st
+    Ok(st
         .store
-        .create_user_for(email, password, role, m_id.as_deref())
-        .await?;
-    log(
-        st,
-        admin,
-        "user.create",
-        &u.id,
-        &format!("{} {}", u.email, role.as_str()),
-    )
-    .await?;
-    Ok(u)
+        .add_account(&admin.email, email, password, role, manufacturer)
+        .await?)
 }
 
 /// Manufacturers: all for staff, its own for a manufacturer account.
@@ -447,7 +428,7 @@ pub async fn upload<R: AsyncRead + Unpin>(
 ) -> ActionResult<StoredArtifact> {
     let u = require(c, SUBMITTERS, Need::Ci)?.clone();
     let s = submission_for(st, c, id, Need::Ci).await?;
-    if matches!(s.state.as_str(), "testing" | "closed") {
+    if !s.state.accepts_files() {
         return Err(WebError::Conflict(format!(
             "the submission is {}: files can no longer change",
             s.state
@@ -476,7 +457,7 @@ pub async fn upload<R: AsyncRead + Unpin>(
 pub async fn start_run(st: &AppState, c: &Caller, id: &str) -> ActionResult<Run> {
     let u = require(c, SUBMITTERS, Need::Ci)?.clone();
     let s = submission_for(st, c, id, Need::Ci).await?;
-    if s.state == "closed" {
+    if s.state.is_closed() {
         return Err(WebError::Conflict("the submission is closed".into()));
     }
     if st.store.submission_artifacts(id).await?.is_empty() {
@@ -573,7 +554,7 @@ pub async fn override_verdict(
 ) -> ActionResult<Override> {
     let u = require(c, DECIDERS, Need::Manage)?.clone();
     let s = submission_for(st, c, id, Need::Manage).await?;
-    if s.state == "closed" {
+    if s.state.is_closed() {
         return Err(WebError::Conflict("the submission is closed".into()));
     }
     let run = latest_done(st, id).await?;
@@ -607,7 +588,7 @@ pub async fn decide(
 ) -> ActionResult<ReviewDecision> {
     let u = require(c, DECIDERS, Need::Manage)?.clone();
     let s = submission_for(st, c, id, Need::Manage).await?;
-    if s.state == "closed" {
+    if s.state.is_closed() {
         return Err(WebError::Conflict("the submission is closed".into()));
     }
     let run = latest_done(st, id).await?;

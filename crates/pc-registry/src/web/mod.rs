@@ -211,7 +211,9 @@ impl WebError {
 impl From<RegistryError> for WebError {
     fn from(e: RegistryError) -> Self {
         match e {
-            RegistryError::Invalid { .. } => WebError::Bad(e.to_string()),
+            RegistryError::Invalid { .. } | RegistryError::UnknownManufacturer(_) => {
+                WebError::Bad(e.to_string())
+            }
             RegistryError::TooLarge { .. } | RegistryError::SubmissionFull { .. } => {
                 WebError::TooLarge(e.to_string())
             }

@@ -210,7 +210,7 @@ async fn dashboard(State(st): State<AppState>, Extension(c): Extension<Caller>) 
             esc(&s.id),
             esc(&s.model),
             esc(&s.firmware),
-            esc(&s.state),
+            esc(s.state.as_str()),
             when(s.created_at)
         );
     }
@@ -295,8 +295,8 @@ async fn submission(
         esc(&s.manufacturer),
         esc(&s.model),
         esc(&s.firmware),
-        esc(&s.state),
-        esc(&s.state),
+        esc(s.state.as_str()),
+        esc(s.state.as_str()),
         when(s.created_at),
         if s.fingerprint.is_empty() {
             String::new()
@@ -362,7 +362,7 @@ async fn submission(
         b.push_str("<tr><td colspan=\"7\" class=\"muted\">No run yet.</td></tr>");
     }
     b.push_str("</table>");
-    if can_submit && !active && s.state != "closed" && !v.files.is_empty() {
+    if can_submit && !active && !s.state.is_closed() && !v.files.is_empty() {
         let _ = write!(
             b,
             "<form method=\"post\" action=\"/submissions/{sid}/runs\">{}<button id=\"start-run\">Start audit run</button></form>",
@@ -385,7 +385,7 @@ async fn submission(
             lv.findings
         );
         b.push_str("<table id=\"verdicts\"><tr><th>Requirement</th><th>Level</th><th>Automatic</th><th>Verdict</th><th>Why</th>");
-        if can_decide && s.state != "closed" {
+        if can_decide && !s.state.is_closed() {
             b.push_str("<th class=\"noprint\">Override</th>");
         }
         b.push_str("</tr>");
@@ -406,7 +406,7 @@ async fn submission(
                     .unwrap_or_default(),
                 esc(&r.result.summary)
             );
-            if can_decide && s.state != "closed" {
+            if can_decide && !s.state.is_closed() {
                 let _ = write!(
                     b,
                     "<td class=\"noprint\"><form method=\"post\" action=\"/submissions/{sid}/overrides\">{}\
@@ -464,7 +464,7 @@ async fn submission(
         }
         b.push_str("</table>");
     }
-    if can_decide && v.latest.is_some() && s.state != "closed" {
+    if can_decide && v.latest.is_some() && !s.state.is_closed() {
         let _ = write!(
             b,
             "<form method=\"post\" action=\"/submissions/{sid}/decision\">{}\

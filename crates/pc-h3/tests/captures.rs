@@ -205,3 +205,25 @@ fn damaged_real_datagrams() {
         }
     }
 }
+
+/// Client Initials of other stacks, without keys: the ClientHello inside (SNI, ALPN) is read
+/// from the Initial packets alone (tshark: SNI msquic.net; the v2 clients connect to an
+/// address and send no server_name).
+#[test]
+fn client_hellos_from_initials() {
+    let conns = run("pcap/suricata/quic-ietf.pcap", None);
+    assert!(conns.iter().any(|c| c.conn.sni() == Some("msquic.net")));
+    for path in [
+        "pcap/suricata/quic-v2.pcap",
+        "pcap/zeek/quicv2-http3-443.pcap",
+    ] {
+        let conns = run(path, None);
+        let c = conns
+            .iter()
+            .find(|c| c.conn.client_random().is_some())
+            .expect(path);
+        assert_eq!(c.conn.version(), Some(pc_h3::VERSION_2), "{path}");
+        assert_eq!(c.conn.sni(), None, "{path}");
+        assert_eq!(c.conn.offered_alpn(), ["h3".to_string()], "{path}");
+    }
+}

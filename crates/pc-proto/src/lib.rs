@@ -1,5 +1,6 @@
 //! Application-protocol analyzers over byte streams and datagrams: DNS, the TLS record and
-//! handshake layer, HTTP/1.x with body decoding, and QUIC Initial packets.
+//! handshake layer, HTTP/1.x with body decoding, QUIC version facts (decryption is pc-h3's) and
+//! Google QUIC hellos.
 //!
 //! The analyzers know nothing of packets or files: the caller feeds in-order stream bytes per
 //! direction of a TCP connection, or UDP payloads. Every buffer is capped and every

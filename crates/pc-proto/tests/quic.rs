@@ -36,7 +36,10 @@ fn rfc_initial_headers_are_recognised() {
 #[test]
 fn versions_with_initial_salts() {
     assert_eq!(quic::initial_salt(quic::VERSION_2).map(|s| s.1), Some(true));
-    assert_eq!(quic::initial_salt(quic::VERSION_1).map(|s| s.1), Some(false));
+    assert_eq!(
+        quic::initial_salt(quic::VERSION_1).map(|s| s.1),
+        Some(false)
+    );
     assert!(quic::initial_salt(quic::VERSION_DRAFT29).is_some());
     assert_ne!(
         quic::initial_salt(quic::VERSION_DRAFT29),

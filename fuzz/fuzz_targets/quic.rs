@@ -2,5 +2,4 @@
 use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let _ = pc_proto::quic::is_quic_long_header(data);
-    let _ = pc_proto::quic::InitialState::new().push_client_datagram(data);
 });

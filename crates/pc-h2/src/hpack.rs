@@ -181,12 +181,12 @@ impl Decoder {
                 let size = r.int(5)?;
                 let size = usize::try_from(size).unwrap_or(usize::MAX);
                 if size > self.ceiling {
-                    return Err(H2Error::TooLarge {
-                        at: start as u64,
-                        what: "HPACK table size update",
-                        len: size as u64,
-                        max: self.ceiling as u64,
-                    });
+                    return Err(H2Error::too_large(
+                        start as u64,
+                        "HPACK table size update",
+                        size,
+                        self.ceiling,
+                    ));
                 }
                 self.max_size = size;
                 self.evict(0);
@@ -201,12 +201,12 @@ impl Decoder {
                 .saturating_add(value.len())
                 .saturating_add(ENTRY_OVERHEAD);
             if list_size > self.max_header_list {
-                return Err(H2Error::TooLarge {
-                    at: start as u64,
-                    what: "decoded header list",
-                    len: list_size as u64,
-                    max: self.max_header_list as u64,
-                });
+                return Err(H2Error::too_large(
+                    start as u64,
+                    "decoded header list",
+                    list_size,
+                    self.max_header_list,
+                ));
             }
             out.push((name, value));
         }
@@ -340,12 +340,12 @@ impl Cursor<'_> {
             raw.to_vec()
         };
         if s.len() > max {
-            return Err(H2Error::TooLarge {
-                at: start as u64,
-                what: "HPACK string",
-                len: s.len() as u64,
-                max: max as u64,
-            });
+            return Err(H2Error::too_large(
+                start as u64,
+                "HPACK string",
+                s.len(),
+                max,
+            ));
         }
         Ok(s)
     }

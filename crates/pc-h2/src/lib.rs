@@ -55,6 +55,16 @@ impl H2Error {
         }
     }
 
+    /// A [`H2Error::TooLarge`] from in-memory sizes.
+    pub(crate) fn too_large(at: u64, what: &'static str, len: usize, max: usize) -> Self {
+        H2Error::TooLarge {
+            at,
+            what,
+            len: len as u64,
+            max: max as u64,
+        }
+    }
+
     /// The same error with its offset moved by `base` (for errors found inside a sub-buffer).
     #[must_use]
     pub(crate) fn shifted(self, base: u64) -> Self {

@@ -1,6 +1,8 @@
 //! Real cleartext HTTP/2 captures, compared with tshark's view in tests/data/oracle.
 
-use pc_capture::CaptureReader;
+#[path = "support/capture.rs"]
+mod support;
+
 use pc_h2::{Connection, Message};
 use pc_net::{Direction, FlowId, FlowKey, FlowSink, FlowStats, PacketMeta};
 use serde_json::Value;
@@ -38,19 +40,8 @@ impl FlowSink for Sink {
 }
 
 fn tcp_flows(rel: &str) -> BTreeMap<FlowId, Flow> {
-    let path = Path::new(DATA).join(rel);
-    let mut reader = CaptureReader::open(&path).expect("open capture");
-    let mut dec = pc_net::Decoder::new(pc_net::Limits::default());
     let mut sink = Sink::default();
-    while let Some(p) = reader.next_packet().expect("read packet") {
-        let meta = PacketMeta {
-            frame: p.frame,
-            ts: p.ts,
-            app: None,
-        };
-        let _ = dec.push(p.linktype, p.data, &meta, &mut sink);
-    }
-    dec.finish(&mut sink);
+    support::decode_capture(&Path::new(DATA).join(rel), &mut sink);
     sink.flows.retain(|_, f| {
         f.key
             .as_ref()

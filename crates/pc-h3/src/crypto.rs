@@ -1,14 +1,14 @@
-//! QUIC packet protection (RFC 9001 §5, RFC 9369 §3.3): key derivation with HKDF-Expand-Label,
-//! header protection masks and AEAD opening for the three TLS 1.3 cipher suites QUIC uses.
+//! QUIC packet protection (RFC 9001 §5, RFC 9369 §3.3) on pc-tlsdec's TLS 1.3 key schedule and
+//! AEAD ciphers: the Initial secrets, each version's labels, header protection (QUIC's own: an
+//! AES or ChaCha20 mask over a ciphertext sample), packet number recovery and key updates.
 
 use aes::cipher::{BlockEncrypt, KeyInit, KeyIvInit, StreamCipher, StreamCipherSeek};
-use aes_gcm::aead::AeadInPlace;
-use hkdf::Hkdf;
-use sha2::{Sha256, Sha384};
+use pc_tlsdec::crypto::{Bulk, PrfHash, Suite, TrafficKey, hkdf_expand_label, hkdf_extract};
 
-pub use pc_proto::quic::{VERSION_1, VERSION_2};
-/// Draft-29, still common in older captures (h3-29).
-pub const VERSION_DRAFT29: u32 = 0xff00_001d;
+pub use pc_proto::quic::{VERSION_1, VERSION_2, VERSION_DRAFT29};
+
+/// Initial packets are protected with TLS_AES_128_GCM_SHA256 (RFC 9001 §5.2).
+pub(crate) const INITIAL_SUITE: u16 = 0x1301;
 
 /// Long-header packet types, as numbered by the version in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,152 +69,37 @@ struct Labels {
     ku: &'static [u8],
 }
 
-/// A TLS 1.3 cipher suite usable with QUIC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Suite {
-    /// TLS_AES_128_GCM_SHA256 (0x1301).
-    Aes128Gcm,
-    /// TLS_AES_256_GCM_SHA384 (0x1302).
-    Aes256Gcm,
-    /// TLS_CHACHA20_POLY1305_SHA256 (0x1303).
-    ChaCha20Poly1305,
-}
-
-impl Suite {
-    /// The suite of a TLS cipher suite code, if QUIC can use it.
-    pub fn from_tls(code: u16) -> Option<Suite> {
-        match code {
-            0x1301 => Some(Suite::Aes128Gcm),
-            0x1302 => Some(Suite::Aes256Gcm),
-            0x1303 => Some(Suite::ChaCha20Poly1305),
-            _ => None,
-        }
-    }
-
-    fn key_len(self) -> usize {
-        match self {
-            Suite::Aes128Gcm => 16,
-            _ => 32,
-        }
-    }
-
-    fn hash_len(self) -> usize {
-        match self {
-            Suite::Aes256Gcm => 48,
-            _ => 32,
-        }
-    }
-
-    /// Suites whose hash fits a secret of `len` bytes (used when the ServerHello was not seen).
-    pub(crate) fn candidates(len: usize) -> &'static [Suite] {
-        match len {
-            32 => &[Suite::Aes128Gcm, Suite::ChaCha20Poly1305],
-            48 => &[Suite::Aes256Gcm],
-            _ => &[],
-        }
-    }
-}
-
-/// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context; `None` if `secret` is too short for
-/// the suite's hash.
-fn expand_label(suite: Suite, secret: &[u8], label: &[u8], len: usize) -> Option<Vec<u8>> {
-    let full_len = 6 + label.len();
-    let mut info = Vec::with_capacity(4 + full_len);
-    info.extend_from_slice(&u16::try_from(len).ok()?.to_be_bytes());
-    info.push(u8::try_from(full_len).ok()?);
-    info.extend_from_slice(b"tls13 ");
-    info.extend_from_slice(label);
-    info.push(0);
+/// HKDF-Expand-Label of `len` bytes (RFC 8446 §7.1, empty context).
+fn expand(hash: PrfHash, secret: &[u8], label: &[u8], len: usize) -> Option<Vec<u8>> {
     let mut out = vec![0u8; len];
-    match suite {
-        Suite::Aes256Gcm => Hkdf::<Sha384>::from_prk(secret)
-            .ok()?
-            .expand(&info, &mut out)
-            .ok()?,
-        _ => Hkdf::<Sha256>::from_prk(secret)
-            .ok()?
-            .expand(&info, &mut out)
-            .ok()?,
-    }
+    hkdf_expand_label(hash, secret, label, &mut out)?;
     Some(out)
 }
 
 /// Client and server Initial secrets for `version` and the client's chosen Destination
 /// Connection ID (RFC 9001 §5.2).
 pub(crate) fn initial_secrets(fl: Flavor, dcid: &[u8]) -> Option<[Vec<u8>; 2]> {
-    let (prk, _) = Hkdf::<Sha256>::extract(Some(fl.salt), dcid);
-    let c = expand_label(Suite::Aes128Gcm, &prk, b"client in", 32)?;
-    let s = expand_label(Suite::Aes128Gcm, &prk, b"server in", 32)?;
+    let prk = hkdf_extract(PrfHash::Sha256, fl.salt, dcid);
+    let c = expand(PrfHash::Sha256, &prk, b"client in", 32)?;
+    let s = expand(PrfHash::Sha256, &prk, b"server in", 32)?;
     Some([c, s])
 }
 
-enum Aead {
-    A128(Box<aes_gcm::Aes128Gcm>),
-    A256(Box<aes_gcm::Aes256Gcm>),
-    ChaCha(Box<chacha20poly1305::ChaCha20Poly1305>),
-}
-
 /// AEAD key and IV of one key phase.
-pub(crate) struct Keys {
-    aead: Aead,
-    iv: [u8; 12],
-}
+struct Keys(TrafficKey);
 
 impl Keys {
     fn derive(suite: Suite, fl: Flavor, secret: &[u8]) -> Option<Keys> {
         let l = fl.labels();
-        let key = expand_label(suite, secret, l.key, suite.key_len())?;
-        let iv: [u8; 12] = expand_label(suite, secret, l.iv, 12)?.try_into().ok()?;
-        let aead = match suite {
-            Suite::Aes128Gcm => {
-                Aead::A128(Box::new(aes_gcm::Aes128Gcm::new_from_slice(&key).ok()?))
-            }
-            Suite::Aes256Gcm => {
-                Aead::A256(Box::new(aes_gcm::Aes256Gcm::new_from_slice(&key).ok()?))
-            }
-            Suite::ChaCha20Poly1305 => Aead::ChaCha(Box::new(
-                chacha20poly1305::ChaCha20Poly1305::new_from_slice(&key).ok()?,
-            )),
-        };
-        Some(Keys { aead, iv })
+        TrafficKey::derive(&suite, secret, l.key, l.iv).map(Keys)
     }
 
     /// Open a payload (ciphertext followed by the 16-byte tag) in place; `header` is the
     /// unprotected header, the associated data. Returns the plaintext length.
-    pub(crate) fn open(&self, pn: u64, header: &[u8], payload: &mut [u8]) -> Option<usize> {
+    fn open(&self, pn: u64, header: &[u8], payload: &mut [u8]) -> Option<usize> {
         let ct_len = payload.len().checked_sub(16)?;
         let (ct, tag) = payload.split_at_mut(ct_len);
-        let mut nonce = self.iv;
-        for (n, b) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
-            *n ^= b;
-        }
-        let ok = match &self.aead {
-            Aead::A128(a) => a
-                .decrypt_in_place_detached(
-                    (&nonce).into(),
-                    header,
-                    ct,
-                    aes_gcm::Tag::from_slice(tag),
-                )
-                .is_ok(),
-            Aead::A256(a) => a
-                .decrypt_in_place_detached(
-                    (&nonce).into(),
-                    header,
-                    ct,
-                    aes_gcm::Tag::from_slice(tag),
-                )
-                .is_ok(),
-            Aead::ChaCha(a) => a
-                .decrypt_in_place_detached(
-                    (&nonce).into(),
-                    header,
-                    ct,
-                    chacha20poly1305::Tag::from_slice(tag),
-                )
-                .is_ok(),
-        };
-        ok.then_some(ct_len)
+        self.0.open(pn, header, ct, tag).then_some(ct_len)
     }
 }
 
@@ -227,11 +112,12 @@ enum Hp {
 
 impl Hp {
     fn derive(suite: Suite, fl: Flavor, secret: &[u8]) -> Option<Hp> {
-        let k = expand_label(suite, secret, fl.labels().hp, suite.key_len())?;
-        Some(match suite {
-            Suite::Aes128Gcm => Hp::A128(Box::new(aes::Aes128::new_from_slice(&k).ok()?)),
-            Suite::Aes256Gcm => Hp::A256(Box::new(aes::Aes256::new_from_slice(&k).ok()?)),
-            Suite::ChaCha20Poly1305 => Hp::ChaCha(k.try_into().ok()?),
+        let k = expand(suite.hash, secret, fl.labels().hp, suite.key_len())?;
+        Some(match suite.bulk {
+            Bulk::AesGcm(16) => Hp::A128(Box::new(aes::Aes128::new_from_slice(&k).ok()?)),
+            Bulk::AesGcm(32) => Hp::A256(Box::new(aes::Aes256::new_from_slice(&k).ok()?)),
+            Bulk::ChaCha20Poly1305 => Hp::ChaCha(k.try_into().ok()?),
+            _ => return None,
         })
     }
 
@@ -291,7 +177,8 @@ pub(crate) struct Unprotected {
 impl DirKeys {
     /// Keys from a traffic secret.
     pub(crate) fn new(suite: Suite, fl: Flavor, secret: &[u8]) -> Option<DirKeys> {
-        if secret.len() != suite.hash_len() {
+        // QUIC uses TLS 1.3 suites only (RFC 9001 §5.3).
+        if !suite.tls13 || secret.len() != suite.hash.output_len() {
             return None;
         }
         Some(DirKeys {
@@ -362,12 +249,8 @@ impl DirKeys {
         // A failed attempt leaves `payload` untouched (AEAD verifies before decrypting), so
         // trying two generations in turn is safe.
         if self.next.is_none() {
-            let s = expand_label(
-                self.suite,
-                &self.secret,
-                self.flavor.labels().ku,
-                self.suite.hash_len(),
-            )?;
+            let h = self.suite.hash;
+            let s = expand(h, &self.secret, self.flavor.labels().ku, h.output_len())?;
             let k = Keys::derive(self.suite, self.flavor, &s)?;
             self.next = Some((k, s));
         }
@@ -405,9 +288,15 @@ pub(crate) fn decode_pn(largest: Option<u64>, truncated: u64, pn_len: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aes_gcm::aead::AeadInPlace;
+    use pc_tlsdec::crypto::suite;
 
     fn h(s: &str) -> Vec<u8> {
         hex::decode(s).unwrap()
+    }
+
+    fn aes128() -> Suite {
+        suite(INITIAL_SUITE).unwrap()
     }
 
     #[test]
@@ -432,12 +321,33 @@ mod tests {
             h("3c199828fd139efd216c155ad844cc81fb82fa8d7446fa7d78be803acdda951b")
         );
         assert_eq!(
-            expand_label(Suite::Aes128Gcm, &c, b"quic key", 16).unwrap(),
+            expand(PrfHash::Sha256, &c, b"quic key", 16).unwrap(),
             h("1f369613dd76d5467730efcbe3b1a22d")
         );
         assert_eq!(
-            expand_label(Suite::Aes128Gcm, &c, b"quic hp", 16).unwrap(),
+            expand(PrfHash::Sha256, &c, b"quic hp", 16).unwrap(),
             h("9f50449e04a0e810283a1e9933adedd2")
+        );
+    }
+
+    /// RFC 9369 §A.1: the v2 salt and labels give the client Initial key, IV and hp key.
+    #[test]
+    fn initial_keys_rfc9369_a1() {
+        let fl = Flavor::of(VERSION_2).unwrap();
+        let [c, _] = initial_secrets(fl, &h("8394c8f03e515708")).unwrap();
+        let l = fl.labels();
+        let sha = PrfHash::Sha256;
+        assert_eq!(
+            expand(sha, &c, l.key, 16).unwrap(),
+            h("8b1a0bc121284290a29e0971b5cd045d")
+        );
+        assert_eq!(
+            expand(sha, &c, l.iv, 12).unwrap(),
+            h("91f73e2351d8fa91660e909f")
+        );
+        assert_eq!(
+            expand(sha, &c, l.hp, 16).unwrap(),
+            h("45b95e15235d6f45a6b19cbcb0294ba9")
         );
     }
 
@@ -446,9 +356,9 @@ mod tests {
     fn chacha20_short_header_rfc9001_a5() {
         let secret = h("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b");
         let fl = Flavor::of(VERSION_1).unwrap();
-        let s = Suite::ChaCha20Poly1305;
+        let s = suite(0x1303).unwrap();
         assert_eq!(
-            expand_label(s, &secret, b"quic ku", 32).unwrap(),
+            expand(s.hash, &secret, b"quic ku", 32).unwrap(),
             h("1223504755036d556342ee9361d253421a826c9ecdf3c7148684b36b714881f9")
         );
         let mut k = DirKeys::new(s, fl, &secret).unwrap();
@@ -473,9 +383,9 @@ mod tests {
     ) -> Vec<u8> {
         let hp_secret = [0x11u8; 32];
         let l = fl.labels();
-        let s = Suite::Aes128Gcm;
-        let key = expand_label(s, secret, l.key, 16).unwrap();
-        let iv = expand_label(s, secret, l.iv, 12).unwrap();
+        let s = aes128();
+        let key = expand(s.hash, secret, l.key, 16).unwrap();
+        let iv = expand(s.hash, secret, l.iv, 12).unwrap();
         let mut pkt = vec![0x40 | (u8::from(phase) << 2) | 0x01];
         pkt.extend_from_slice(dcid);
         let pn_offset = pkt.len();
@@ -521,10 +431,10 @@ mod tests {
         for version in [VERSION_1, VERSION_2] {
             let fl = Flavor::of(version).unwrap();
             let s0 = vec![0x11u8; 32];
-            let s1 = expand_label(Suite::Aes128Gcm, &s0, fl.labels().ku, 32).unwrap();
-            let s2 = expand_label(Suite::Aes128Gcm, &s1, fl.labels().ku, 32).unwrap();
+            let s1 = expand(PrfHash::Sha256, &s0, fl.labels().ku, 32).unwrap();
+            let s2 = expand(PrfHash::Sha256, &s1, fl.labels().ku, 32).unwrap();
             let dcid = [9u8; 8];
-            let mut k = DirKeys::new(Suite::Aes128Gcm, fl, &s0).unwrap();
+            let mut k = DirKeys::new(aes128(), fl, &s0).unwrap();
             let p = b"frame bytes here";
             assert_eq!(
                 open_short(&mut k, seal(fl, &s0, false, 0, &dcid, p), 8, None).unwrap(),
@@ -559,7 +469,7 @@ mod tests {
                 VERSION_1
             })
             .unwrap();
-            let mut k2 = DirKeys::new(Suite::Aes128Gcm, other, &s0).unwrap();
+            let mut k2 = DirKeys::new(aes128(), other, &s0).unwrap();
             assert!(open_short(&mut k2, seal(fl, &s0, false, 0, &dcid, p), 8, None).is_none());
             // Truncated packets at every length.
             let full = seal(fl, &s0, false, 5, &dcid, p);
@@ -572,9 +482,12 @@ mod tests {
     #[test]
     fn secrets_of_the_wrong_length_are_refused() {
         let fl = Flavor::of(VERSION_1).unwrap();
-        assert!(DirKeys::new(Suite::Aes256Gcm, fl, &[0u8; 32]).is_none());
-        assert!(DirKeys::new(Suite::Aes128Gcm, fl, &[0u8; 48]).is_none());
-        assert!(DirKeys::new(Suite::Aes256Gcm, fl, &[0u8; 48]).is_some());
-        assert!(DirKeys::new(Suite::ChaCha20Poly1305, fl, &[]).is_none());
+        let [a128, a256, chacha] = [0x1301, 0x1302, 0x1303].map(|id| suite(id).unwrap());
+        assert!(DirKeys::new(a256, fl, &[0u8; 32]).is_none());
+        assert!(DirKeys::new(a128, fl, &[0u8; 48]).is_none());
+        assert!(DirKeys::new(a256, fl, &[0u8; 48]).is_some());
+        assert!(DirKeys::new(chacha, fl, &[]).is_none());
+        // A TLS 1.2 suite has no QUIC protection.
+        assert!(DirKeys::new(suite(0xc02f).unwrap(), fl, &[0u8; 32]).is_none());
     }
 }

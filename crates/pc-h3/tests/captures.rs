@@ -3,7 +3,7 @@
 mod common;
 
 use common::run;
-use pc_h3::{Outcome, Suite, VERSION_1, VERSION_DRAFT29};
+use pc_h3::{Outcome, VERSION_1, VERSION_DRAFT29};
 
 #[test]
 fn illustrated_quic_ping_pong() {
@@ -16,7 +16,11 @@ fn illustrated_quic_ping_pong() {
     assert_eq!(c.conn.outcome(), Outcome::Decrypted);
     assert_eq!(c.conn.version(), Some(VERSION_1));
     assert_eq!(c.conn.sni(), Some("example.ulfheim.net"));
-    assert_eq!(c.conn.suite(), Some(Suite::Aes128Gcm));
+    assert_eq!(
+        c.conn.suite().map(|s| s.id),
+        Some(0x1301),
+        "TLS_AES_128_GCM_SHA256"
+    );
     assert_eq!(c.conn.alpn(), Some("ping/1.0"));
     let up = c.raw(true);
     let down = c.raw(false);
@@ -203,5 +207,27 @@ fn damaged_real_datagrams() {
                 assert!(out.len() <= 2);
             }
         }
+    }
+}
+
+/// Client Initials of other stacks, without keys: the ClientHello inside (SNI, ALPN) is read
+/// from the Initial packets alone (tshark: SNI msquic.net; the v2 clients connect to an
+/// address and send no server_name).
+#[test]
+fn client_hellos_from_initials() {
+    let conns = run("pcap/suricata/quic-ietf.pcap", None);
+    assert!(conns.iter().any(|c| c.conn.sni() == Some("msquic.net")));
+    for path in [
+        "pcap/suricata/quic-v2.pcap",
+        "pcap/zeek/quicv2-http3-443.pcap",
+    ] {
+        let conns = run(path, None);
+        let c = conns
+            .iter()
+            .find(|c| c.conn.client_random().is_some())
+            .expect(path);
+        assert_eq!(c.conn.version(), Some(pc_h3::VERSION_2), "{path}");
+        assert_eq!(c.conn.sni(), None, "{path}");
+        assert_eq!(c.conn.offered_alpn(), ["h3".to_string()], "{path}");
     }
 }

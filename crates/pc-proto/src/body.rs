@@ -255,8 +255,14 @@ pub(crate) fn find_header_end(b: &[u8]) -> Option<(usize, usize)> {
     if b.starts_with(b"\n") {
         return Some((0, 1));
     }
-    let mut pos = 0;
-    while let Some(i) = memchr::memchr(b'\n', &b[pos..]) {
+    find_blank_line(b, 0)
+}
+
+/// The first empty line in `b` after a line end found at or after `from`: (end of the line
+/// before it, start of what follows). Header blocks of HTTP/1 heads and multipart parts end so.
+pub(crate) fn find_blank_line(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut pos = from;
+    while let Some(i) = memchr::memchr(b'\n', b.get(pos..)?) {
         let nl = pos + i;
         match b.get(nl + 1) {
             Some(b'\n') => return Some((nl, nl + 2)),

@@ -131,12 +131,12 @@ fn read_name(msg: &[u8], r: &mut Reader<'_>) -> Result<String, ProtoError> {
                 }
                 wire_len += len + 1;
                 if wire_len > MAX_NAME_WIRE {
-                    return Err(ProtoError::TooLarge {
+                    return Err(ProtoError::too_large(
                         at,
-                        what: "DNS name",
-                        len: wire_len as u64,
-                        max: MAX_NAME_WIRE as u64,
-                    });
+                        "DNS name",
+                        wire_len,
+                        MAX_NAME_WIRE,
+                    ));
                 }
                 let label = msg
                     .get(pos + 1..pos + 1 + len)
@@ -164,12 +164,12 @@ fn read_name(msg: &[u8], r: &mut Reader<'_>) -> Result<String, ProtoError> {
                 }
                 jumps += 1;
                 if jumps > MAX_POINTERS {
-                    return Err(ProtoError::TooLarge {
+                    return Err(ProtoError::too_large(
                         at,
-                        what: "DNS compression pointers",
-                        len: jumps as u64,
-                        max: MAX_POINTERS as u64,
-                    });
+                        "DNS compression pointers",
+                        jumps,
+                        MAX_POINTERS,
+                    ));
                 }
                 if !jumped {
                     r.bytes(pos + 2 - r.pos(), "DNS name")?;
@@ -255,20 +255,20 @@ pub fn parse(msg: &[u8]) -> Result<Message, ProtoError> {
     let _ns = r.u16("DNS header")?;
     let _ar = r.u16("DNS header")?;
     if qd > MAX_QUESTIONS {
-        return Err(ProtoError::TooLarge {
-            at: 4,
-            what: "DNS question count",
-            len: qd as u64,
-            max: MAX_QUESTIONS as u64,
-        });
+        return Err(ProtoError::too_large(
+            4,
+            "DNS question count",
+            qd,
+            MAX_QUESTIONS,
+        ));
     }
     if an > MAX_ANSWERS {
-        return Err(ProtoError::TooLarge {
-            at: 6,
-            what: "DNS answer count",
-            len: an as u64,
-            max: MAX_ANSWERS as u64,
-        });
+        return Err(ProtoError::too_large(
+            6,
+            "DNS answer count",
+            an,
+            MAX_ANSWERS,
+        ));
     }
     let mut m = Message {
         id,

@@ -1,5 +1,6 @@
 //! Application-protocol analyzers over byte streams and datagrams: DNS, the TLS record and
-//! handshake layer, HTTP/1.x with body decoding, and QUIC Initial packets.
+//! handshake layer, HTTP/1.x with body decoding, QUIC version facts (decryption is pc-h3's) and
+//! Google QUIC hellos.
 //!
 //! The analyzers know nothing of packets or files: the caller feeds in-order stream bytes per
 //! direction of a TCP connection, or UDP payloads. Every buffer is capped and every
@@ -47,9 +48,22 @@ pub enum ProtoError {
     Abandoned { at: u64, what: &'static str },
 }
 
-/// A bounds-checked big-endian reader over a byte slice, tracking the offset for errors.
+impl ProtoError {
+    /// A [`ProtoError::TooLarge`] from in-memory sizes.
+    pub(crate) fn too_large(at: u64, what: &'static str, len: usize, max: usize) -> Self {
+        ProtoError::TooLarge {
+            at,
+            what,
+            len: len as u64,
+            max: max as u64,
+        }
+    }
+}
+
+/// A bounds-checked big-endian reader over a byte slice, tracking the offset for errors: the
+/// one byte reader of the protocol parsers (pc-tlsdec reads handshake messages with it too).
 #[derive(Clone, Copy)]
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     /// Offset of `buf[0]` in the caller's coordinates, for error positions.
@@ -57,32 +71,32 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
+    pub fn new(buf: &'a [u8]) -> Self {
         Reader {
             buf,
             pos: 0,
             base: 0,
         }
     }
-    pub(crate) fn with_base(buf: &'a [u8], base: u64) -> Self {
+    pub fn with_base(buf: &'a [u8], base: u64) -> Self {
         Reader { buf, pos: 0, base }
     }
-    pub(crate) fn at(&self) -> u64 {
+    pub fn at(&self) -> u64 {
         self.base.saturating_add(self.pos as u64)
     }
-    pub(crate) fn pos(&self) -> usize {
+    pub fn pos(&self) -> usize {
         self.pos
     }
-    pub(crate) fn remaining(&self) -> usize {
+    pub fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
-    pub(crate) fn rest(&self) -> &'a [u8] {
+    pub fn rest(&self) -> &'a [u8] {
         self.buf.get(self.pos..).unwrap_or(&[])
     }
-    pub(crate) fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], ProtoError> {
+    pub fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], ProtoError> {
         let end = self.pos.checked_add(n).ok_or(ProtoError::Truncated {
             at: self.at(),
             what,
@@ -94,23 +108,23 @@ impl<'a> Reader<'a> {
         self.pos = end;
         Ok(s)
     }
-    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, ProtoError> {
+    pub fn u8(&mut self, what: &'static str) -> Result<u8, ProtoError> {
         Ok(self.bytes(1, what)?[0])
     }
-    pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, ProtoError> {
+    pub fn u16(&mut self, what: &'static str) -> Result<u16, ProtoError> {
         let b = self.bytes(2, what)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
-    pub(crate) fn u24(&mut self, what: &'static str) -> Result<u32, ProtoError> {
+    pub fn u24(&mut self, what: &'static str) -> Result<u32, ProtoError> {
         let b = self.bytes(3, what)?;
         Ok(u32::from_be_bytes([0, b[0], b[1], b[2]]))
     }
-    pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, ProtoError> {
+    pub fn u32(&mut self, what: &'static str) -> Result<u32, ProtoError> {
         let b = self.bytes(4, what)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
     /// A sub-reader over the next `n` bytes (a length-prefixed vector).
-    pub(crate) fn sub(&mut self, n: usize, what: &'static str) -> Result<Reader<'a>, ProtoError> {
+    pub fn sub(&mut self, n: usize, what: &'static str) -> Result<Reader<'a>, ProtoError> {
         let base = self.at();
         let b = self.bytes(n, what)?;
         Ok(Reader::with_base(b, base))

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
-use pc_tlsdec::crypto::{PrfHash, prf};
+use pc_tlsdec::crypto::{PrfHash, key_expansion};
 use pc_tlsdec::keylog::KeyLog;
 use pc_tlsdec::{Outcome, Session};
 
@@ -32,14 +32,7 @@ fn hello(ty: u8, random: [u8; 32], suite: Option<u16>) -> Vec<u8> {
 fn records(suite: u16, master: &[u8; 48], cr: &[u8; 32], sr: &[u8; 32]) -> Vec<Vec<u8>> {
     let (key_len, iv_len) = if suite == 0xc02f { (16, 4) } else { (32, 12) };
     let mut kb = vec![0u8; 2 * (key_len + iv_len)];
-    prf(
-        true,
-        PrfHash::Sha256,
-        master,
-        b"key expansion",
-        &[sr, cr],
-        &mut kb,
-    );
+    key_expansion(true, PrfHash::Sha256, master, cr, sr, &mut kb);
     let key = &kb[..key_len];
     let iv = &kb[2 * key_len..2 * key_len + iv_len];
     let pt = vec![0x61u8; RECORD];

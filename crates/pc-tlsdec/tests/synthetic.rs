@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use cbc::cipher::{BlockEncryptMut, KeyIvInit, block_padding::NoPadding};
 use hmac::Mac;
-use pc_tlsdec::crypto::{PrfHash, hkdf_expand_label, prf};
+use pc_tlsdec::crypto::{PrfHash, hkdf_expand_label, key_expansion, prf};
 use pc_tlsdec::keylog::{KeyLog, Limits as KeyLogLimits};
 use pc_tlsdec::{Outcome, Plain, ResumptionCache, Session};
 
@@ -152,14 +152,7 @@ fn writers12(
         (32, 16, 16)
     };
     let mut kb = vec![0u8; 2 * (mac + key + iv)];
-    prf(
-        true,
-        PrfHash::Sha256,
-        master,
-        b"key expansion",
-        &[sr, cr],
-        &mut kb,
-    );
+    key_expansion(true, PrfHash::Sha256, master, cr, sr, &mut kb);
     let part = |i: usize| {
         let (cm, rest) = kb.split_at(mac);
         let (sm, rest) = rest.split_at(mac);
@@ -198,19 +191,28 @@ struct Conn12 {
     records: Vec<(bool, u8, Vec<u8>)>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn conn12(
-    suite: u16,
-    master: &[u8; 48],
-    cr: [u8; 32],
-    sr: [u8; 32],
-    ch_sid: &[u8],
-    sh_sid: &[u8],
-    ch_ext: &[(u16, Vec<u8>)],
-    sh_ext: &[(u16, Vec<u8>)],
-    ticket_out: Option<&[u8]>,
+/// What varies between the TLS 1.2 connections of these tests, besides suite, secret and
+/// randoms.
+#[derive(Default)]
+struct Spec12<'a> {
+    ch_sid: &'a [u8],
+    sh_sid: &'a [u8],
+    ch_ext: &'a [(u16, Vec<u8>)],
+    sh_ext: &'a [(u16, Vec<u8>)],
+    /// A NewSessionTicket the server sends.
+    ticket_out: Option<&'a [u8]>,
     etm: bool,
-) -> Conn12 {
+}
+
+fn conn12(suite: u16, master: &[u8; 48], cr: [u8; 32], sr: [u8; 32], spec: Spec12<'_>) -> Conn12 {
+    let Spec12 {
+        ch_sid,
+        sh_sid,
+        ch_ext,
+        sh_ext,
+        ticket_out,
+        etm,
+    } = spec;
     let mut w = writers12(suite, master, &cr, &sr, etm);
     let mut r = vec![(true, 22, client_hello(cr, ch_sid, ch_ext))];
     r.push((false, 22, server_hello(sr, sh_sid, suite, sh_ext)));
@@ -272,12 +274,13 @@ fn tls12_gcm_and_cbc_sha256_with_and_without_encrypt_then_mac() {
             &MASTER,
             cr,
             [2; 32],
-            &[],
-            &[9; 32],
-            &ext,
-            &ext,
-            None,
-            etm,
+            Spec12 {
+                sh_sid: &[9; 32],
+                ch_ext: &ext,
+                sh_ext: &ext,
+                etm,
+                ..Spec12::default()
+            },
         );
         let mut s = Session::new(keylog_for(&cr));
         let out = feed(&mut s, &c.records);
@@ -305,12 +308,13 @@ fn tls12_resumption_by_session_id_and_ticket() {
         &MASTER,
         cr_a,
         [0xa2; 32],
-        &[],
-        &sid,
-        &[(35, vec![])],
-        &[(35, vec![])],
-        Some(&ticket),
-        false,
+        Spec12 {
+            sh_sid: &sid,
+            ch_ext: &[(35, vec![])],
+            sh_ext: &[(35, vec![])],
+            ticket_out: Some(&ticket),
+            ..Spec12::default()
+        },
     );
     let mut s = Session::new_with(keys.clone(), cache.clone());
     feed(&mut s, &a.records);
@@ -323,12 +327,11 @@ fn tls12_resumption_by_session_id_and_ticket() {
         &MASTER,
         [0xb1; 32],
         [0xb2; 32],
-        &sid,
-        &sid,
-        &[],
-        &[],
-        None,
-        false,
+        Spec12 {
+            ch_sid: &sid,
+            sh_sid: &sid,
+            ..Spec12::default()
+        },
     );
     let mut s = Session::new_with(keys.clone(), cache.clone());
     let out = feed(&mut s, &b.records);
@@ -346,12 +349,12 @@ fn tls12_resumption_by_session_id_and_ticket() {
         &MASTER,
         [0xc1; 32],
         [0xc2; 32],
-        &fresh,
-        &fresh,
-        &[(35, ticket.clone())],
-        &[],
-        None,
-        false,
+        Spec12 {
+            ch_sid: &fresh,
+            sh_sid: &fresh,
+            ch_ext: &[(35, ticket.clone())],
+            ..Spec12::default()
+        },
     );
     let mut s = Session::new_with(keys.clone(), cache.clone());
     let out = feed(&mut s, &c.records);
@@ -363,12 +366,12 @@ fn tls12_resumption_by_session_id_and_ticket() {
         &MASTER,
         [0xd1; 32],
         [0xd2; 32],
-        &[3; 32],
-        &[3; 32],
-        &[(35, b"other".to_vec())],
-        &[],
-        None,
-        false,
+        Spec12 {
+            ch_sid: &[3; 32],
+            sh_sid: &[3; 32],
+            ch_ext: &[(35, b"other".to_vec())],
+            ..Spec12::default()
+        },
     );
     let mut s = Session::new_with(keys, cache);
     feed(&mut s, &d.records);
@@ -393,18 +396,7 @@ fn resumption_cache_is_bounded() {
 #[test]
 fn gap_then_resync_on_sequence_number() {
     let cr = [1; 32];
-    let c = conn12(
-        0xc02f,
-        &MASTER,
-        cr,
-        [2; 32],
-        &[],
-        &[],
-        &[],
-        &[],
-        None,
-        false,
-    );
+    let c = conn12(0xc02f, &MASTER, cr, [2; 32], Spec12::default());
     let mut s = Session::new(keylog_for(&cr));
     let mut out = Vec::new();
     // Drop the first client application record (lost in a gap).
@@ -422,18 +414,7 @@ fn gap_then_resync_on_sequence_number() {
 #[test]
 fn corrupt_record_is_reported_and_later_records_still_decrypt() {
     let cr = [1; 32];
-    let mut c = conn12(
-        0xc02f,
-        &MASTER,
-        cr,
-        [2; 32],
-        &[],
-        &[],
-        &[],
-        &[],
-        None,
-        false,
-    );
+    let mut c = conn12(0xc02f, &MASTER, cr, [2; 32], Spec12::default());
     // Record 6 is the client's first application data record.
     let last = c.records[6].2.len() - 1;
     c.records[6].2[last] ^= 1;
@@ -448,18 +429,7 @@ fn corrupt_record_is_reported_and_later_records_still_decrypt() {
 #[test]
 fn truncated_records_and_hellos_do_not_panic() {
     let cr = [1; 32];
-    let c = conn12(
-        0x003c,
-        &MASTER,
-        cr,
-        [2; 32],
-        &[],
-        &[],
-        &[],
-        &[],
-        None,
-        false,
-    );
+    let c = conn12(0x003c, &MASTER, cr, [2; 32], Spec12::default());
     for (i, (to_server, ty, p)) in c.records.iter().enumerate() {
         for cut in 0..p.len() {
             let mut s = Session::new(keylog_for(&cr));
@@ -600,18 +570,7 @@ fn tls13_hello_retry_alpn_and_key_update() {
 #[test]
 fn fragments_are_reassembled() {
     let cr = [1; 32];
-    let c = conn12(
-        0xc02f,
-        &MASTER,
-        cr,
-        [2; 32],
-        &[],
-        &[],
-        &[],
-        &[],
-        None,
-        false,
-    );
+    let c = conn12(0xc02f, &MASTER, cr, [2; 32], Spec12::default());
     let mut stream = Vec::new();
     // Each direction as a byte stream, pushed 3 bytes at a time through RecordStream.
     let mut s = Session::new(keylog_for(&cr));
@@ -641,18 +600,7 @@ fn fragments_are_reassembled() {
 #[test]
 fn garbage_records_do_not_panic() {
     let cr = [1; 32];
-    let c = conn12(
-        0xc02f,
-        &MASTER,
-        cr,
-        [2; 32],
-        &[],
-        &[],
-        &[],
-        &[],
-        None,
-        false,
-    );
+    let c = conn12(0xc02f, &MASTER, cr, [2; 32], Spec12::default());
     let mut x: u32 = 12345;
     let mut rnd = move || {
         x ^= x << 13;
@@ -781,18 +729,7 @@ fn fuzz_entry_point_smoke() {
         x
     };
     // Random inputs, and a real handshake for the fuzz key log's client random.
-    let c = conn12(
-        0xc02f,
-        &[0x01; 48],
-        [0; 32],
-        [2; 32],
-        &[],
-        &[],
-        &[],
-        &[],
-        None,
-        false,
-    );
+    let c = conn12(0xc02f, &[0x01; 48], [0; 32], [2; 32], Spec12::default());
     let mut framed = Vec::new();
     for (to_server, ty, p) in &c.records {
         framed.push(if *to_server { 0x80 } else { 0 } | (ty - 20));

@@ -1,6 +1,9 @@
 //! Captures → UDP flows → pc-h3 connections, with a tiny NSS key log parser.
 #![allow(dead_code)]
 
+#[path = "../../../pc-h2/tests/support/capture.rs"]
+mod support;
+
 use pc_h3::{Connection, Event, H3Message, QuicSecrets, SecretSource};
 use pc_net::{Direction, FlowId, FlowKey, FlowSink, FlowStats, PacketMeta};
 use std::collections::BTreeMap;
@@ -117,36 +120,16 @@ impl Conn {
 
 /// The UDP datagrams of a capture, in order: (flow, to_server, payload).
 pub fn datagrams(capture: &str) -> Vec<(FlowId, bool, Vec<u8>)> {
-    let mut r = pc_capture::CaptureReader::open(Path::new(&data(capture))).expect("open capture");
-    let mut dec = pc_net::Decoder::new(pc_net::Limits::default());
     let mut sink = Sink::default();
-    while let Some(p) = r.next_packet().expect("read capture") {
-        let meta = PacketMeta {
-            frame: p.frame,
-            ts: p.ts,
-            app: None,
-        };
-        let _ = dec.push(p.linktype, p.data, &meta, &mut sink);
-    }
-    dec.finish(&mut sink);
+    support::decode_capture(Path::new(&data(capture)), &mut sink);
     sink.datagrams
 }
 
 /// Decode every UDP flow of a capture. Secrets come from the capture's Decryption Secrets
 /// Blocks plus `keylog` (a file path relative to tests/data) if given.
 pub fn run(capture: &str, keylog: Option<&str>) -> Vec<Conn> {
-    let mut r = pc_capture::CaptureReader::open(Path::new(&data(capture))).expect("open capture");
-    let mut dec = pc_net::Decoder::new(pc_net::Limits::default());
     let mut sink = Sink::default();
-    while let Some(p) = r.next_packet().expect("read capture") {
-        let meta = PacketMeta {
-            frame: p.frame,
-            ts: p.ts,
-            app: None,
-        };
-        let _ = dec.push(p.linktype, p.data, &meta, &mut sink);
-    }
-    dec.finish(&mut sink);
+    let r = support::decode_capture(Path::new(&data(capture)), &mut sink);
     let mut text = Vec::new();
     for s in r.secrets() {
         text.extend_from_slice(&s.data);

@@ -1,6 +1,9 @@
 //! Captures → TCP streams → TLS records → Session, exactly as the traffic engine wires it.
 #![allow(dead_code)]
 
+#[path = "../../../pc-h2/tests/support/capture.rs"]
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -129,23 +132,13 @@ pub fn dsb_keys(path: &str) -> Vec<u8> {
 
 /// Decrypt every TCP connection of a capture with `keys`; connections in order of their end.
 pub fn run(path: &str, keys: KeyLog) -> Vec<Conn> {
-    let mut r = pc_capture::CaptureReader::open(Path::new(path)).expect("open capture");
-    let mut dec = pc_net::Decoder::new(pc_net::Limits::default());
     let mut sink = Sink {
         keys: Arc::new(keys),
         cache: ResumptionCache::shared(),
         flows: BTreeMap::new(),
         done: Vec::new(),
     };
-    while let Some(p) = r.next_packet().expect("read") {
-        let meta = PacketMeta {
-            frame: p.frame,
-            ts: p.ts,
-            app: None,
-        };
-        let _ = dec.push(p.linktype, p.data, &meta, &mut sink);
-    }
-    dec.finish(&mut sink);
+    support::decode_capture(Path::new(path), &mut sink);
     sink.done.sort_by_key(|c| c.id);
     sink.done
 }

@@ -1,80 +1,26 @@
-//! The TLS record layer and the cleartext handshake: ClientHello (SNI, ALPN, versions, …) and
-//! ServerHello. Encrypted records are counted and skipped without copying.
-//!
-//! The record layer hands every record's header and payload fragments to an optional visitor
-//! ([`RecordStream::push_with`]) so that decryption can be layered on later.
+//! The TLS record layer of one direction: records split, cleartext handshake messages
+//! reassembled across records and parsed (`hello.rs`), encrypted records counted and skipped
+//! without copying. Every record's header and payload fragments go to an optional visitor
+//! ([`RecordStream::push_with`]) so that decryption (pc-tlsdec) is layered on top.
 
-use crate::{ProtoError, Reader};
+mod codes;
+mod hello;
+
+pub use codes::{
+    HRR_RANDOM, content_type, extension, handshake_type, is_grease, version, version_name,
+};
+pub use hello::{
+    ClientHello, EncryptedExtensions, MAX_LIST, ServerHello, parse_client_hello,
+    parse_client_hello_lenient, parse_encrypted_extensions, parse_server_hello,
+    parse_server_hello_lenient,
+};
+
+use crate::ProtoError;
 
 /// Largest record payload accepted: 2^14 plus the TLS 1.2 ciphertext expansion allowance.
 pub const MAX_RECORD_LEN: usize = 16_384 + 2_048;
 /// Largest handshake message reassembled; longer ones (huge certificate chains) are skipped.
 pub const MAX_HANDSHAKE_LEN: usize = 64 * 1024;
-/// Items kept per ClientHello list (cipher suites, ALPN, extensions, …).
-pub const MAX_LIST: usize = 512;
-
-/// Record content types.
-pub mod content_type {
-    /// change_cipher_spec
-    pub const CHANGE_CIPHER_SPEC: u8 = 20;
-    /// alert
-    pub const ALERT: u8 = 21;
-    /// handshake
-    pub const HANDSHAKE: u8 = 22;
-    /// application_data
-    pub const APPLICATION_DATA: u8 = 23;
-    /// heartbeat
-    pub const HEARTBEAT: u8 = 24;
-}
-
-/// A parsed ClientHello.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ClientHello {
-    /// server_name (host_name entry).
-    pub sni: Option<String>,
-    /// ALPN protocol names, in the client's order.
-    pub alpn: Vec<String>,
-    /// Offered versions: the supported_versions extension (GREASE removed), else the legacy
-    /// version.
-    pub versions: Vec<u16>,
-    /// legacy_version field.
-    pub legacy_version: u16,
-    /// Client random.
-    pub random: [u8; 32],
-    /// legacy_session_id.
-    pub session_id: Vec<u8>,
-    /// Cipher suites as sent (GREASE included, for fingerprints).
-    pub cipher_suites: Vec<u16>,
-    /// An encrypted_client_hello extension (0xfe0d) is present (real or GREASE).
-    pub has_ech: bool,
-    /// Extension types in order.
-    pub extensions: Vec<u16>,
-    /// supported_groups.
-    pub supported_groups: Vec<u16>,
-    /// ec_point_formats.
-    pub ec_point_formats: Vec<u8>,
-    /// signature_algorithms.
-    pub signature_algorithms: Vec<u16>,
-}
-
-/// A parsed ServerHello (or HelloRetryRequest).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerHello {
-    /// Selected version: supported_versions extension if present, else the legacy version.
-    pub version: u16,
-    /// Selected cipher suite.
-    pub cipher_suite: u16,
-    /// Server random.
-    pub random: [u8; 32],
-    /// legacy_session_id_echo.
-    pub session_id: Vec<u8>,
-    /// This is a TLS 1.3 HelloRetryRequest (the special random value).
-    pub hello_retry: bool,
-    /// ALPN protocol selected, if visible (TLS 1.2; TLS 1.3 encrypts it).
-    pub alpn: Option<String>,
-    /// Extension types in order.
-    pub extensions: Vec<u16>,
-}
 
 /// What the record stream saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,210 +42,9 @@ pub enum Event {
     Other,
 }
 
-/// SHA-256 of "HelloRetryRequest", the ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3).
-const HRR_RANDOM: [u8; 32] = [
-    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
-    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
-];
-
-/// GREASE values (RFC 8701) look like 0x?A?A.
-pub fn is_grease(v: u16) -> bool {
-    v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
-}
-
-/// Name of a protocol version ("TLSv1.3", …; "unknown" otherwise).
-pub fn version_name(v: u16) -> &'static str {
-    match v {
-        0x0002 => "SSLv2",
-        0x0300 => "SSLv3",
-        0x0301 => "TLSv1.0",
-        0x0302 => "TLSv1.1",
-        0x0303 => "TLSv1.2",
-        0x0304 => "TLSv1.3",
-        0x7f00..=0x7fff => "TLSv1.3-draft",
-        0xfeff => "DTLSv1.0",
-        0xfefd => "DTLSv1.2",
-        0xfefc => "DTLSv1.3",
-        _ => "unknown",
-    }
-}
-
-fn u16_list(r: &mut Reader<'_>, len: usize, what: &'static str) -> Result<Vec<u16>, ProtoError> {
-    let mut l = r.sub(len, what)?;
-    let mut v = Vec::with_capacity((len / 2).min(MAX_LIST));
-    while l.remaining() >= 2 {
-        let x = l.u16(what)?;
-        if v.len() < MAX_LIST {
-            v.push(x);
-        }
-    }
-    Ok(v)
-}
-
-fn read_random(r: &mut Reader<'_>) -> Result<[u8; 32], ProtoError> {
-    let b = r.bytes(32, "hello random")?;
-    let mut a = [0u8; 32];
-    a.copy_from_slice(b);
-    Ok(a)
-}
-
-/// Split a handshake message into its type and body, checking the length.
-fn handshake_body<'a>(
-    msg: &'a [u8],
-    want: u8,
-    what: &'static str,
-) -> Result<Reader<'a>, ProtoError> {
-    let mut r = Reader::new(msg);
-    let t = r.u8(what)?;
-    if t != want {
-        return Err(ProtoError::Malformed { at: 0, what });
-    }
-    let len = r.u24(what)? as usize;
-    r.sub(len, what)
-}
-
-/// Parse a ClientHello handshake message (type 1, u24 length, body), as carried in TLS
-/// handshake records or QUIC CRYPTO frames.
-pub fn parse_client_hello(handshake_msg: &[u8]) -> Result<ClientHello, ProtoError> {
-    let mut r = handshake_body(handshake_msg, 1, "ClientHello")?;
-    let legacy_version = r.u16("ClientHello version")?;
-    let random = read_random(&mut r)?;
-    let sid_len = r.u8("session id length")? as usize;
-    if sid_len > 32 {
-        return Err(ProtoError::Malformed {
-            at: r.at(),
-            what: "session id longer than 32",
-        });
-    }
-    let session_id = r.bytes(sid_len, "session id")?.to_vec();
-    let cs_len = r.u16("cipher suites length")? as usize;
-    let cipher_suites = u16_list(&mut r, cs_len, "cipher suites")?;
-    let comp_len = r.u8("compression methods length")? as usize;
-    r.bytes(comp_len, "compression methods")?;
-    let mut ch = ClientHello {
-        sni: None,
-        alpn: Vec::new(),
-        versions: Vec::new(),
-        legacy_version,
-        random,
-        session_id,
-        cipher_suites,
-        has_ech: false,
-        extensions: Vec::new(),
-        supported_groups: Vec::new(),
-        ec_point_formats: Vec::new(),
-        signature_algorithms: Vec::new(),
-    };
-    // SSL 3.0-era hellos may end here, without extensions.
-    if !r.is_empty() {
-        let ext_len = r.u16("extensions length")? as usize;
-        let mut exts = r.sub(ext_len, "extensions")?;
-        while !exts.is_empty() {
-            let et = exts.u16("extension type")?;
-            let el = exts.u16("extension length")? as usize;
-            let mut e = exts.sub(el, "extension data")?;
-            if ch.extensions.len() < MAX_LIST {
-                ch.extensions.push(et);
-            }
-            match et {
-                0 => {
-                    let ll = e.u16("server_name list length")? as usize;
-                    let mut l = e.sub(ll, "server_name list")?;
-                    while !l.is_empty() {
-                        let nt = l.u8("server_name type")?;
-                        let nl = l.u16("server_name length")? as usize;
-                        let name = l.bytes(nl, "server_name")?;
-                        if nt == 0 && ch.sni.is_none() {
-                            ch.sni = Some(String::from_utf8_lossy(name).into_owned());
-                        }
-                    }
-                }
-                10 => {
-                    let ll = e.u16("supported_groups length")? as usize;
-                    ch.supported_groups = u16_list(&mut e, ll, "supported_groups")?;
-                }
-                11 => {
-                    let ll = e.u8("ec_point_formats length")? as usize;
-                    ch.ec_point_formats = e.bytes(ll, "ec_point_formats")?.to_vec();
-                }
-                13 => {
-                    let ll = e.u16("signature_algorithms length")? as usize;
-                    ch.signature_algorithms = u16_list(&mut e, ll, "signature_algorithms")?;
-                }
-                16 => {
-                    let ll = e.u16("ALPN list length")? as usize;
-                    let mut l = e.sub(ll, "ALPN list")?;
-                    while !l.is_empty() {
-                        let pl = l.u8("ALPN name length")? as usize;
-                        let p = l.bytes(pl, "ALPN name")?;
-                        if ch.alpn.len() < MAX_LIST {
-                            ch.alpn.push(String::from_utf8_lossy(p).into_owned());
-                        }
-                    }
-                }
-                43 => {
-                    let ll = e.u8("supported_versions length")? as usize;
-                    let v = u16_list(&mut e, ll, "supported_versions")?;
-                    ch.versions = v.into_iter().filter(|v| !is_grease(*v)).collect();
-                }
-                0xfe0d => ch.has_ech = true,
-                _ => {}
-            }
-        }
-    }
-    if !ch.extensions.contains(&43) {
-        ch.versions = vec![legacy_version];
-    }
-    Ok(ch)
-}
-
-/// Parse a ServerHello handshake message (type 2, u24 length, body).
-pub fn parse_server_hello(handshake_msg: &[u8]) -> Result<ServerHello, ProtoError> {
-    let mut r = handshake_body(handshake_msg, 2, "ServerHello")?;
-    let legacy = r.u16("ServerHello version")?;
-    let random = read_random(&mut r)?;
-    let sid_len = r.u8("session id length")? as usize;
-    if sid_len > 32 {
-        return Err(ProtoError::Malformed {
-            at: r.at(),
-            what: "session id longer than 32",
-        });
-    }
-    let session_id = r.bytes(sid_len, "session id")?.to_vec();
-    let cipher_suite = r.u16("cipher suite")?;
-    let _compression = r.u8("compression method")?;
-    let mut sh = ServerHello {
-        version: legacy,
-        cipher_suite,
-        random,
-        session_id,
-        hello_retry: random == HRR_RANDOM,
-        alpn: None,
-        extensions: Vec::new(),
-    };
-    if !r.is_empty() {
-        let ext_len = r.u16("extensions length")? as usize;
-        let mut exts = r.sub(ext_len, "extensions")?;
-        while !exts.is_empty() {
-            let et = exts.u16("extension type")?;
-            let el = exts.u16("extension length")? as usize;
-            let mut e = exts.sub(el, "extension data")?;
-            if sh.extensions.len() < MAX_LIST {
-                sh.extensions.push(et);
-            }
-            match et {
-                43 => sh.version = e.u16("supported_versions")?,
-                16 => {
-                    let _ll = e.u16("ALPN list length")?;
-                    let pl = e.u8("ALPN name length")? as usize;
-                    sh.alpn = Some(String::from_utf8_lossy(e.bytes(pl, "ALPN name")?).into_owned());
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok(sh)
-}
+/// The content types a record header may carry.
+const KNOWN_CONTENT_TYPES: std::ops::RangeInclusive<u8> =
+    content_type::CHANGE_CIPHER_SPEC..=content_type::HEARTBEAT;
 
 /// A record header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,7 +63,7 @@ pub fn parse_record_header(h: &[u8], at: u64) -> Option<Result<RecordHeader, Pro
     let content_type = h[0];
     let version = u16::from_be_bytes([h[1], h[2]]);
     let len = u16::from_be_bytes([h[3], h[4]]);
-    if !(20..=24).contains(&content_type) {
+    if !KNOWN_CONTENT_TYPES.contains(&content_type) {
         return Some(Err(ProtoError::Malformed {
             at,
             what: "TLS record content type",
@@ -555,7 +300,10 @@ impl RecordStream {
         // fits the record exactly.
         let cleartext = self.hs.is_empty()
             && rec.len() >= 4
-            && matches!(rec[0], 1 | 2)
+            && matches!(
+                rec[0],
+                handshake_type::CLIENT_HELLO | handshake_type::SERVER_HELLO
+            )
             && u32::from_be_bytes([0, rec[1], rec[2], rec[3]]) as usize + 4 <= rec.len();
         if cleartext {
             self.handshake_bytes(&rec, out);
@@ -634,17 +382,17 @@ impl RecordStream {
 
 /// Could `p` (shorter than a header) be the start of a record header?
 fn plausible_header_prefix(p: &[u8]) -> bool {
-    p.first().is_some_and(|t| (20..=24).contains(t))
+    p.first().is_some_and(|t| KNOWN_CONTENT_TYPES.contains(t))
         && p.get(1).is_none_or(|v| *v == 3)
         && p.get(2).is_none_or(|v| *v <= 4)
 }
 
 fn handshake_event(msg: &[u8]) -> Event {
     match msg.first() {
-        Some(1) => parse_client_hello(msg)
+        Some(&handshake_type::CLIENT_HELLO) => parse_client_hello(msg)
             .map(Event::ClientHello)
             .unwrap_or(Event::Other),
-        Some(2) => parse_server_hello(msg)
+        Some(&handshake_type::SERVER_HELLO) => parse_server_hello(msg)
             .map(Event::ServerHello)
             .unwrap_or(Event::Other),
         _ => Event::Other,

@@ -2,9 +2,15 @@
 //! connections, pipelining, Content-Length / chunked / read-until-close bodies, and body
 //! decoding (de-chunking, then content and transfer codings, bounded).
 
+mod chunked;
+mod head;
+
+pub use head::{Head, StartLine};
+
 use crate::ProtoError;
-use crate::body::{self, Decoded};
+use crate::body::{self, Decoded, find_blank_line};
 use crate::sniff::starts_with_method;
+use head::{content_length, parse_head};
 use std::collections::VecDeque;
 
 /// Bounds of one parser. Every buffer and decode is capped by one of these.
@@ -44,29 +50,6 @@ impl Default for Limits {
             max_errors: 16,
         }
     }
-}
-
-/// The first line of a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StartLine {
-    /// A request line.
-    Request {
-        /// Method token, as sent.
-        method: String,
-        /// Request target (origin form, absolute form, authority form or "*").
-        target: String,
-        /// "HTTP/1.1", …
-        version: String,
-    },
-    /// A status line.
-    Response {
-        /// Status code.
-        status: u16,
-        /// Reason phrase.
-        reason: String,
-        /// "HTTP/1.1", …
-        version: String,
-    },
 }
 
 /// One HTTP message with its decoded body.
@@ -136,40 +119,6 @@ enum State {
     Tunnel,
     /// Abandoned after too many errors.
     Dead,
-}
-
-/// A message head: its start line and header fields, as the body begins.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Head {
-    /// Request or status line.
-    pub start: StartLine,
-    /// Header fields in order, values trimmed, as bytes.
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// Content-Encoding codings in the order applied by the sender.
-    pub content_encoding: Vec<String>,
-    /// Transfer codings other than chunked, in the order applied.
-    pub transfer_codings: Vec<String>,
-    /// Stream offset of the message's first byte.
-    pub offset: u64,
-}
-
-impl Head {
-    /// The first value of a header field, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
-    }
-
-    /// Every coding of the body in the order the sender applied them: content codings, then
-    /// transfer codings (chunked excluded, it is undone by the parser).
-    pub fn codings(&self) -> impl Iterator<Item = &str> {
-        self.content_encoding
-            .iter()
-            .chain(&self.transfer_codings)
-            .map(String::as_str)
-    }
 }
 
 /// How a message ended.
@@ -642,7 +591,7 @@ impl Parser {
             // A terminator straddling the buffered bytes and `data` (at most 2 bytes each side).
             let n = data.len().min(2);
             self.buf.extend_from_slice(&data[..n]);
-            if let Some((he, bs)) = find_head_end(&self.buf, prev.saturating_sub(2))
+            if let Some((he, bs)) = find_blank_line(&self.buf, prev.saturating_sub(2))
                 && bs > prev
             {
                 // The head is the buffered bytes (plus at most one from `data`) before `he`.
@@ -653,7 +602,7 @@ impl Parser {
             }
         }
         if found.is_none()
-            && let Some((he, bs)) = find_head_end(data, 0)
+            && let Some((he, bs)) = find_blank_line(data, 0)
         {
             found = Some((he, bs, false));
         }
@@ -671,7 +620,12 @@ impl Parser {
             if he > max {
                 return Err((consumed, too_large(he, msg_offset)));
             }
-            self.parse_head(&data[..he], msg_offset)
+            parse_head(
+                &data[..he],
+                msg_offset,
+                self.kind == Kind::Requests,
+                self.limits.max_headers,
+            )
         } else {
             if !straddled {
                 if prev + he > max {
@@ -681,7 +635,12 @@ impl Parser {
                 self.buf.extend_from_slice(&data[..he]);
             }
             let head = std::mem::take(&mut self.buf);
-            let r = self.parse_head(&head, msg_offset);
+            let r = parse_head(
+                &head,
+                msg_offset,
+                self.kind == Kind::Requests,
+                self.limits.max_headers,
+            );
             self.buf = head;
             r
         };
@@ -693,39 +652,6 @@ impl Parser {
             }
             Err(e) => Err((consumed, e)),
         }
-    }
-
-    fn parse_head(&self, head: &[u8], at: u64) -> Result<Head, ProtoError> {
-        let mut lines = head
-            .split(|&b| b == b'\n')
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-        let first = lines.next().unwrap_or(&[]);
-        let start = match self.kind {
-            Kind::Requests => parse_request_line(first, at)?,
-            Kind::Responses => parse_status_line(first, at)?,
-        };
-        let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
-        for line in lines {
-            add_field(&mut headers, line, self.limits.max_headers, at)?;
-        }
-        let list = |name: &str| -> Vec<String> {
-            headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .flat_map(|(_, v)| v.split(|&b| b == b','))
-                .map(|c| String::from_utf8_lossy(c).trim().to_ascii_lowercase())
-                .filter(|c| !c.is_empty())
-                .collect()
-        };
-        let content_encoding = list("content-encoding");
-        let transfer_codings = list("transfer-encoding");
-        Ok(Head {
-            start,
-            headers,
-            content_encoding,
-            transfer_codings,
-            offset: at,
-        })
     }
 
     /// Decide the body framing of a parsed head (RFC 9112 §6.3).
@@ -832,285 +758,4 @@ impl Parser {
         self.buf.clear();
         self.line.clear();
     }
-
-    /// Append to `line` up to and including a '\n'; `Some(consumed)` with the line complete.
-    fn take_line(
-        &mut self,
-        data: &[u8],
-        max: usize,
-        what: &'static str,
-    ) -> Result<(usize, bool), (usize, ProtoError)> {
-        let (n, done) = match memchr::memchr(b'\n', data) {
-            Some(i) => (i + 1, true),
-            None => (data.len(), false),
-        };
-        if self.line.len() + n > max {
-            return Err((
-                n,
-                ProtoError::TooLarge {
-                    at: self.offset,
-                    what,
-                    len: (self.line.len() + n) as u64,
-                    max: max as u64,
-                },
-            ));
-        }
-        self.line.extend_from_slice(&data[..n]);
-        Ok((n, done))
-    }
-
-    fn chunked(
-        &mut self,
-        data: &[u8],
-        c: Chunk,
-        sink: &mut dyn Sink,
-    ) -> Result<usize, (usize, ProtoError)> {
-        match c {
-            Chunk::Size => {
-                let (n, done) =
-                    self.take_line(data, self.limits.max_chunk_line, "HTTP chunk-size line")?;
-                if !done {
-                    return Ok(n);
-                }
-                let size = parse_chunk_size(&self.line).ok_or((
-                    n,
-                    ProtoError::Malformed {
-                        at: self.offset,
-                        what: "HTTP chunk size",
-                    },
-                ))?;
-                self.line.clear();
-                self.state = State::Chunked(if size == 0 {
-                    self.trailer_bytes = 0;
-                    Chunk::Trailers
-                } else {
-                    Chunk::Data(size)
-                });
-                Ok(n)
-            }
-            Chunk::Data(rem) => {
-                let take = rem.min(data.len() as u64) as usize;
-                self.body_bytes(&data[..take], sink);
-                let rem = rem - take as u64;
-                self.state = State::Chunked(if rem == 0 {
-                    Chunk::DataEnd
-                } else {
-                    Chunk::Data(rem)
-                });
-                Ok(take)
-            }
-            Chunk::DataEnd => match data.first() {
-                Some(b'\r') => Ok(1),
-                Some(b'\n') => {
-                    self.state = State::Chunked(Chunk::Size);
-                    Ok(1)
-                }
-                _ => Err((
-                    0,
-                    ProtoError::Malformed {
-                        at: self.offset,
-                        what: "HTTP chunk data not followed by CRLF",
-                    },
-                )),
-            },
-            Chunk::Trailers => {
-                let (n, done) =
-                    self.take_line(data, self.limits.max_header_bytes, "HTTP trailer line")?;
-                self.trailer_bytes += n;
-                if self.trailer_bytes > self.limits.max_header_bytes {
-                    return Err((
-                        n,
-                        ProtoError::TooLarge {
-                            at: self.offset,
-                            what: "HTTP trailer section",
-                            len: self.trailer_bytes as u64,
-                            max: self.limits.max_header_bytes as u64,
-                        },
-                    ));
-                }
-                if !done {
-                    return Ok(n);
-                }
-                let line = std::mem::take(&mut self.line);
-                let l = line.strip_suffix(b"\n").unwrap_or(&line);
-                let l = l.strip_suffix(b"\r").unwrap_or(l);
-                if l.is_empty() {
-                    self.complete(sink);
-                } else if let Some(p) = &mut self.pending {
-                    let room = self.limits.max_headers.saturating_sub(p.head_fields);
-                    let r = add_field(&mut p.trailers, l, room, self.offset);
-                    if let Err(e) = r {
-                        self.line = line;
-                        self.line.clear();
-                        return Err((n, e));
-                    }
-                }
-                self.line = line;
-                self.line.clear();
-                Ok(n)
-            }
-        }
-    }
-}
-
-/// Find the end of the head in `b`, scanning for line ends from `from`: (end of the last
-/// header line, start of the body).
-fn find_head_end(b: &[u8], from: usize) -> Option<(usize, usize)> {
-    let mut pos = from;
-    while let Some(i) = memchr::memchr(b'\n', b.get(pos..)?) {
-        let nl = pos + i;
-        match b.get(nl + 1) {
-            Some(b'\n') => return Some((nl, nl + 2)),
-            Some(b'\r') if b.get(nl + 2) == Some(&b'\n') => return Some((nl, nl + 3)),
-            _ => {}
-        }
-        pos = nl + 1;
-    }
-    None
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-fn parse_request_line(line: &[u8], at: u64) -> Result<StartLine, ProtoError> {
-    let bad = ProtoError::Malformed {
-        at,
-        what: "HTTP request line",
-    };
-    let mut it = line.splitn(2, |&b| b == b' ');
-    let method = it.next().unwrap_or(&[]);
-    let rest = it.next().ok_or(bad.clone())?;
-    if method.is_empty() || method.len() > 32 || !method.iter().all(|&b| is_tchar(b)) {
-        return Err(bad);
-    }
-    let rest = trim(rest);
-    let (target, version) = match rest.iter().rposition(|&b| b == b' ') {
-        Some(i) => (trim(&rest[..i]), trim(&rest[i + 1..])),
-        None => return Err(bad),
-    };
-    if !version.starts_with(b"HTTP/") || target.is_empty() {
-        return Err(bad);
-    }
-    Ok(StartLine::Request {
-        method: String::from_utf8_lossy(method).into_owned(),
-        target: String::from_utf8_lossy(target).into_owned(),
-        version: String::from_utf8_lossy(version).into_owned(),
-    })
-}
-
-fn parse_status_line(line: &[u8], at: u64) -> Result<StartLine, ProtoError> {
-    let bad = ProtoError::Malformed {
-        at,
-        what: "HTTP status line",
-    };
-    if !line.starts_with(b"HTTP/") {
-        return Err(bad);
-    }
-    let mut it = line.splitn(3, |&b| b == b' ');
-    let version = it.next().unwrap_or(&[]);
-    let code = it.next().ok_or(bad.clone())?;
-    let reason = it.next().unwrap_or(&[]);
-    if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
-        return Err(bad);
-    }
-    let status = code.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
-    Ok(StartLine::Response {
-        status,
-        reason: String::from_utf8_lossy(trim(reason)).into_owned(),
-        version: String::from_utf8_lossy(version).into_owned(),
-    })
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let s = b
-        .iter()
-        .position(|c| !matches!(c, b' ' | b'\t'))
-        .unwrap_or(b.len());
-    let e = b
-        .iter()
-        .rposition(|c| !matches!(c, b' ' | b'\t'))
-        .map_or(s, |i| i + 1);
-    b.get(s..e).unwrap_or(&[])
-}
-
-/// Add one header or trailer line; obsolete line folding continues the previous value.
-fn add_field(
-    headers: &mut Vec<(String, Vec<u8>)>,
-    line: &[u8],
-    max: usize,
-    at: u64,
-) -> Result<(), ProtoError> {
-    if line.is_empty() {
-        return Ok(());
-    }
-    if matches!(line[0], b' ' | b'\t') {
-        if let Some((_, v)) = headers.last_mut() {
-            v.push(b' ');
-            v.extend_from_slice(trim(line));
-        }
-        return Ok(());
-    }
-    // Lines without a colon are ignored, as browsers do.
-    let Some(colon) = memchr::memchr(b':', line) else {
-        return Ok(());
-    };
-    let name = trim(&line[..colon]);
-    if name.is_empty() {
-        return Ok(());
-    }
-    if headers.len() >= max {
-        return Err(ProtoError::TooLarge {
-            at,
-            what: "HTTP header field count",
-            len: headers.len() as u64 + 1,
-            max: max as u64,
-        });
-    }
-    headers.push((
-        String::from_utf8_lossy(name).into_owned(),
-        trim(&line[colon + 1..]).to_vec(),
-    ));
-    Ok(())
-}
-
-/// Content-Length, if present and valid ("5" or a list of equal values "5, 5").
-fn content_length(headers: &[(String, Vec<u8>)]) -> Option<u64> {
-    let mut found: Option<u64> = None;
-    for (n, v) in headers {
-        if !n.eq_ignore_ascii_case("content-length") {
-            continue;
-        }
-        for part in v.split(|&b| b == b',') {
-            let p = trim(part);
-            if p.is_empty() || p.len() > 19 || !p.iter().all(u8::is_ascii_digit) {
-                continue;
-            }
-            let x = p.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0'));
-            if found.is_none() {
-                found = Some(x);
-            }
-        }
-    }
-    found
-}
-
-/// Parse "1a;ext=1\r\n" (hex size, extensions ignored).
-fn parse_chunk_size(line: &[u8]) -> Option<u64> {
-    let l = trim(line.strip_suffix(b"\n").unwrap_or(line));
-    let l = trim(l.strip_suffix(b"\r").unwrap_or(l));
-    let digits = l.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if digits == 0 || digits > 15 {
-        return None;
-    }
-    let rest = trim(&l[digits..]);
-    if !(rest.is_empty() || rest.starts_with(b";")) {
-        return None;
-    }
-    let mut n = 0u64;
-    for &b in &l[..digits] {
-        let d = (b as char).to_digit(16)? as u64;
-        n = n * 16 + d;
-    }
-    Some(n)
 }

@@ -22,7 +22,7 @@ pub struct Ctx {
 /// The field a payload came from, as findings name it.
 pub struct HitField<'a> {
     pub location: &'a str,
-    pub protocol: &'static str,
+    pub protocol: crate::model::Protocol,
     pub encrypted: bool,
     /// Set when the field names its own destination (a DNS query names the host asked for).
     pub host: Option<&'a str>,

@@ -2,7 +2,7 @@
 
 use crate::agg::LocalHits;
 use crate::ctx::{Ctx, HitField, scan_field};
-use crate::model::{Cut, Request};
+use crate::model::{Cut, Protocol, Request};
 use crate::result::{CaptureResult, DestKey, FindingKey};
 use std::net::IpAddr;
 use std::path::Path;
@@ -128,7 +128,11 @@ fn analyze_entry(ctx: &Ctx, entry: &pc_capture::har::Entry, result: &mut Capture
     let req = &entry.request;
     let (scheme, host, port, target) = split_url(&req.url);
     let encrypted = matches!(scheme.as_str(), "https" | "wss");
-    let protocol: &'static str = if encrypted { "https" } else { "http" };
+    let protocol = if encrypted {
+        Protocol::Https
+    } else {
+        Protocol::Http
+    };
     let ts = entry.ts;
     let idx = entry.index as u64;
     let mut hits = LocalHits::new();
@@ -204,7 +208,7 @@ fn analyze_entry(ctx: &Ctx, entry: &pc_capture::har::Entry, result: &mut Capture
         method: req.method.clone(),
         host: host.clone(),
         path: target,
-        protocol: protocol.to_string(),
+        protocol,
         ip: server_ip.map(|i| i.to_string()),
         port,
         app: None,

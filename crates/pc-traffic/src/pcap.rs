@@ -4,7 +4,7 @@ use crate::agg::LocalHits;
 use crate::ctx::{Ctx, HitField, all, scan_field};
 use crate::event::{DestinationEvent, DnsEvent, Event, EventSink, FindingEvent};
 use crate::h1::{Done, ReqBody, ReqSink};
-use crate::model::{Cut, Handshake, Request};
+use crate::model::{Cut, Handshake, Protocol, Request};
 use crate::result::{CaptureResult, DestKey, DnsKey, FindingKey};
 use crate::seam::{RAW_OVERLAP, Seam};
 use foldhash::HashMap;
@@ -142,15 +142,15 @@ struct Flow {
 }
 
 impl Flow {
-    fn protocol(&self) -> &'static str {
+    fn protocol(&self) -> Protocol {
         match (&self.analyzer, self.key.transport) {
-            (Analyzer::Http(_), _) => "http",
-            (Analyzer::Tls { .. }, _) => "tls",
-            (Analyzer::Dns { .. } | Analyzer::DnsUdp, _) => "dns",
-            (Analyzer::Quic(_), _) => "quic",
-            (Analyzer::Gquic { .. }, _) => "gquic",
-            (_, Transport::Tcp) => "tcp",
-            (_, Transport::Udp) => "udp",
+            (Analyzer::Http(_), _) => Protocol::Http,
+            (Analyzer::Tls { .. }, _) => Protocol::Tls,
+            (Analyzer::Dns { .. } | Analyzer::DnsUdp, _) => Protocol::Dns,
+            (Analyzer::Quic(_), _) => Protocol::Quic,
+            (Analyzer::Gquic { .. }, _) => Protocol::Gquic,
+            (_, Transport::Tcp) => Protocol::Tcp,
+            (_, Transport::Udp) => Protocol::Udp,
         }
     }
 }
@@ -229,7 +229,7 @@ fn scan_into(
     hits: &mut LocalHits,
     data: &[u8],
     location: &str,
-    protocol: &'static str,
+    protocol: Protocol,
     encrypted: bool,
     host: Option<&str>,
     meta: &PacketMeta,
@@ -286,7 +286,7 @@ impl Analysis<'_> {
         id: Fk,
         done: &Done,
         meta: &PacketMeta,
-        protocol: &'static str,
+        protocol: Protocol,
         encrypted: bool,
     ) {
         let ctx = self.ctx;
@@ -311,7 +311,7 @@ impl Analysis<'_> {
             method: method.clone(),
             host: host.clone(),
             path: target.clone(),
-            protocol: protocol.into(),
+            protocol,
             ip: Some(flow.key.server.ip().to_string()),
             port: Some(flow.key.server.port()),
             app: flow.app.as_deref().map(str::to_string),
@@ -382,7 +382,7 @@ impl Analysis<'_> {
         body: &mut ReqBody,
         step: H1Step<'_>,
         meta: &PacketMeta,
-        protocol: &'static str,
+        protocol: Protocol,
         encrypted: bool,
     ) -> Vec<Done> {
         let mut done = std::mem::take(&mut self.http_done);
@@ -454,7 +454,7 @@ impl Analysis<'_> {
                         &mut flow.hits,
                         q.name.as_bytes(),
                         "dns",
-                        "dns",
+                        Protocol::Dns,
                         false,
                         Some(&q.name),
                         meta,
@@ -523,7 +523,7 @@ impl Analysis<'_> {
         &mut self,
         id: Fk,
         ch: &tls::ClientHello,
-        protocol: &'static str,
+        protocol: Protocol,
         meta: &PacketMeta,
     ) {
         let ctx = self.ctx;
@@ -550,7 +550,7 @@ impl Analysis<'_> {
                 self.result.push_handshake(Handshake {
                     capture: self.result.input.path.clone(),
                     frame: meta.frame,
-                    protocol: protocol.to_string(),
+                    protocol,
                     server_ip: flow.key.server.ip().to_string(),
                     server_port: flow.key.server.port(),
                     sni: ch.sni.clone(),
@@ -583,7 +583,7 @@ impl Analysis<'_> {
         id: Fk,
         data: &[u8],
         meta: &PacketMeta,
-        protocol: &'static str,
+        protocol: Protocol,
         encrypted: bool,
     ) {
         let ctx = self.ctx;
@@ -626,7 +626,7 @@ impl Analysis<'_> {
         data: &[u8],
         meta: &PacketMeta,
         conn: &mut HttpConn,
-        protocol: &'static str,
+        protocol: Protocol,
         encrypted: bool,
     ) {
         match conn {
@@ -729,7 +729,7 @@ impl Analysis<'_> {
                 method: text(m.method()).unwrap_or_default(),
                 host: authority,
                 path: path.clone(),
-                protocol: "http2".into(),
+                protocol: Protocol::Http2,
                 ip: Some(flow.key.server.ip().to_string()),
                 port: Some(flow.key.server.port()),
                 app: flow.app.as_deref().map(str::to_string),
@@ -737,7 +737,7 @@ impl Analysis<'_> {
         }
         let mut incomplete = false;
         let mut scan = |hits: &mut LocalHits, data: &[u8], location: &str| {
-            incomplete |= scan_into(ctx, hits, data, location, "http2", encrypted, None, meta);
+            incomplete |= scan_into(ctx, hits, data, location, Protocol::Http2, encrypted, None, meta);
         };
         scan(&mut flow.hits, path.as_bytes(), "url");
         for (name, value) in m.headers.iter().chain(&m.trailers) {
@@ -808,7 +808,7 @@ impl Analysis<'_> {
                         method: text(":method").unwrap_or_default(),
                         host: authority,
                         path: path.clone(),
-                        protocol: "http3".into(),
+                        protocol: Protocol::Http3,
                         ip: Some(flow.key.server.ip().to_string()),
                         port: Some(flow.key.server.port()),
                         app: flow.app.as_deref().map(str::to_string),
@@ -816,7 +816,7 @@ impl Analysis<'_> {
                     let mut incomplete = false;
                     let mut scan = |hits: &mut LocalHits, data: &[u8], location: &str| {
                         incomplete |=
-                            scan_into(ctx, hits, data, location, "http3", true, None, meta);
+                            scan_into(ctx, hits, data, location, Protocol::Http3, true, None, meta);
                     };
                     scan(&mut flow.hits, path.as_bytes(), "url");
                     for (name, value) in &m.headers {
@@ -843,7 +843,7 @@ impl Analysis<'_> {
                     data,
                     ..
                 } => {
-                    self.raw_as(id, data, meta, "quic", true);
+                    self.raw_as(id, data, meta, Protocol::Quic, true);
                 }
                 _ => {}
             }
@@ -878,7 +878,7 @@ impl Analysis<'_> {
             } else {
                 Direction::ToClient
             };
-            self.http_bytes(id, dir, &p.data, meta, &mut conn, "https-decrypted", true);
+            self.http_bytes(id, dir, &p.data, meta, &mut conn, Protocol::HttpsDecrypted, true);
             if let Some(flow) = self.flows.get_mut(&id)
                 && let Analyzer::Tls { dec: Some(dec), .. } = &mut flow.analyzer
             {
@@ -892,7 +892,7 @@ impl Analysis<'_> {
         for ev in &events {
             match ev {
                 tls::Event::ClientHello(ch) if dir == Direction::ToServer => {
-                    self.client_hello(id, ch, "tls", meta)
+                    self.client_hello(id, ch, Protocol::Tls, meta)
                 }
                 tls::Event::ServerHello(sh) => {
                     let v = tls::version_name(sh.version).to_string();
@@ -1025,7 +1025,7 @@ impl FlowSink for Analysis<'_> {
                 else {
                     return;
                 };
-                self.http_bytes(id, dir, data, meta, &mut conn, "http", false);
+                self.http_bytes(id, dir, data, meta, &mut conn, Protocol::Http, false);
                 if let Some(f) = self.flows.get_mut(&id) {
                     f.analyzer = Analyzer::Http(conn);
                 }
@@ -1088,9 +1088,9 @@ impl FlowSink for Analysis<'_> {
         // Lost request bytes end or cut the request they were in: taken out while it runs,
         // since the request handler needs the flow table.
         let h1 = match &mut flow.analyzer {
-            Analyzer::Http(HttpConn::H1 { .. }) if to_server => Some(("http", false)),
+            Analyzer::Http(HttpConn::H1 { .. }) if to_server => Some((Protocol::Http, false)),
             Analyzer::Tls { dec: Some(d), .. } if to_server => {
-                matches!(d.inner, Some(HttpConn::H1 { .. })).then_some(("https-decrypted", true))
+                matches!(d.inner, Some(HttpConn::H1 { .. })).then_some((Protocol::HttpsDecrypted, true))
             }
             _ => None,
         };
@@ -1191,7 +1191,7 @@ impl FlowSink for Analysis<'_> {
                         versions: vec![0x0304],
                         ..Default::default()
                     };
-                    self.client_hello(id, &ch, "quic", meta);
+                    self.client_hello(id, &ch, Protocol::Quic, meta);
                     if let Some(h) = self
                         .flows
                         .get(&id)
@@ -1213,7 +1213,7 @@ impl FlowSink for Analysis<'_> {
                             sni: h.sni,
                             ..Default::default()
                         };
-                        self.client_hello(id, &ch, "gquic", meta);
+                        self.client_hello(id, &ch, Protocol::Gquic, meta);
                     }
                 }
             }
@@ -1325,9 +1325,9 @@ impl Analysis<'_> {
         }
         // Requests still open when the flow ends (bodies read until close, cut captures).
         let pending = match &flow.analyzer {
-            Analyzer::Http(HttpConn::H1 { .. }) => Some(("http", false)),
+            Analyzer::Http(HttpConn::H1 { .. }) => Some((Protocol::Http, false)),
             Analyzer::Tls { dec: Some(d), .. } => {
-                matches!(d.inner, Some(HttpConn::H1 { .. })).then_some(("https-decrypted", true))
+                matches!(d.inner, Some(HttpConn::H1 { .. })).then_some((Protocol::HttpsDecrypted, true))
             }
             _ => None,
         };
@@ -1435,7 +1435,7 @@ impl Analysis<'_> {
                 host: host.clone(),
                 ip: server_ip.to_string(),
                 port: key.server.port(),
-                protocol: protocol.to_string(),
+                protocol,
                 bytes_sent: stats.bytes[0],
                 bytes_received: stats.bytes[1],
                 app: app.clone(),

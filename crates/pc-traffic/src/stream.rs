@@ -71,10 +71,9 @@ impl<'c> CaptureStream<'c> {
                         input: crate::model::InputSummary {
                             path: local.result.input.path.clone(),
                             phase: local.result.input.phase.clone(),
-                            consent: local.result.input.consent.clone(),
+                            consent: local.result.input.consent,
                             ..Default::default()
                         },
-                        consent: local.result.consent.clone(),
                         ..Default::default()
                     };
                     Worker::spawn(ctx.clone(), part, local.keys.clone(), events.clone())

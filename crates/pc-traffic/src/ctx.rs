@@ -1,7 +1,7 @@
 //! What every analyzer of a run shares: the matcher, the run's key log and options, and the one
 //! way a field is searched and its hits recorded.
 //!
-//! Analyzers (`pcap.rs`, `har.rs`) and the pipeline (`stream.rs`) depend on this module; it
+//! Analyzers (`packets/`, `har.rs`, `request.rs`) and the pipeline (`stream.rs`) depend on this module; it
 //! depends on none of them.
 
 use crate::agg::{HitKey, LocalHits};

@@ -174,7 +174,9 @@ fn without_the_key_log_nothing_inside_is_seen() {
     let r = run(vec![]);
     assert!(r.findings.is_empty(), "{:#?}", r.findings);
     assert!(
-        r.requests.iter().all(|q| q.protocol != pc_traffic::Protocol::Http2),
+        r.requests
+            .iter()
+            .all(|q| q.protocol != pc_traffic::Protocol::Http2),
         "{:#?}",
         r.requests
     );
@@ -222,7 +224,9 @@ fn a_wrong_client_traffic_secret_decrypts_only_the_rest() {
     assert!(h.decrypted_bytes < h.encrypted_bytes, "{h:#?}");
     // Everything the phone sent was under the wrong key: no request, no finding from inside.
     assert!(
-        r.requests.iter().all(|q| q.protocol != pc_traffic::Protocol::Http2),
+        r.requests
+            .iter()
+            .all(|q| q.protocol != pc_traffic::Protocol::Http2),
         "{:#?}",
         r.requests
     );

@@ -166,7 +166,10 @@ fn agrees_with_tshark_on_names_snis_and_http_requests() {
         let ours: BTreeSet<String> = r
             .requests
             .iter()
-            .filter(|q| q.protocol != pc_traffic::Protocol::Http2 && q.protocol != pc_traffic::Protocol::Http3)
+            .filter(|q| {
+                q.protocol != pc_traffic::Protocol::Http2
+                    && q.protocol != pc_traffic::Protocol::Http3
+            })
             .map(|q| {
                 format!(
                     "{} {} {}",
@@ -240,7 +243,10 @@ fn agrees_with_tshark_on_names_snis_and_http_requests() {
             ));
         }
         if d["http3_layers"].as_u64().unwrap_or(0) > 0
-            && !r.requests.iter().any(|q| q.protocol == pc_traffic::Protocol::Http3)
+            && !r
+                .requests
+                .iter()
+                .any(|q| q.protocol == pc_traffic::Protocol::Http3)
         {
             problems.push(format!(
                 "{name}: tshark saw HTTP/3, phonecert no HTTP/3 request"

@@ -6,8 +6,7 @@ use pc_certify::{AuditOptions, AuditReport, Catalogue, Review, audit_with};
 use pc_firmware::risk::{RiskReport, UraniborgScore};
 use pc_firmware::{AppFacts, FirmwareReport, IdentifierCall, SigningSummary, TrackerHit};
 use pc_traffic::{
-    Destination, Evidence, Finding, Handshake, InputSummary, Protocol, SearchSummary,
-    TrafficReport,
+    Destination, Evidence, Finding, Handshake, InputSummary, Protocol, SearchSummary, TrafficReport,
 };
 
 /// The protocol a test names by its report name.

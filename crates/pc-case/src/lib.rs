@@ -27,10 +27,16 @@ pub enum CaseError {
 }
 
 /// The user's consent state during a test phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// The default is `None`, the strictest state (every consent-gated requirement applies), for
+/// records built before their phase is known.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Consent {
     /// Nothing has been asked or answered yet (first boot, before any dialog).
+    #[default]
     None,
     /// The user declined everything offered.
     Declined,

@@ -40,8 +40,11 @@ pub struct FindingFact {
     pub frames: Vec<u64>,
     pub entries: Vec<u64>,
     pub count: u64,
-    pub first_seen: Option<String>,
-    pub last_seen: Option<String>,
+    /// Unix nanoseconds; RFC 3339 text in the audit, as in the traffic report.
+    #[serde(with = "pc_traffic::model::rfc3339_opt")]
+    pub first_seen: Option<i64>,
+    #[serde(with = "pc_traffic::model::rfc3339_opt")]
+    pub last_seen: Option<i64>,
     /// Masked context (masked by pc-traffic unless `--reveal`).
     pub snippet: String,
 }
@@ -269,17 +272,14 @@ pub struct FirmwareEvidence {
 
 /// Converts a traffic report; `case` supplies the phases' consent and declared captures.
 pub fn from_traffic(t: &TrafficReport, case: &Case) -> TrafficEvidence {
-    let consent_of = |phase: &str, fallback: &str| -> Option<Consent> {
-        case.phases
-            .iter()
-            .find(|p| p.name == phase)
-            .map(|p| p.consent)
-            .or(match fallback {
-                "none" => Some(Consent::None),
-                "declined" => Some(Consent::Declined),
-                "granted" => Some(Consent::Granted),
-                _ => None,
-            })
+    // The case decides a phase's consent; the report's own is for phases the case lacks.
+    let consent_of = |phase: &str, reported: Consent| -> Option<Consent> {
+        Some(
+            case.phases
+                .iter()
+                .find(|p| p.name == phase)
+                .map_or(reported, |p| p.consent),
+        )
     };
     let findings = t
         .findings
@@ -291,7 +291,7 @@ pub fn from_traffic(t: &TrafficReport, case: &Case) -> TrafficEvidence {
             name: f.identifier_name.clone(),
             encoding: f.encoding.clone(),
             location: f.location.clone(),
-            protocol: f.protocol.clone(),
+            protocol: f.protocol.to_string(),
             // The SNI of a TLS handshake is readable on the wire too: pc-traffic marks it
             // `encrypted_on_wire = false`, like HTTP and DNS.
             cleartext: !f.encrypted_on_wire,
@@ -300,14 +300,14 @@ pub fn from_traffic(t: &TrafficReport, case: &Case) -> TrafficEvidence {
             port: f.port,
             country: f.country.clone(),
             phase: f.phase.clone(),
-            consent: consent_of(&f.phase, &f.consent),
+            consent: consent_of(&f.phase, f.consent),
             app: f.app.clone(),
             capture: f.capture.clone(),
             frames: f.evidence.frames.clone(),
             entries: f.evidence.entries.clone(),
             count: f.count,
-            first_seen: f.first_seen.clone(),
-            last_seen: f.last_seen.clone(),
+            first_seen: f.first_seen,
+            last_seen: f.last_seen,
             snippet: f.evidence.snippet.clone(),
         })
         .collect();
@@ -320,7 +320,7 @@ pub fn from_traffic(t: &TrafficReport, case: &Case) -> TrafficEvidence {
             host: d.host.clone(),
             ips: d.ips.clone(),
             port: d.port,
-            protocol: d.protocol.clone(),
+            protocol: d.protocol.to_string(),
             country: d.country.clone(),
             countries: d.countries.clone(),
             bytes_sent: d.bytes_sent,
@@ -337,7 +337,7 @@ pub fn from_traffic(t: &TrafficReport, case: &Case) -> TrafficEvidence {
         .map(|h| TlsConn {
             capture: h.capture.clone(),
             frame: h.frame,
-            protocol: h.protocol.clone(),
+            protocol: h.protocol.to_string(),
             server: format!("{}:{}", h.server_ip, h.server_port),
             sni: h.sni.clone(),
             version: h.version_chosen.clone(),
@@ -354,7 +354,7 @@ pub fn from_traffic(t: &TrafficReport, case: &Case) -> TrafficEvidence {
         let e = phases.entry(i.phase.clone()).or_default();
         if e.phase.is_empty() {
             e.phase = i.phase.clone();
-            e.consent = consent_of(&i.phase, &i.consent);
+            e.consent = consent_of(&i.phase, i.consent);
         }
         e.inputs += 1;
         if !i.failed && (i.packets > 0 || i.har_entries > 0) {

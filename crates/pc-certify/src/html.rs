@@ -491,14 +491,7 @@ fn timeline(h: &mut String, t: &TrafficEvidence) {
             "<h3>{} <span class=\"muted\">(consent {consent})</span></h3>",
             esc(phase)
         );
-        let times: Vec<Option<i64>> = fs
-            .iter()
-            .map(|f| {
-                f.first_seen
-                    .as_deref()
-                    .and_then(pc_base::time::parse_rfc3339_nanos)
-            })
-            .collect();
+        let times: Vec<Option<i64>> = fs.iter().map(|f| f.first_seen).collect();
         let known: Vec<i64> = times.iter().flatten().copied().collect();
         if let (Some(&lo), Some(&hi)) = (known.iter().min(), known.iter().max()) {
             let span = (hi.saturating_sub(lo)).max(1) as f64;
@@ -521,10 +514,11 @@ fn timeline(h: &mut String, t: &TrafficEvidence) {
             let _ = writeln!(
                 h,
                 "<text x=\"20\" y=\"42\">{}</text><text x=\"740\" y=\"42\" text-anchor=\"end\">+{:.1} s</text></svg>",
-                esc(fs
+                esc(&fs
                     .first()
-                    .and_then(|f| f.first_seen.as_deref())
-                    .unwrap_or("")),
+                    .and_then(|f| f.first_seen)
+                    .map(pc_base::time::rfc3339_nanos)
+                    .unwrap_or_default()),
                 (hi.saturating_sub(lo)) as f64 / 1e9
             );
         }
@@ -533,7 +527,9 @@ fn timeline(h: &mut String, t: &TrafficEvidence) {
             let _ = writeln!(
                 h,
                 "<tr><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{} {} {}{}</td><td class=\"mono\">#{} {}</td></tr>",
-                esc(f.first_seen.as_deref().unwrap_or("-")),
+                esc(&f
+                    .first_seen
+                    .map_or_else(|| "-".into(), pc_base::time::rfc3339_nanos)),
                 esc(&f.name),
                 esc(f.target()),
                 esc(&f.protocol),

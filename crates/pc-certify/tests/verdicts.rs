@@ -247,7 +247,7 @@ fn tls_versions() {
     // A QUIC handshake without a seen version is TLS 1.3 by definition.
     let mut t4 = t.clone();
     let mut q = handshake(None);
-    q.protocol = "quic".into();
+    q.protocol = pc_traffic::Protocol::Quic;
     t4.handshakes.push(q);
     assert_eq!(
         verdict(&run(Some(&t4), None, &[], None), "PCB-TRAFFIC-03"),

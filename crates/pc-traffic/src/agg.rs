@@ -6,7 +6,7 @@
 //! commutative and associative: evidence keeps the lowest frame numbers (a frame belongs to one
 //! flow, so flows never list the same frame twice), and the snippet is the earliest hit's.
 
-use crate::model::Evidence;
+use crate::model::{Evidence, Protocol};
 use std::collections::BTreeMap;
 
 /// Frames or entries kept as evidence per finding; the rest are only counted.
@@ -18,7 +18,7 @@ pub struct HitKey {
     pub ident: usize,
     pub encoding: Vec<&'static str>,
     pub location: String,
-    pub protocol: &'static str,
+    pub protocol: Protocol,
     pub encrypted: bool,
     /// Set when the field names its own destination (a DNS query names the host asked for).
     pub host: Option<String>,

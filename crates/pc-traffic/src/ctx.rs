@@ -1,7 +1,7 @@
 //! What every analyzer of a run shares: the matcher, the run's key log and options, and the one
 //! way a field is searched and its hits recorded.
 //!
-//! Analyzers (`pcap.rs`, `har.rs`) and the pipeline (`stream.rs`) depend on this module; it
+//! Analyzers (`packets/`, `har.rs`, `request.rs`) and the pipeline (`stream.rs`) depend on this module; it
 //! depends on none of them.
 
 use crate::agg::{HitKey, LocalHits};
@@ -22,7 +22,7 @@ pub struct Ctx {
 /// The field a payload came from, as findings name it.
 pub struct HitField<'a> {
     pub location: &'a str,
-    pub protocol: &'static str,
+    pub protocol: crate::model::Protocol,
     pub encrypted: bool,
     /// Set when the field names its own destination (a DNS query names the host asked for).
     pub host: Option<&'a str>,

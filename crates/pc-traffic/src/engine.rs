@@ -266,11 +266,10 @@ fn new_result(input: &Input) -> CaptureResult {
         input: InputSummary {
             path: input.path.display().to_string(),
             phase: input.phase.clone(),
-            consent: input.consent.as_str().to_string(),
+            consent: input.consent,
             bytes: std::fs::metadata(&input.path).map(|m| m.len()).unwrap_or(0),
             ..Default::default()
         },
-        consent: input.consent.as_str().to_string(),
         ..Default::default()
     }
 }

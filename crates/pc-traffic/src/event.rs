@@ -5,6 +5,7 @@
 //! between flows, and carry neither country nor network owner (looked up once, for the
 //! report). The report built at the end is the record; it is the same as in batch mode.
 
+use crate::model::Protocol;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ pub struct FindingEvent {
     pub identifier_name: String,
     pub encoding: Vec<String>,
     pub location: String,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub encrypted_on_wire: bool,
     pub host: Option<String>,
     pub ip: Option<String>,
@@ -45,7 +46,7 @@ pub struct DestinationEvent {
     pub host: Option<String>,
     pub ip: String,
     pub port: u16,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub app: Option<String>,

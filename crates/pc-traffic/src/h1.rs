@@ -2,7 +2,7 @@
 //! decoded and searched piece by piece as it arrives, and nothing of it is kept.
 //!
 //! The phone's side is all that is parsed: identifiers leave in requests. Responses are not
-//! parsed (a `101 Switching Protocols` is recognised on the raw bytes, see `pcap.rs`).
+//! parsed (a `101 Switching Protocols` is recognised on the raw bytes, see `packets/http.rs`).
 
 use crate::agg::LocalHits;
 use crate::ctx::{Ctx, HitField};

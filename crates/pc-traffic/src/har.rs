@@ -1,8 +1,9 @@
 //! HAR files: every request of every entry is searched like a decrypted HTTP request.
 
 use crate::agg::LocalHits;
-use crate::ctx::{Ctx, HitField, scan_field};
-use crate::model::{Cut, Request};
+use crate::ctx::Ctx;
+use crate::model::{Cut, Protocol};
+use crate::request::{RequestView, Seen, Server};
 use crate::result::{CaptureResult, DestKey, FindingKey};
 use std::net::IpAddr;
 use std::path::Path;
@@ -124,59 +125,47 @@ pub fn analyze(ctx: &Ctx, path: &Path, result: &mut CaptureResult) {
 }
 
 /// Searches one entry's request and adds it to the requests and destinations.
-fn analyze_entry(ctx: &Ctx, entry: &pc_capture::har::Entry, result: &mut CaptureResult) {
+pub(crate) fn analyze_entry(ctx: &Ctx, entry: &pc_capture::har::Entry, result: &mut CaptureResult) {
     let req = &entry.request;
     let (scheme, host, port, target) = split_url(&req.url);
     let encrypted = matches!(scheme.as_str(), "https" | "wss");
-    let protocol: &'static str = if encrypted { "https" } else { "http" };
-    let ts = entry.ts;
-    let idx = entry.index as u64;
-    let mut hits = LocalHits::new();
-    let mut incomplete = Vec::new();
-    let mut scan = |data: &[u8], location: &str| {
-        let field = HitField {
-            location,
-            protocol,
-            encrypted,
-            host: None,
-        };
-        let scanned = scan_field(
-            ctx,
-            &mut hits,
-            data,
-            &crate::ctx::all,
-            &field,
-            ts,
-            None,
-            Some(idx),
-        );
-        if scanned.incomplete {
-            incomplete.push(location.to_string());
-        }
+    let protocol = if encrypted {
+        Protocol::Https
+    } else {
+        Protocol::Http
     };
-    scan(req.url.as_bytes(), "url");
-    let mut cookie_header = false;
-    for (name, value) in &req.headers {
-        let lname = name.to_ascii_lowercase();
-        if lname == "cookie" {
-            cookie_header = true;
-            scan(value.as_bytes(), "cookie");
-        } else {
-            scan(value.as_bytes(), &format!("header:{lname}"));
-        }
-    }
-    if !cookie_header {
-        for (name, value) in &req.cookies {
-            scan(format!("{name}={value}").as_bytes(), "cookie");
-        }
-    }
-    let body_len = req.body.as_ref().map_or(0, |b| b.len() as u64);
-    if let Some(body) = &req.body {
-        scan(body, "body");
-    }
+    let server_ip: Option<IpAddr> = entry.server_ip;
+    let idx = entry.index as u64;
+    let view = RequestView {
+        method: &req.method,
+        host: host.as_deref(),
+        target: &target,
+        url: Some(&req.url),
+        fields: req
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect(),
+        cookie_list: &req.cookies,
+        body: req.body.as_deref(),
+    };
+    let seen = Seen {
+        ts: entry.ts,
+        frame: None,
+        entry: Some(idx),
+        protocol,
+        encrypted,
+    };
+    let to = Server {
+        ip: server_ip,
+        port,
+        app: None,
+    };
+    let mut hits = LocalHits::new();
+    let stopped = view.record(ctx, result, &mut hits, seen, &to);
     // A field whose search stopped early (too many hits, or the decode budget) leaves a
     // part unread: say where, so the verdict cannot be a clean PASS on it.
-    for location in incomplete {
+    for location in stopped {
         result.input.coverage.add(Cut {
             frame: None,
             entry: Some(idx),
@@ -185,7 +174,6 @@ fn analyze_entry(ctx: &Ctx, entry: &pc_capture::har::Entry, result: &mut Capture
             bytes: 0,
         });
     }
-    let server_ip: Option<IpAddr> = entry.server_ip;
     for (k, agg) in hits {
         let fk = FindingKey {
             hit: k,
@@ -196,19 +184,6 @@ fn analyze_entry(ctx: &Ctx, entry: &pc_capture::har::Entry, result: &mut Capture
         };
         result.findings.entry(fk).or_default().merge(agg);
     }
-    result.push_request(Request {
-        capture: result.input.path.clone(),
-        phase: result.input.phase.clone(),
-        frame: None,
-        entry: Some(idx),
-        method: req.method.clone(),
-        host: host.clone(),
-        path: target,
-        protocol: protocol.to_string(),
-        ip: server_ip.map(|i| i.to_string()),
-        port,
-        app: None,
-    });
     let dk = DestKey {
         name: host
             .clone()
@@ -228,6 +203,7 @@ fn analyze_entry(ctx: &Ctx, entry: &pc_capture::har::Entry, result: &mut Capture
         .iter()
         .map(|(n, v)| (n.len() + v.len() + 4) as u64)
         .sum();
+    let body_len = req.body.as_ref().map_or(0, |b| b.len() as u64);
     let sent = body_len + header_bytes + req.url.len() as u64;
     d.bytes_sent += sent;
     d.bytes_sent_inspected += sent;

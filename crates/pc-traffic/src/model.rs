@@ -2,7 +2,107 @@
 //!
 //! Every list is sorted so that two runs over the same inputs give byte-identical JSON.
 
-use serde::Serialize;
+use pc_case::Consent;
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// The protocol a finding, destination, request or handshake was seen in.
+///
+/// The variants are in the alphabetical order of their names, so that sorting by the enum
+/// sorts as the names did when they were strings (report order rests on it; a test checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    /// DNS over UDP or TCP (and multicast DNS).
+    Dns,
+    /// Google QUIC (its own handshake; only the client hello is read).
+    Gquic,
+    /// HTTP/1.x in clear (a capture, or an `http://` HAR entry).
+    Http,
+    /// HTTP/2, in clear (h2c) or out of decrypted TLS.
+    Http2,
+    /// HTTP/3 out of decrypted QUIC.
+    Http3,
+    /// An `https://` HAR entry (recorded by an intercepting proxy).
+    Https,
+    /// HTTP/1.x out of TLS decrypted with the capture's key material.
+    HttpsDecrypted,
+    /// IETF QUIC.
+    Quic,
+    /// TCP of no known protocol.
+    Tcp,
+    /// TLS over TCP.
+    Tls,
+    /// UDP of no known protocol.
+    Udp,
+}
+
+impl Protocol {
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Dns => "dns",
+            Protocol::Gquic => "gquic",
+            Protocol::Http => "http",
+            Protocol::Http2 => "http2",
+            Protocol::Http3 => "http3",
+            Protocol::Https => "https",
+            Protocol::HttpsDecrypted => "https-decrypted",
+            Protocol::Quic => "quic",
+            Protocol::Tcp => "tcp",
+            Protocol::Tls => "tls",
+            Protocol::Udp => "udp",
+        }
+    }
+
+    /// Every protocol, in order.
+    pub const ALL: [Protocol; 11] = [
+        Protocol::Dns,
+        Protocol::Gquic,
+        Protocol::Http,
+        Protocol::Http2,
+        Protocol::Http3,
+        Protocol::Https,
+        Protocol::HttpsDecrypted,
+        Protocol::Quic,
+        Protocol::Tcp,
+        Protocol::Tls,
+        Protocol::Udp,
+    ];
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Protocol {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Times are Unix nanoseconds in memory and RFC 3339 text (`…T…​.nnnnnnnnnZ`) in reports.
+pub mod rfc3339_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(ns) => s.serialize_some(&pc_base::time::rfc3339_nanos(*ns)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// For the formats that read a report's times back (an audit's evidence).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) => pc_base::time::parse_rfc3339_nanos(&text)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {text:?}"))),
+        }
+    }
+}
 
 /// One identifier seen leaving the phone, aggregated over every place it was seen with the same
 /// form, field, destination, capture and phase.
@@ -17,8 +117,7 @@ pub struct Finding {
     /// The field it was found in: `url`, `header:<name>`, `cookie`, `body`, `dns`, `sni`, `payload`.
     #[serde(rename = "where")]
     pub location: String,
-    /// `http`, `https`, `dns`, `tls`, `quic`, `tcp`, `udp`.
-    pub protocol: String,
+    pub protocol: Protocol,
     /// True when the bytes were protected by TLS/QUIC on the wire (seen here only because the
     /// capture was decrypted, e.g. a HAR from an intercepting proxy).
     pub encrypted_on_wire: bool,
@@ -28,12 +127,15 @@ pub struct Finding {
     pub country: Option<String>,
     pub asn: Option<u32>,
     pub org: Option<String>,
-    pub first_seen: Option<String>,
-    pub last_seen: Option<String>,
+    /// Unix nanoseconds of the first and last occurrence.
+    #[serde(with = "rfc3339_opt")]
+    pub first_seen: Option<i64>,
+    #[serde(with = "rfc3339_opt")]
+    pub last_seen: Option<i64>,
     pub count: u64,
     pub capture: String,
     pub phase: String,
-    pub consent: String,
+    pub consent: Consent,
     pub app: Option<String>,
     pub evidence: Evidence,
 }
@@ -63,7 +165,7 @@ pub struct Destination {
     pub host: Option<String>,
     pub ips: Vec<String>,
     pub port: u16,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub sni: Vec<String>,
     pub country: Option<String>,
     /// Every country of `ips` (CDNs answer from several).
@@ -100,7 +202,7 @@ pub struct Request {
     pub method: String,
     pub host: Option<String>,
     pub path: String,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub ip: Option<String>,
     pub port: Option<u16>,
     pub app: Option<String>,
@@ -124,7 +226,7 @@ pub struct DnsQuery {
 pub struct Handshake {
     pub capture: String,
     pub frame: u64,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub server_ip: String,
     pub server_port: u16,
     pub sni: Option<String>,
@@ -146,7 +248,7 @@ pub struct InputSummary {
     pub format: String,
     pub compressed: bool,
     pub phase: String,
-    pub consent: String,
+    pub consent: Consent,
     pub bytes: u64,
     pub packets: u64,
     pub har_entries: u64,
@@ -262,4 +364,54 @@ pub struct TrafficReport {
     pub handshakes: Vec<Handshake>,
     pub inputs: Vec<InputSummary>,
     pub search: SearchSummary,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reports sort by protocol (requests, handshakes, destinations): the enum must sort as
+    /// the names do, or the order of a report would change with the type.
+    #[test]
+    fn protocols_sort_as_their_names() {
+        let mut by_name = Protocol::ALL;
+        by_name.sort_by_key(|p| p.as_str());
+        assert_eq!(by_name, Protocol::ALL);
+        let mut by_enum = Protocol::ALL;
+        by_enum.reverse();
+        by_enum.sort();
+        assert_eq!(by_enum, Protocol::ALL);
+    }
+
+    /// Times are numbers in memory and the same RFC 3339 text as before in the JSON.
+    #[test]
+    fn times_and_types_serialize_as_text() {
+        let f = Finding {
+            identifier: "imei".into(),
+            identifier_name: "imei".into(),
+            encoding: vec![],
+            location: "url".into(),
+            protocol: Protocol::HttpsDecrypted,
+            encrypted_on_wire: true,
+            host: None,
+            ip: None,
+            port: None,
+            country: None,
+            asn: None,
+            org: None,
+            first_seen: Some(1_782_000_000_123_456_789),
+            last_seen: None,
+            count: 1,
+            capture: "c".into(),
+            phase: "p".into(),
+            consent: Consent::Declined,
+            app: None,
+            evidence: Evidence::default(),
+        };
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(v["protocol"], "https-decrypted");
+        assert_eq!(v["consent"], "declined");
+        assert_eq!(v["first_seen"], "2026-06-21T00:00:00.123456789Z");
+        assert!(v["last_seen"].is_null());
+    }
 }

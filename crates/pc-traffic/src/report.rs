@@ -3,7 +3,6 @@
 
 use crate::model::*;
 use crate::result::{CaptureResult, DestAgg, DestKey, DnsAgg, DnsKey};
-use pc_base::time::rfc3339_nanos as rfc3339;
 use pc_detect::{Identifier, Matcher};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -42,7 +41,7 @@ pub(crate) fn build_report(
                 identifier_name: id.name.clone(),
                 encoding: k.hit.encoding.iter().map(|s| s.to_string()).collect(),
                 location: k.hit.location.clone(),
-                protocol: k.hit.protocol.to_string(),
+                protocol: k.hit.protocol,
                 encrypted_on_wire: k.hit.encrypted,
                 host: k.host.clone(),
                 ip: k.ip.map(|i| i.to_string()),
@@ -50,12 +49,12 @@ pub(crate) fn build_report(
                 country: k.ip.as_ref().and_then(country),
                 asn: info.map(|i| i.asn),
                 org: info.map(|i| i.org.clone()),
-                first_seen: a.first.map(rfc3339),
-                last_seen: a.last.map(rfc3339),
+                first_seen: a.first,
+                last_seen: a.last,
                 count: a.count,
                 capture: r.input.path.clone(),
                 phase: r.input.phase.clone(),
-                consent: r.consent.clone(),
+                consent: r.input.consent,
                 app: k.app.clone(),
                 evidence: a.evidence,
             });
@@ -102,7 +101,7 @@ pub(crate) fn build_report(
                 host: d.host,
                 ips: d.ips.iter().map(|i| i.to_string()).collect(),
                 port: k.port,
-                protocol: k.protocol.to_string(),
+                protocol: k.protocol,
                 sni: d.sni.into_iter().collect(),
                 country: first.and_then(country),
                 countries: countries.into_iter().collect(),

@@ -25,7 +25,7 @@ pub struct FindingKey {
 pub struct DestKey {
     pub name: String,
     pub port: u16,
-    pub protocol: &'static str,
+    pub protocol: Protocol,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -63,7 +63,6 @@ pub struct DnsAgg {
 #[derive(Debug, Default)]
 pub struct CaptureResult {
     pub input: InputSummary,
-    pub consent: String,
     pub findings: BTreeMap<FindingKey, Agg>,
     pub destinations: BTreeMap<DestKey, DestAgg>,
     pub requests: Vec<Request>,

@@ -18,11 +18,11 @@
 //!
 //! Memory: the queue to each worker is bounded (a few batches), so a slow worker slows the
 //! reader instead of filling memory; flows waiting for their first client bytes hold at most
-//! what `pcap.rs` would hold for them anyway.
+//! what `packets/` would hold for them anyway.
 
 use crate::ctx::Ctx;
 use crate::event::EventSink;
-use crate::pcap::{Analysis, MAX_EARLY_SERVER, UdpKind, tcp_is_tls, udp_kind};
+use crate::packets::{Analysis, MAX_EARLY_SERVER, UdpKind, tcp_is_tls, udp_kind};
 use crate::result::CaptureResult;
 use foldhash::HashMap;
 use pc_net::{Direction, FlowId, FlowKey, FlowSink, FlowStats, PacketMeta, Transport};
@@ -61,23 +61,22 @@ impl<'c> CaptureStream<'c> {
         events: Option<EventSink>,
     ) -> Self {
         let mut local = Analysis::new(ctx, result);
-        local.keys = Arc::new(keys);
-        local.events.clone_from(&events);
+        local.out.keys = Arc::new(keys);
+        local.out.events.clone_from(&events);
         let workers = if workers >= 2 {
             (0..workers)
                 .map(|_| {
                     // A part names its input as the whole does (requests carry the name).
                     let part = CaptureResult {
                         input: crate::model::InputSummary {
-                            path: local.result.input.path.clone(),
-                            phase: local.result.input.phase.clone(),
-                            consent: local.result.input.consent.clone(),
+                            path: local.out.result.input.path.clone(),
+                            phase: local.out.result.input.phase.clone(),
+                            consent: local.out.result.input.consent,
                             ..Default::default()
                         },
-                        consent: local.result.consent.clone(),
                         ..Default::default()
                     };
-                    Worker::spawn(ctx.clone(), part, local.keys.clone(), events.clone())
+                    Worker::spawn(ctx.clone(), part, local.out.keys.clone(), events.clone())
                 })
                 // Without the threads (the system refused them) all runs here, as with one.
                 .collect::<std::io::Result<Vec<_>>>()
@@ -129,10 +128,10 @@ impl<'c> CaptureStream<'c> {
     /// More key material (a key log, or the capture's Decryption Secrets Block): connections
     /// decided from now on can use it.
     pub fn add_keys(&mut self, more: pc_tlsdec::keylog::KeyLog) {
-        let mut keys = (*self.front.local.keys).clone();
+        let mut keys = (*self.front.local.out.keys).clone();
         keys.merge(more);
         let keys = Arc::new(keys);
-        self.front.local.keys = keys.clone();
+        self.front.local.out.keys = keys.clone();
         for w in &mut self.front.workers {
             w.send(Ev::Keys(keys.clone()), &[]);
         }
@@ -142,14 +141,14 @@ impl<'c> CaptureStream<'c> {
     /// now on when it is one.
     pub fn add_secrets_block(&mut self, secrets_type: u32, data: &[u8]) {
         if secrets_type == pc_capture::SECRETS_TLS_KEYLOG {
-            self.front.local.result.input.tls_key_log_blocks += 1;
+            self.front.local.out.result.input.tls_key_log_blocks += 1;
             self.add_keys(pc_tlsdec::keylog::KeyLog::parse(data));
         }
     }
 
     /// Say what the input is (`pcap`, `pcapng`, `live`…) and whether it was compressed.
     pub fn set_format(&mut self, format: &str, compressed: bool) {
-        let input = &mut self.front.local.result.input;
+        let input = &mut self.front.local.out.result.input;
         input.format = format.to_string();
         input.compressed = compressed;
     }
@@ -164,7 +163,7 @@ impl<'c> CaptureStream<'c> {
         self.decoder.finish(&mut self.front);
         let stats = self.decoder.stats().clone();
         let Front { local, workers, .. } = self.front;
-        let mut result = local.result;
+        let mut result = local.out.result;
         for w in workers {
             if let Some(part) = w.join() {
                 result.absorb(part);
@@ -214,7 +213,7 @@ struct Front<'c> {
 impl Front<'_> {
     fn next_seq(&mut self) -> u64 {
         self.seq += 1;
-        self.local.result.seq = self.seq;
+        self.local.out.result.seq = self.seq;
         self.seq
     }
 
@@ -260,7 +259,7 @@ impl Front<'_> {
                     let (a, b) = ev.range();
                     ev.apply(&mut self.local, &wait.data[a..b]);
                 }
-                self.local.result.seq = self.seq;
+                self.local.out.result.seq = self.seq;
             }
         }
     }
@@ -308,7 +307,7 @@ impl FlowSink for Front<'_> {
                     Some(Ev::Start(_, _, key, _)) => key.server.port(),
                     _ => 0,
                 };
-                let route = if !self.local.keys.is_empty() && tcp_is_tls(dir, data, port) {
+                let route = if !self.local.out.keys.is_empty() && tcp_is_tls(dir, data, port) {
                     Route::Worker(0)
                 } else {
                     Route::Worker(self.spread(fk))
@@ -421,26 +420,26 @@ impl Ev {
     fn apply(self, a: &mut Analysis<'_>, data: &[u8]) {
         match self {
             Ev::Start(q, id, key, meta) => {
-                a.result.seq = q;
+                a.out.result.seq = q;
                 a.flow_start(id, &key, &meta);
             }
             Ev::Data(q, id, dir, _, _, meta) => {
-                a.result.seq = q;
+                a.out.result.seq = q;
                 a.stream_data(id, dir, data, &meta);
             }
             Ev::Gap(q, id, dir, missing, meta) => {
-                a.result.seq = q;
+                a.out.result.seq = q;
                 a.stream_gap(id, dir, missing, &meta);
             }
             Ev::Datagram(q, id, dir, _, _, meta) => {
-                a.result.seq = q;
+                a.out.result.seq = q;
                 a.datagram(id, dir, data, &meta);
             }
             Ev::End(q, id, end) => {
-                a.result.seq = q;
+                a.out.result.seq = q;
                 a.end_flow(id, &end.key, &end.stats, end.name);
             }
-            Ev::Keys(keys) => a.keys = keys,
+            Ev::Keys(keys) => a.out.keys = keys,
         }
     }
 }
@@ -470,8 +469,8 @@ impl Worker {
         let (back, spare) = sync_channel::<Batch>(QUEUE + 2);
         let work = move || {
             let mut a = Analysis::new(&ctx, part);
-            a.keys = keys;
-            a.events = events;
+            a.out.keys = keys;
+            a.out.events = events;
             for mut batch in rx {
                 for ev in batch.events.drain(..) {
                     let (s, e) = ev.range();
@@ -480,7 +479,7 @@ impl Worker {
                 batch.data.clear();
                 let _ = back.try_send(batch);
             }
-            a.result
+            a.out.result
         };
         // Named, so that profiles and `top -H` show the workers apart from the reader.
         let handle = std::thread::Builder::new()

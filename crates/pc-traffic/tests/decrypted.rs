@@ -60,13 +60,13 @@ fn the_handshake(r: &TrafficReport) -> &Handshake {
 /// Findings of the decrypted HTTP/2 connection carry where they were seen and that the wire
 /// was encrypted.
 fn assert_decrypted_h2(f: &Finding) {
-    assert_eq!(f.protocol, "http2", "{f:#?}");
+    assert_eq!(f.protocol, pc_traffic::Protocol::Http2, "{f:#?}");
     assert!(f.encrypted_on_wire, "{f:#?}");
     assert_eq!(f.host.as_deref(), Some(HOST), "{f:#?}");
     assert_eq!(f.port, Some(443), "{f:#?}");
     assert_eq!(f.ip.as_deref(), Some("198.51.100.27"), "{f:#?}");
     assert_eq!(f.phase, "first-boot");
-    assert_eq!(f.consent, "none");
+    assert_eq!(f.consent, pc_case::Consent::None);
     assert!(!f.evidence.frames.is_empty(), "{f:#?}");
     for v in [IMEI, "33612345678", ANDROID_ID, ICCID] {
         assert!(
@@ -127,7 +127,7 @@ fn identifiers_in_a_grpc_protobuf_message_are_found() {
     assert!(
         r.findings
             .iter()
-            .all(|f| f.protocol == "http2" && f.encrypted_on_wire),
+            .all(|f| f.protocol == pc_traffic::Protocol::Http2 && f.encrypted_on_wire),
         "{:#?}",
         r.findings
     );
@@ -149,7 +149,7 @@ fn both_http2_requests_are_listed_and_the_connection_is_fully_decrypted() {
         r.requests
     );
     for q in &r.requests {
-        assert_eq!(q.protocol, "http2");
+        assert_eq!(q.protocol, pc_traffic::Protocol::Http2);
         assert_eq!(q.host.as_deref(), Some(HOST));
         assert_eq!(q.port, Some(443));
         assert!(q.frame.is_some());
@@ -174,7 +174,9 @@ fn without_the_key_log_nothing_inside_is_seen() {
     let r = run(vec![]);
     assert!(r.findings.is_empty(), "{:#?}", r.findings);
     assert!(
-        r.requests.iter().all(|q| q.protocol != "http2"),
+        r.requests
+            .iter()
+            .all(|q| q.protocol != pc_traffic::Protocol::Http2),
         "{:#?}",
         r.requests
     );
@@ -222,7 +224,9 @@ fn a_wrong_client_traffic_secret_decrypts_only_the_rest() {
     assert!(h.decrypted_bytes < h.encrypted_bytes, "{h:#?}");
     // Everything the phone sent was under the wrong key: no request, no finding from inside.
     assert!(
-        r.requests.iter().all(|q| q.protocol != "http2"),
+        r.requests
+            .iter()
+            .all(|q| q.protocol != pc_traffic::Protocol::Http2),
         "{:#?}",
         r.requests
     );

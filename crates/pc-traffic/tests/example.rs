@@ -33,8 +33,8 @@ fn first_boot_leaks_phone_number_imei_and_iccid_in_clear_before_consent() {
             r.findings
         );
         let f = hits[0];
-        assert_eq!(f.consent, "none");
-        assert_eq!(f.protocol, "http");
+        assert_eq!(f.consent, pc_case::Consent::None);
+        assert_eq!(f.protocol, pc_traffic::Protocol::Http);
         assert!(!f.encrypted_on_wire);
         assert_eq!(f.port, Some(80));
         assert_eq!(f.ip.as_deref(), Some("123.125.114.144"));
@@ -46,10 +46,7 @@ fn first_boot_leaks_phone_number_imei_and_iccid_in_clear_before_consent() {
         assert!(f.asn.is_some() && f.org.is_some());
         assert!(!f.evidence.frames.is_empty());
         assert!(
-            f.first_seen
-                .as_deref()
-                .unwrap()
-                .starts_with("2026-06-21T00:00:00.")
+            pc_base::time::rfc3339_nanos(f.first_seen.unwrap()).starts_with("2026-06-21T00:00:00.")
         );
         assert!(
             f.encoding.contains(&"plain".to_string())
@@ -101,10 +98,9 @@ fn real_har_advertising_id_after_consent_is_attributed() {
         hosts.contains("graph.facebook.com") && hosts.contains("api2.branch.io"),
         "{hosts:?}"
     );
-    assert!(
-        gaid.iter()
-            .all(|f| f.consent == "granted" && f.protocol == "https" && f.encrypted_on_wire)
-    );
+    assert!(gaid.iter().all(|f| f.consent == pc_case::Consent::Granted
+        && f.protocol == pc_traffic::Protocol::Https
+        && f.encrypted_on_wire));
     // In this recording the values are plain, also inside URL-encoded form bodies (a UUID has
     // nothing to percent-encode); nesting is covered by the first-boot capture.
     assert!(gaid.iter().any(|f| f.location == "body") && gaid.iter().any(|f| f.location == "url"));
@@ -127,7 +123,10 @@ fn destinations_requests_and_inputs_are_complete() {
     let d = r
         .destinations
         .iter()
-        .find(|d| d.host.as_deref() == Some("connectivitycheck.gstatic.com") && d.protocol == "tls")
+        .find(|d| {
+            d.host.as_deref() == Some("connectivitycheck.gstatic.com")
+                && d.protocol == pc_traffic::Protocol::Tls
+        })
         .expect("TLS destination named by SNI");
     assert!(!d.cleartext_data_sent);
     // The synthetic first boot negotiates TLS 1.3; the real idle capture adds TLS 1.2.

@@ -166,7 +166,10 @@ fn agrees_with_tshark_on_names_snis_and_http_requests() {
         let ours: BTreeSet<String> = r
             .requests
             .iter()
-            .filter(|q| q.protocol != "http2" && q.protocol != "http3")
+            .filter(|q| {
+                q.protocol != pc_traffic::Protocol::Http2
+                    && q.protocol != pc_traffic::Protocol::Http3
+            })
             .map(|q| {
                 format!(
                     "{} {} {}",
@@ -200,7 +203,7 @@ fn agrees_with_tshark_on_names_snis_and_http_requests() {
         let ours: BTreeSet<String> = r
             .requests
             .iter()
-            .filter(|q| q.protocol == "http2")
+            .filter(|q| q.protocol == pc_traffic::Protocol::Http2)
             .map(|q| {
                 format!(
                     "{} {} {}",
@@ -230,7 +233,7 @@ fn agrees_with_tshark_on_names_snis_and_http_requests() {
         let d = &o["decryption"];
         let tshark_decrypted = d["quic_short_packets_decrypted"].as_u64().unwrap_or(0) > 0;
         let ours_decrypted = r.handshakes.iter().any(|h| {
-            h.protocol == "quic"
+            h.protocol == pc_traffic::Protocol::Quic
                 && h.decrypted_bytes > 0
                 && h.decryption.as_deref() != Some("no key")
         });
@@ -240,7 +243,10 @@ fn agrees_with_tshark_on_names_snis_and_http_requests() {
             ));
         }
         if d["http3_layers"].as_u64().unwrap_or(0) > 0
-            && !r.requests.iter().any(|q| q.protocol == "http3")
+            && !r
+                .requests
+                .iter()
+                .any(|q| q.protocol == pc_traffic::Protocol::Http3)
         {
             problems.push(format!(
                 "{name}: tshark saw HTTP/3, phonecert no HTTP/3 request"

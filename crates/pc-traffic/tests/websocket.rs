@@ -64,7 +64,7 @@ fn identifier_in_a_masked_websocket_frame_is_found() {
         .collect();
     assert_eq!(f.len(), 1, "{:#?}", r.findings);
     assert_eq!(f[0].host.as_deref(), Some("push.acme.example"));
-    assert_eq!(f[0].protocol, "http");
+    assert_eq!(f[0].protocol, pc_traffic::Protocol::Http);
     assert!(!f[0].encrypted_on_wire);
     assert_eq!(
         r.requests.len(),

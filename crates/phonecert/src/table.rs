@@ -68,13 +68,13 @@ pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
             .map(|f| {
                 vec![
                     f.phase.clone(),
-                    f.consent.clone(),
+                    f.consent.to_string(),
                     f.identifier_name.clone(),
                     f.encoding.join(">"),
                     f.location.clone(),
                     opt(&f.host),
                     opt(&f.country),
-                    f.protocol.clone(),
+                    f.protocol.to_string(),
                     if f.encrypted_on_wire {
                         "encrypted".into()
                     } else {
@@ -118,7 +118,7 @@ pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
                         String::new()
                     },
                 d.port.to_string(),
-                d.protocol.clone(),
+                d.protocol.to_string(),
                 opt(&d.country),
                 d.asn
                     .map(|a| format!("AS{a}"))

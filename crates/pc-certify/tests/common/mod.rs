@@ -1,13 +1,21 @@
 //! Synthetic evidence builders shared by the integration tests.
 #![allow(dead_code)]
 
-use pc_case::Case;
+use pc_case::{Case, Consent};
 use pc_certify::{AuditOptions, AuditReport, Catalogue, Review, audit_with};
 use pc_firmware::risk::{RiskReport, UraniborgScore};
 use pc_firmware::{AppFacts, FirmwareReport, IdentifierCall, SigningSummary, TrackerHit};
 use pc_traffic::{
-    Destination, Evidence, Finding, Handshake, InputSummary, SearchSummary, TrafficReport,
+    Destination, Evidence, Finding, Handshake, InputSummary, Protocol, SearchSummary, TrafficReport,
 };
+
+/// The protocol a test names by its report name.
+pub fn protocol_named(name: &str) -> Protocol {
+    *Protocol::ALL
+        .iter()
+        .find(|p| p.as_str() == name)
+        .unwrap_or_else(|| panic!("no protocol {name:?}"))
+}
 use std::path::{Path, PathBuf};
 
 pub const CASE: &str = r#"
@@ -46,11 +54,11 @@ pub fn case() -> Case {
     Case::parse(CASE, Path::new("case.toml"), PathBuf::from("/nonexistent")).unwrap()
 }
 
-pub fn consent_of(phase: &str) -> &'static str {
+pub fn consent_of(phase: &str) -> Consent {
     match phase {
-        "first-boot" => "none",
-        "declined" => "declined",
-        _ => "granted",
+        "first-boot" => Consent::None,
+        "declined" => Consent::Declined,
+        _ => Consent::Granted,
     }
 }
 
@@ -59,7 +67,7 @@ pub fn input(phase: &str, packets: u64) -> InputSummary {
         path: format!("{phase}.pcapng"),
         format: "pcapng".into(),
         phase: phase.into(),
-        consent: consent_of(phase).into(),
+        consent: consent_of(phase),
         bytes: 1000,
         packets,
         ..InputSummary::default()
@@ -72,7 +80,7 @@ pub fn finding(kind: &str, phase: &str, host: &str, protocol: &str, frames: &[u6
         identifier_name: kind.into(),
         encoding: vec!["plain".into()],
         location: "url".into(),
-        protocol: protocol.into(),
+        protocol: protocol_named(protocol),
         encrypted_on_wire: protocol == "https",
         host: Some(host.into()),
         ip: Some("198.51.100.7".into()),
@@ -80,12 +88,12 @@ pub fn finding(kind: &str, phase: &str, host: &str, protocol: &str, frames: &[u6
         country: Some("FR".into()),
         asn: None,
         org: None,
-        first_seen: Some("2026-04-01T10:00:00.000000000Z".into()),
-        last_seen: Some("2026-04-01T10:00:01.000000000Z".into()),
+        first_seen: pc_certify::time::parse_rfc3339_nanos("2026-04-01T10:00:00.000000000Z"),
+        last_seen: pc_certify::time::parse_rfc3339_nanos("2026-04-01T10:00:01.000000000Z"),
         count: 1,
         capture: format!("{phase}.pcapng"),
         phase: phase.into(),
-        consent: consent_of(phase).into(),
+        consent: consent_of(phase),
         app: Some("com.acme.sync".into()),
         evidence: Evidence {
             frames: frames.to_vec(),
@@ -101,7 +109,7 @@ pub fn dest(host: &str, protocol: &str, phases: &[&str], bytes: u64, tls: &[&str
         host: Some(host.into()),
         ips: vec!["198.51.100.7".into()],
         port: if protocol == "http" { 80 } else { 443 },
-        protocol: protocol.into(),
+        protocol: protocol_named(protocol),
         sni: vec![],
         country: Some("FR".into()),
         countries: vec!["FR".into()],
@@ -129,7 +137,7 @@ pub fn handshake(version: Option<&str>) -> Handshake {
     Handshake {
         capture: "first-boot.pcapng".into(),
         frame: 4,
-        protocol: "tls".into(),
+        protocol: Protocol::Tls,
         server_ip: "198.51.100.7".into(),
         server_port: 443,
         sni: Some("api.acme.example".into()),

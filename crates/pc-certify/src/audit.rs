@@ -2,9 +2,9 @@
 
 use crate::catalogue::{Catalogue, Level};
 use crate::evidence::{self, AppFact, FirmwareEvidence, TrafficEvidence};
+use crate::outcome::{Outcome, Verdict};
 use crate::policy::Policy;
 use crate::review::Review;
-use crate::{TOOL_NAME, TOOL_VERSION, Verdict};
 use pc_case::Case;
 use pc_detect::IdentifierValue;
 use pc_firmware::FirmwareReport;
@@ -15,63 +15,12 @@ use std::path::PathBuf;
 
 /// The `format` value of report.json.
 pub const REPORT_FORMAT: &str = "phonecert-audit/1";
-/// Most evidence references kept per requirement (the rest are counted).
-pub const MAX_EVIDENCE: usize = 100;
+/// The tool name and version written into reports and certificates.
+pub const TOOL_NAME: &str = "phonecert";
+/// This crate's version.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Largest input hashed for the inputs list.
 pub const MAX_HASHED_INPUT: u64 = 64 << 30;
-
-/// A fact a verdict rests on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EvidenceRef {
-    /// `finding`, `destination`, `connection`, `app`, `phase`, `risk`, `policy` or `note`.
-    pub kind: String,
-    /// Index in the traffic report's findings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finding: Option<usize>,
-    /// Index in the traffic report's destinations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination: Option<usize>,
-    /// App package (or path).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app: Option<String>,
-    /// Destination host (or address).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    /// Phase name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
-    /// Capture file, for traffic evidence.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capture: Option<String>,
-    /// One line.
-    pub description: String,
-}
-
-impl EvidenceRef {
-    /// A bare reference of `kind` with a description.
-    pub fn new(kind: &str, description: impl Into<String>) -> Self {
-        EvidenceRef {
-            kind: kind.into(),
-            finding: None,
-            destination: None,
-            app: None,
-            host: None,
-            phase: None,
-            capture: None,
-            description: description.into(),
-        }
-    }
-}
-
-/// A check's (or a reviewer's) decision with its justification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    pub verdict: Verdict,
-    /// One or two sentences.
-    pub summary: String,
-    /// The facts it rests on (at most [`MAX_EVIDENCE`], then one `note` counting the rest).
-    pub evidence: Vec<EvidenceRef>,
-}
 
 /// One requirement's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -417,7 +366,7 @@ pub fn audit_with(
         .iter()
         .map(|req| {
             let mut automatic = crate::checks::run(&req.decided_by, &ctx);
-            cap_evidence(&mut automatic.evidence);
+            automatic.cap_evidence();
             let review = latest_review(reviews, &req.id);
             let verdict = review.as_ref().map_or(automatic.verdict, |r| r.verdict);
             RequirementResult {
@@ -446,7 +395,7 @@ pub fn audit_with(
             name: TOOL_NAME.into(),
             version: TOOL_VERSION.into(),
         },
-        generated: crate::time::format_utc(opts.now.unwrap_or_else(crate::time::now)),
+        generated: pc_base::time::format_utc(opts.now.unwrap_or_else(pc_base::time::now)),
         case: case_summary(case, opts.reveal),
         policy: opts.policy.clone(),
         catalogue: CatalogueRef {
@@ -482,8 +431,8 @@ fn latest_review(reviews: &[Review], requirement: &str) -> Option<Review> {
         .enumerate()
         .filter(|(_, r)| r.requirement == requirement)
         .max_by(|(ia, a), (ib, b)| {
-            crate::time::parse_utc(&a.date)
-                .cmp(&crate::time::parse_utc(&b.date))
+            pc_base::time::parse_utc(&a.date)
+                .cmp(&pc_base::time::parse_utc(&b.date))
                 .then(ia.cmp(ib))
         })
         .map(|(_, r)| r.clone())
@@ -510,17 +459,6 @@ pub fn apply_reviews(report: &mut AuditReport, reviews: &[Review]) {
     }
     report.summary = summarize(&report.results);
     report.reviews = all;
-}
-
-fn cap_evidence(ev: &mut Vec<EvidenceRef>) {
-    if ev.len() > MAX_EVIDENCE {
-        let more = ev.len() - MAX_EVIDENCE;
-        ev.truncate(MAX_EVIDENCE);
-        ev.push(EvidenceRef::new(
-            "note",
-            format!("… and {more} more (see the traffic and firmware sections)"),
-        ));
-    }
 }
 
 /// Counts verdicts and decides.

@@ -558,7 +558,7 @@ impl Catalogue {
         if raw.version.trim().is_empty() {
             return Err(invalid(0, "catalogue version is empty", ""));
         }
-        if crate::time::parse_utc(&raw.date).is_none() {
+        if pc_base::time::parse_utc(&raw.date).is_none() {
             return Err(invalid(0, "catalogue date must be YYYY-MM-DD", &raw.date));
         }
         let mut seen = BTreeSet::new();

@@ -5,8 +5,9 @@
 //! OpenSSL and every JOSE library read.
 
 use crate::audit::{AuditReport, Decision};
+use crate::audit::{TOOL_NAME, TOOL_VERSION};
 use crate::html::esc;
-use crate::{TOOL_NAME, TOOL_VERSION, Verdict};
+use crate::outcome::Verdict;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
@@ -280,7 +281,7 @@ pub fn issue_certificate(
             at: 0,
             what: "no issuing lab (case [case].lab or the lab option)",
         })?;
-    let now = opts.now.unwrap_or_else(crate::time::now);
+    let now = opts.now.unwrap_or_else(pc_base::time::now);
     let not_after = now.saturating_add(i64::from(opts.validity_days).saturating_mul(86_400));
     let serial = opts.serial.clone().unwrap_or_else(|| {
         let mut b = [0u8; 16];
@@ -316,9 +317,9 @@ pub fn issue_certificate(
             .collect(),
         summary: report.summary.counts.clone(),
         report_sha256: opts.report_sha256.clone(),
-        issued: crate::time::format_utc(now),
-        not_before: crate::time::format_utc(now),
-        not_after: crate::time::format_utc(not_after),
+        issued: pc_base::time::format_utc(now),
+        not_before: pc_base::time::format_utc(now),
+        not_after: pc_base::time::format_utc(not_after),
         tool: format!("{TOOL_NAME} {TOOL_VERSION}"),
     })
 }
@@ -462,11 +463,11 @@ pub fn verify(
             what: "unknown certificate format",
         });
     }
-    let nb = crate::time::parse_utc(&p.not_before).ok_or(VerifyError::Malformed {
+    let nb = pc_base::time::parse_utc(&p.not_before).ok_or(VerifyError::Malformed {
         at: at[1],
         what: "not_before is not a UTC time",
     })?;
-    let na = crate::time::parse_utc(&p.not_after).ok_or(VerifyError::Malformed {
+    let na = pc_base::time::parse_utc(&p.not_after).ok_or(VerifyError::Malformed {
         at: at[1],
         what: "not_after is not a UTC time",
     })?;

@@ -104,20 +104,8 @@ struct ResView {
 
 /// Fact kinds → the checks whose verdict they can change.
 fn checks_for(kind: &str) -> &'static [&'static str] {
-    const TRAFFIC_IDS: &[&str] = &[
-        "no_identifier_in_phase",
-        "no_cleartext_identifier",
-        "identifier_recipients",
-        "no_persistent_with_advertising_id",
-    ];
-    const ALL_TRAFFIC: &[&str] = &[
-        "no_identifier_in_phase",
-        "no_cleartext_identifier",
-        "identifier_recipients",
-        "no_persistent_with_advertising_id",
-        "no_cleartext",
-        "tls_min_version",
-    ];
+    // Each narrower set is a prefix: the traffic checks on identifiers, then the other traffic
+    // checks, then the firmware checks.
     const EVERYTHING: &[&str] = &[
         "no_identifier_in_phase",
         "no_cleartext_identifier",
@@ -131,6 +119,8 @@ fn checks_for(kind: &str) -> &'static [&'static str] {
         "risk_score_max",
         "privileged_trackers",
     ];
+    const ALL_TRAFFIC: &[&str] = EVERYTHING.split_at(6).0;
+    const TRAFFIC_IDS: &[&str] = EVERYTHING.split_at(4).0;
     match kind {
         "app_added" | "app_removed" | "version" | "apk" => EVERYTHING,
         "signer" => &["no_test_keys", "risk_score_max", "privileged_trackers"],

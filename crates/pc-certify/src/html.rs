@@ -2,9 +2,9 @@
 //! assets) with the decision, every requirement with its evidence, a data-flow picture, an
 //! identifier × destination matrix and a per-phase timeline. Printable.
 
-use crate::Verdict;
 use crate::audit::{AuditReport, RequirementResult};
 use crate::evidence::{FindingFact, TrafficEvidence};
+use crate::outcome::Verdict;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 

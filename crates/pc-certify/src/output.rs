@@ -4,9 +4,9 @@
 use crate::audit::{AuditReport, Decision};
 use crate::cert::{self, CertOptions, CertificatePayload};
 use ed25519_dalek::SigningKey;
+use pc_base::atomic::{sync_dir, temp_name, write_synced};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use pc_base::atomic::{sync_dir, temp_name, write_synced};
 
 /// Errors writing outputs.
 #[derive(Debug, thiserror::Error)]

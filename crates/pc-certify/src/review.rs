@@ -1,7 +1,7 @@
 //! Reviews (`review.toml`): a reviewer's reasoned verdict on a requirement, shown beside the
 //! automatic one and used for the decision.
 
-use crate::Verdict;
+use crate::outcome::Verdict;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::Path;
@@ -117,7 +117,7 @@ pub fn parse_reviews(text: &str) -> Result<Vec<Review>, ReviewError> {
         if r.reviewer.trim().is_empty() {
             return Err(invalid("review names no reviewer"));
         }
-        if crate::time::parse_utc(&r.date).is_none() {
+        if pc_base::time::parse_utc(&r.date).is_none() {
             return Err(invalid("review date must be YYYY-MM-DD"));
         }
         out.push(r);

@@ -2,9 +2,9 @@
 //! requirement (automatic or reviewed); automatic findings a reviewer overrode to PASS are kept
 //! as suppressed results.
 
-use crate::Verdict;
 use crate::audit::{AuditReport, RequirementResult};
 use crate::catalogue::Level;
+use crate::outcome::Verdict;
 use serde_json::{Value, json};
 
 /// The schema URI written in `$schema`.

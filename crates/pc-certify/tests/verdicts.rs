@@ -63,10 +63,7 @@ fn consent_none_and_declined() {
     // A capture that failed to read is no coverage either.
     let mut t = c.clone();
     t.inputs[0].failed = true;
-    assert_eq!(
-        verdict(&run(Some(&t), None, &[], None), "PCB-CONSENT-01"),
-        NotTested
-    );
+    assert_eq!(on(Some(&t), None, "PCB-CONSENT-01"), NotTested);
     // INCONCLUSIVE: most first-boot bytes in undecrypted TLS.
     let mut t = c.clone();
     t.destinations.push(dest(
@@ -124,10 +121,7 @@ fn cleartext_identifier() {
         "https",
         &[7],
     ));
-    assert_eq!(
-        verdict(&run(Some(&t), None, &[], None), "PCB-TRAFFIC-01"),
-        Pass
-    );
+    assert_eq!(on(Some(&t), None, "PCB-TRAFFIC-01"), Pass);
     t.findings.push(finding(
         "imei",
         "granted",
@@ -146,29 +140,17 @@ fn cleartext_identifier() {
     let mut f = finding("imei", "granted", "x.example", "tls", &[3]);
     f.location = "sni".into();
     t.findings.push(f);
-    assert_eq!(
-        verdict(&run(Some(&t), None, &[], None), "PCB-TRAFFIC-01"),
-        Fail
-    );
-    assert_eq!(
-        verdict(&run(None, None, &[], None), "PCB-TRAFFIC-01"),
-        NotTested
-    );
+    assert_eq!(on(Some(&t), None, "PCB-TRAFFIC-01"), Fail);
+    assert_eq!(on(None, None, "PCB-TRAFFIC-01"), NotTested);
     let mut t = clean_traffic();
     t.inputs.retain(|i| i.phase != "declined");
-    assert_eq!(
-        verdict(&run(Some(&t), None, &[], None), "PCB-TRAFFIC-01"),
-        Inconclusive
-    );
+    assert_eq!(on(Some(&t), None, "PCB-TRAFFIC-01"), Inconclusive);
 }
 
 #[test]
 fn cleartext_config_and_traffic() {
     let (t, f) = (clean_traffic(), clean_firmware());
-    assert_eq!(
-        verdict(&run(Some(&t), Some(&f), &[], None), "PCB-TRAFFIC-02"),
-        Pass
-    );
+    assert_eq!(on(Some(&t), Some(&f), "PCB-TRAFFIC-02"), Pass);
     let mut f2 = f.clone();
     f2.apps[0].uses_cleartext_traffic = true;
     let r = run(Some(&t), Some(&f2), &[], None);
@@ -181,48 +163,27 @@ fn cleartext_config_and_traffic() {
     );
     let mut f3 = f.clone();
     f3.apps[1].cleartext_domains = vec!["legacy.acme.example".into()];
-    assert_eq!(
-        verdict(&run(Some(&t), Some(&f3), &[], None), "PCB-TRAFFIC-02"),
-        Fail
-    );
+    assert_eq!(on(Some(&t), Some(&f3), "PCB-TRAFFIC-02"), Fail);
     let mut t2 = t.clone();
     t2.destinations
         .push(dest("plain.acme.example", "http", &["granted"], 10, &[]));
-    assert_eq!(
-        verdict(&run(Some(&t2), Some(&f), &[], None), "PCB-TRAFFIC-02"),
-        Fail
-    );
+    assert_eq!(on(Some(&t2), Some(&f), "PCB-TRAFFIC-02"), Fail);
     // Plain DNS is exempt.
     let mut t3 = t.clone();
     let mut d = dest("resolver", "dns", &["granted"], 10, &[]);
     d.cleartext_data_sent = true;
     d.port = 53;
     t3.destinations.push(d);
-    assert_eq!(
-        verdict(&run(Some(&t3), Some(&f), &[], None), "PCB-TRAFFIC-02"),
-        Pass
-    );
-    assert_eq!(
-        verdict(&run(None, Some(&f), &[], None), "PCB-TRAFFIC-02"),
-        Inconclusive
-    );
-    assert_eq!(
-        verdict(&run(Some(&t), None, &[], None), "PCB-TRAFFIC-02"),
-        Inconclusive
-    );
-    assert_eq!(
-        verdict(&run(None, None, &[], None), "PCB-TRAFFIC-02"),
-        NotTested
-    );
+    assert_eq!(on(Some(&t3), Some(&f), "PCB-TRAFFIC-02"), Pass);
+    assert_eq!(on(None, Some(&f), "PCB-TRAFFIC-02"), Inconclusive);
+    assert_eq!(on(Some(&t), None, "PCB-TRAFFIC-02"), Inconclusive);
+    assert_eq!(on(None, None, "PCB-TRAFFIC-02"), NotTested);
 }
 
 #[test]
 fn tls_versions() {
     let t = clean_traffic();
-    assert_eq!(
-        verdict(&run(Some(&t), None, &[], None), "PCB-TRAFFIC-03"),
-        Pass
-    );
+    assert_eq!(on(Some(&t), None, "PCB-TRAFFIC-03"), Pass);
     let mut t1 = t.clone();
     t1.handshakes.push(handshake(Some("TLSv1.0")));
     let r = run(Some(&t1), None, &[], None);
@@ -234,33 +195,21 @@ fn tls_versions() {
     );
     let mut t2 = t.clone();
     t2.destinations[0].tls_versions.push("TLSv1.1".into());
-    assert_eq!(
-        verdict(&run(Some(&t2), None, &[], None), "PCB-TRAFFIC-03"),
-        Fail
-    );
+    assert_eq!(on(Some(&t2), None, "PCB-TRAFFIC-03"), Fail);
     let mut t3 = t.clone();
     t3.handshakes.push(handshake(None));
-    assert_eq!(
-        verdict(&run(Some(&t3), None, &[], None), "PCB-TRAFFIC-03"),
-        Inconclusive
-    );
+    assert_eq!(on(Some(&t3), None, "PCB-TRAFFIC-03"), Inconclusive);
     // A QUIC handshake without a seen version is TLS 1.3 by definition.
     let mut t4 = t.clone();
     let mut q = handshake(None);
     q.protocol = pc_traffic::Protocol::Quic;
     t4.handshakes.push(q);
-    assert_eq!(
-        verdict(&run(Some(&t4), None, &[], None), "PCB-TRAFFIC-03"),
-        Pass
-    );
+    assert_eq!(on(Some(&t4), None, "PCB-TRAFFIC-03"), Pass);
     // HTTPS through a proxy shows no version.
     let mut t5 = t.clone();
     t5.handshakes.clear();
     t5.destinations[0].tls_versions.clear();
-    assert_eq!(
-        verdict(&run(Some(&t5), None, &[], None), "PCB-TRAFFIC-03"),
-        Inconclusive
-    );
+    assert_eq!(on(Some(&t5), None, "PCB-TRAFFIC-03"), Inconclusive);
     let t6 = traffic(
         vec![],
         vec![dest("ntp.example", "udp", &["granted"], 100, &[])],
@@ -271,14 +220,8 @@ fn tls_versions() {
             input("granted", 1),
         ],
     );
-    assert_eq!(
-        verdict(&run(Some(&t6), None, &[], None), "PCB-TRAFFIC-03"),
-        NotApplicable
-    );
-    assert_eq!(
-        verdict(&run(None, None, &[], None), "PCB-TRAFFIC-03"),
-        NotTested
-    );
+    assert_eq!(on(Some(&t6), None, "PCB-TRAFFIC-03"), NotApplicable);
+    assert_eq!(on(None, None, "PCB-TRAFFIC-03"), NotTested);
 }
 
 const POLICY: &str = r#"
@@ -292,10 +235,7 @@ identifiers = ["imei"]
 #[test]
 fn recipients_and_countries() {
     let mut t = clean_traffic();
-    assert_eq!(
-        verdict(&run(Some(&t), None, &[], None), "PCB-TRAFFIC-04"),
-        Pass
-    );
+    assert_eq!(on(Some(&t), None, "PCB-TRAFFIC-04"), Pass);
     t.findings.push(finding(
         "imei",
         "granted",
@@ -374,10 +314,7 @@ fn recipients_and_countries() {
         verdict(&run(Some(&t), None, &[], Some(p)), "PCB-TRAFFIC-04"),
         Inconclusive
     );
-    assert_eq!(
-        verdict(&run(None, None, &[], None), "PCB-TRAFFIC-04"),
-        NotTested
-    );
+    assert_eq!(on(None, None, "PCB-TRAFFIC-04"), NotTested);
 }
 
 #[test]
@@ -390,10 +327,7 @@ fn persistent_with_advertising_id() {
         "https",
         &[5],
     ));
-    assert_eq!(
-        verdict(&run(Some(&t), None, &[], None), "PCB-TRAFFIC-05"),
-        Pass
-    );
+    assert_eq!(on(Some(&t), None, "PCB-TRAFFIC-05"), Pass);
     // Same frame of the same capture (one request), different host label.
     let mut t1 = t.clone();
     t1.findings
@@ -409,29 +343,17 @@ fn persistent_with_advertising_id() {
     let mut t2 = t.clone();
     t2.findings
         .push(finding("serial", "granted", "ads.example", "https", &[99]));
-    assert_eq!(
-        verdict(&run(Some(&t2), None, &[], None), "PCB-TRAFFIC-05"),
-        Fail
-    );
+    assert_eq!(on(Some(&t2), None, "PCB-TRAFFIC-05"), Fail);
     // Same destination, other phase, other request: not paired.
     let mut t3 = t.clone();
     t3.findings
         .push(finding("serial", "declined", "ads.example", "https", &[99]));
-    assert_eq!(
-        verdict(&run(Some(&t3), None, &[], None), "PCB-TRAFFIC-05"),
-        Pass
-    );
+    assert_eq!(on(Some(&t3), None, "PCB-TRAFFIC-05"), Pass);
     let mut t4 = t.clone();
     t4.destinations
         .push(dest("opaque.example", "quic", &["granted"], 1 << 20, &[]));
-    assert_eq!(
-        verdict(&run(Some(&t4), None, &[], None), "PCB-TRAFFIC-05"),
-        Inconclusive
-    );
-    assert_eq!(
-        verdict(&run(None, None, &[], None), "PCB-TRAFFIC-05"),
-        NotTested
-    );
+    assert_eq!(on(Some(&t4), None, "PCB-TRAFFIC-05"), Inconclusive);
+    assert_eq!(on(None, None, "PCB-TRAFFIC-05"), NotTested);
 }
 
 #[test]
@@ -465,29 +387,17 @@ fn identifier_permissions() {
         "Landroid/provider/Settings$Secure;->getString",
         &["android_id"],
     )];
-    assert_eq!(
-        verdict(&run(None, Some(&f2), &[], None), "PCB-APP-01"),
-        Pass
-    );
+    assert_eq!(on(None, Some(&f2), "PCB-APP-01"), Pass);
     // Code not analysed anywhere → NOT_TESTED; somewhere → INCONCLUSIVE.
     let mut f3 = clean_firmware();
     for a in &mut f3.apps {
         a.dex_files.clear();
     }
-    assert_eq!(
-        verdict(&run(None, Some(&f3), &[], None), "PCB-APP-01"),
-        NotTested
-    );
+    assert_eq!(on(None, Some(&f3), "PCB-APP-01"), NotTested);
     let mut f4 = clean_firmware();
     f4.apps[0].dex_files.clear();
-    assert_eq!(
-        verdict(&run(None, Some(&f4), &[], None), "PCB-APP-01"),
-        Inconclusive
-    );
-    assert_eq!(
-        verdict(&run(None, None, &[], None), "PCB-APP-01"),
-        NotTested
-    );
+    assert_eq!(on(None, Some(&f4), "PCB-APP-01"), Inconclusive);
+    assert_eq!(on(None, None, "PCB-APP-01"), NotTested);
 }
 
 #[test]
@@ -495,23 +405,14 @@ fn test_keys_debuggable_risk_trackers() {
     let f = clean_firmware();
     let mut k = f.clone();
     k.apps[0].signing.as_mut().unwrap().test_key = Some("platform".into());
-    assert_eq!(verdict(&run(None, Some(&k), &[], None), "PCB-APP-02"), Fail);
+    assert_eq!(on(None, Some(&k), "PCB-APP-02"), Fail);
     let mut dbg = f.clone();
     dbg.apps[0].signing.as_mut().unwrap().debug_cert = true;
-    assert_eq!(
-        verdict(&run(None, Some(&dbg), &[], None), "PCB-APP-02"),
-        Fail
-    );
+    assert_eq!(on(None, Some(&dbg), "PCB-APP-02"), Fail);
     let mut unk = f.clone();
     unk.apps[1].signing = None;
-    assert_eq!(
-        verdict(&run(None, Some(&unk), &[], None), "PCB-APP-02"),
-        Inconclusive
-    );
-    assert_eq!(
-        verdict(&run(None, None, &[], None), "PCB-APP-02"),
-        NotTested
-    );
+    assert_eq!(on(None, Some(&unk), "PCB-APP-02"), Inconclusive);
+    assert_eq!(on(None, None, "PCB-APP-02"), NotTested);
     assert_eq!(
         verdict(
             &run(None, Some(&firmware(vec![], 0.0)), &[], None),
@@ -522,17 +423,11 @@ fn test_keys_debuggable_risk_trackers() {
 
     let mut d = f.clone();
     d.apps[1].debuggable = true;
-    assert_eq!(verdict(&run(None, Some(&d), &[], None), "PCB-APP-03"), Fail);
+    assert_eq!(on(None, Some(&d), "PCB-APP-03"), Fail);
     let mut e = f.clone();
     e.apps[1].error = Some("not an APK".into());
-    assert_eq!(
-        verdict(&run(None, Some(&e), &[], None), "PCB-APP-03"),
-        Inconclusive
-    );
-    assert_eq!(
-        verdict(&run(None, None, &[], None), "PCB-APP-03"),
-        NotTested
-    );
+    assert_eq!(on(None, Some(&e), "PCB-APP-03"), Inconclusive);
+    assert_eq!(on(None, None, "PCB-APP-03"), NotTested);
 
     assert_eq!(
         verdict(
@@ -557,17 +452,11 @@ fn test_keys_debuggable_risk_trackers() {
     );
     let mut unscored = f.clone();
     unscored.risk = Default::default();
-    assert_eq!(
-        verdict(&run(None, Some(&unscored), &[], None), "PCB-APP-04"),
-        NotTested
-    );
+    assert_eq!(on(None, Some(&unscored), "PCB-APP-04"), NotTested);
 
     let mut tr = f.clone();
     tr.apps[0].trackers = vec![tracker("Acme Analytics")];
-    assert_eq!(
-        verdict(&run(None, Some(&tr), &[], None), "PCB-APP-05"),
-        Pass
-    );
+    assert_eq!(on(None, Some(&tr), "PCB-APP-05"), Pass);
     tr.apps[0].privileged = true;
     let r = run(None, Some(&tr), &[], None);
     assert_eq!(verdict(&r, "PCB-APP-05"), Inconclusive);
@@ -576,10 +465,7 @@ fn test_keys_debuggable_risk_trackers() {
             .description
             .contains("Acme Analytics")
     );
-    assert_eq!(
-        verdict(&run(None, None, &[], None), "PCB-APP-05"),
-        NotTested
-    );
+    assert_eq!(on(None, None, "PCB-APP-05"), NotTested);
 }
 
 fn review(req: &str, v: pc_certify::Verdict, date: &str) -> Review {
@@ -654,7 +540,7 @@ fn evidence_lists_are_capped() {
     }
     let r = run(Some(&t), None, &[], None);
     let ev = &r.result("PCB-CONSENT-01").unwrap().automatic.evidence;
-    assert_eq!(ev.len(), pc_certify::audit::MAX_EVIDENCE + 1);
+    assert_eq!(ev.len(), pc_certify::outcome::MAX_EVIDENCE + 1);
     assert!(ev.last().unwrap().description.contains("50 more"));
 }
 

@@ -14,6 +14,7 @@ pub mod event;
 mod h1;
 mod har;
 pub mod model;
+pub mod ndjson;
 mod packets;
 mod report;
 mod request;

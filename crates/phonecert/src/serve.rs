@@ -27,12 +27,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    audit: AuditProcess,
-    /// Audit workers in this process (0: web only, audits run by `phonecert worker`).
-    #[arg(long, default_value_t = 2)]
-    workers: usize,
+    audits: Audits,
     /// The lab's name on the certificates it issues.
     #[arg(long, default_value = "phonecert test lab")]
     lab: String,
@@ -111,6 +106,19 @@ pub struct Common {
     lease_secs: u64,
 }
 
+/// What `serve` and `worker` share: the database, the data folder and how audits run.
+#[derive(Args, Debug)]
+pub struct Audits {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    audit: AuditProcess,
+    /// Concurrent audits in this process (with `serve`, 0: web only, audits run by
+    /// `phonecert worker`).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
 /// Run audit workers without the web server (for labs spreading audits over machines).
 ///
 ///   phonecert worker --data /shared/phonecert --database postgres://lab@db/phonecert --workers 4
@@ -118,12 +126,7 @@ pub struct Common {
 #[command(verbatim_doc_comment)]
 pub struct WorkerArgs {
     #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    audit: AuditProcess,
-    /// Concurrent audits.
-    #[arg(long, default_value_t = 2)]
-    workers: usize,
+    audits: Audits,
 }
 
 /// Manage the registry's accounts from the command line.
@@ -167,12 +170,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("cannot start the async runtime")
 }
 
-fn config(
-    common: &Common,
-    audit: &AuditProcess,
-    listen: SocketAddr,
-    workers: usize,
-) -> Result<ServeConfig> {
+fn config(audits: &Audits, listen: SocketAddr) -> Result<ServeConfig> {
+    let Audits {
+        common,
+        audit,
+        workers,
+    } = audits;
+    let workers = *workers;
     Ok(ServeConfig {
         listen,
         data_dir: common.data.clone(),
@@ -191,7 +195,7 @@ fn config(
 }
 
 pub fn run(args: ServeArgs) -> Result<u8> {
-    let mut cfg = config(&args.common, &args.audit, args.listen, args.workers)?;
+    let mut cfg = config(&args.audits, args.listen)?;
     cfg.signing_key = args.signing_key;
     cfg.web.secure_cookies = !args.insecure_cookies;
     cfg.web.issue.lab = args.lab;
@@ -220,24 +224,20 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     eprintln!(
         "phonecert: serving on http://{} (data in {}, {} workers)",
         args.listen,
-        args.common.data.display(),
-        args.workers
+        args.audits.common.data.display(),
+        args.audits.workers
     );
     runtime()?.block_on(pc_registry::serve(cfg))?;
     Ok(EXIT_OK)
 }
 
 pub fn run_worker(args: WorkerArgs) -> Result<u8> {
-    let cfg = config(
-        &args.common,
-        &args.audit,
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        args.workers,
-    )?;
+    let cfg = config(&args.audits, SocketAddr::from(([127, 0, 0, 1], 0)))?;
     eprintln!(
         "phonecert: {} audit workers on {}",
-        args.workers,
-        args.common
+        args.audits.workers,
+        args.audits
+            .common
             .database
             .as_deref()
             .unwrap_or("the embedded database")

@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use pc_case::{Case, Consent};
 use pc_detect::{GeoPoint, Identifier, IdentifierKind, IdentifierValue};
-use pc_traffic::{Input, Options, TrafficReport};
+use pc_traffic::{Input, Options};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -211,7 +211,7 @@ pub fn run(args: TrafficArgs) -> Result<u8> {
             serde_json::to_writer_pretty(&mut out, &report)?;
             out.push(b'\n');
         }
-        Format::Ndjson => write_ndjson(&mut out, &report)?,
+        Format::Ndjson => pc_traffic::ndjson::write_ndjson(&mut out, &report)?,
         Format::Table => crate::table::write_traffic(&mut out, &report)?,
     }
     match &args.output {
@@ -234,37 +234,6 @@ pub fn run(args: TrafficArgs) -> Result<u8> {
         code = EXIT_FINDINGS;
     }
     Ok(code)
-}
-
-fn write_ndjson(out: &mut Vec<u8>, r: &TrafficReport) -> Result<()> {
-    fn line<T: serde::Serialize>(out: &mut Vec<u8>, kind: &str, v: &T) -> Result<()> {
-        let mut value = serde_json::to_value(v)?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("type".into(), kind.into());
-        }
-        serde_json::to_writer(&mut *out, &value)?;
-        out.push(b'\n');
-        Ok(())
-    }
-    for i in &r.inputs {
-        line(out, "input", i)?;
-    }
-    for f in &r.findings {
-        line(out, "finding", f)?;
-    }
-    for d in &r.destinations {
-        line(out, "destination", d)?;
-    }
-    for q in &r.requests {
-        line(out, "request", q)?;
-    }
-    for q in &r.dns {
-        line(out, "dns", q)?;
-    }
-    for h in &r.handshakes {
-        line(out, "handshake", h)?;
-    }
-    Ok(())
 }
 
 /// [`pc_base::atomic::write_atomic`] with the path in the error.

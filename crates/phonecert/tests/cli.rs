@@ -15,6 +15,20 @@ fn run(args: &[&str]) -> Output {
     bin().current_dir(root()).args(args).output().expect("runs")
 }
 
+/// Exit status 0, else the failure shows what phonecert printed.
+fn assert_ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn stdout_json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn example_case_as_json_has_every_section() {
     let out = run(&[
@@ -24,13 +38,8 @@ fn example_case_as_json_has_every_section() {
         "--format",
         "json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ok(&out);
+    let v = stdout_json(&out);
     for key in [
         "findings",
         "destinations",
@@ -99,12 +108,7 @@ fn ad_hoc_ids_and_ndjson() {
         "ndjson",
         "--reveal",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -145,7 +149,7 @@ fn garbage_input_is_an_error_naming_the_file_and_the_others_still_run() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("garbage.pcap"), "{err}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = stdout_json(&out);
     assert!(
         !v["findings"].as_array().unwrap().is_empty(),
         "the good capture was still analysed"
@@ -176,7 +180,7 @@ fn truncated_capture_reports_offset_and_keeps_what_was_read() {
         err.contains("cut.pcapng") && err.contains("at byte"),
         "{err}"
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = stdout_json(&out);
     assert!(v["inputs"][0]["packets"].as_u64().unwrap() > 30);
     assert!(!v["inputs"][0]["errors"].as_array().unwrap().is_empty());
 }
@@ -229,13 +233,8 @@ fn apk_json_has_the_per_app_facts() {
         "--format",
         "json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ok(&out);
+    let v = stdout_json(&out);
     let apps = v["apps"].as_array().unwrap();
     assert_eq!(apps.len(), 2);
     let a = apps.iter().find(|a| a["package"] == "a2dp.Vol").unwrap();
@@ -284,7 +283,7 @@ fn apk_corrupt_file_is_reported_and_the_others_analysed() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("broken.apk"));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = stdout_json(&out);
     let apps = v["apps"].as_array().unwrap();
     assert!(
         apps.iter()
@@ -305,13 +304,8 @@ fn firmware_of_the_example_case() {
         "--format",
         "json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ok(&out);
+    let v = stdout_json(&out);
     let apps = v["apps"].as_array().unwrap();
     assert_eq!(apps.len(), 4);
     let msg = apps.iter().find(|a| a["package"] == "a2dp.Vol").unwrap();
@@ -536,7 +530,7 @@ fn diff_of_two_firmware_versions_names_the_changes_and_what_to_retest() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(3), "a change exits 3");
-    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = stdout_json(&out);
     let s = d.to_string();
     assert!(s.contains("org.dyndns.fules.ck"), "removed app: {s}");
     assert!(s.contains("souch.smsbypass"), "added app: {s}");

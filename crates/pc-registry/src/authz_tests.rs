@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::tests::test_dbs;
-use crate::web_tests::{As, Lab, PASSWORD, api_csrf, example_case, form, send};
+use crate::web_tests::{
+    As, Lab, PASSWORD, api_csrf, example_case, form, multipart_file, send,
+};
 
 const ROLES: [&str; 7] = [
     "anonymous",
@@ -325,9 +327,10 @@ fn route_of(path: &str) -> String {
 fn every_route_is_in_the_matrix_and_the_api_in_openapi() {
     let mut routes = routes_in(include_str!("web/api.rs"));
     let api_routes = routes.clone();
-    routes.extend(routes_in(include_str!("web/pages.rs")));
+    routes.extend(routes_in(include_str!("web/pages/mod.rs")));
     assert!(routes.len() > 40, "route parsing found {routes:?}");
-    let spec: BTreeSet<(String, String)> = spec()
+    let cases = spec();
+    let spec: BTreeSet<(String, String)> = cases
         .iter()
         .map(|c| (c.method.to_owned(), route_of(c.path)))
         .collect();
@@ -339,17 +342,49 @@ fn every_route_is_in_the_matrix_and_the_api_in_openapi() {
     );
     assert!(stale.is_empty(), "spec entries without a route: {stale:?}");
     // Every API operation is described in the OpenAPI document, and nothing else is.
-    let doc: serde_json::Value = serde_json::from_str(crate::web::api::OPENAPI).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(crate::web::openapi::document()).unwrap();
     let mut documented = BTreeSet::new();
+    let mut wrong_roles = Vec::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
-        for m in ops.as_object().unwrap().keys() {
+        for (m, op) in ops.as_object().unwrap() {
             documented.insert((m.to_uppercase(), path.clone()));
+            // Who the document says may call it is who the specification allows.
+            let Some(case) = cases
+                .iter()
+                .find(|c| c.method.eq_ignore_ascii_case(m) && route_of(c.path) == *path)
+            else {
+                continue;
+            };
+            let said: BTreeSet<&str> = op["x-roles"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{m} {path} has no x-roles"))
+                .iter()
+                .flat_map(|r| roles_named(r.as_str().unwrap()))
+                .filter(|r| *r != "other")
+                .collect();
+            let allowed: BTreeSet<&str> =
+                case.allowed.iter().copied().filter(|r| *r != "other").collect();
+            if said != allowed {
+                wrong_roles.push(format!("{m} {path}: says {said:?}, allowed {allowed:?}"));
+            }
         }
     }
     assert_eq!(
         documented, api_routes,
-        "openapi.json and the API routes differ"
+        "the OpenAPI document and the API routes differ"
     );
+    assert!(wrong_roles.is_empty(), "x-roles wrong:\n{}", wrong_roles.join("\n"));
+}
+
+/// The test accounts an `x-roles` entry names ("manufacturer (own)" is Acme's account: the
+/// fixtures are Acme's, so whether the other manufacturer may is not a question of role).
+fn roles_named(x_role: &str) -> Vec<&'static str> {
+    match x_role {
+        "anyone" => ALL.to_vec(),
+        "any account" => ACCOUNTS.to_vec(),
+        "manufacturer (own)" => vec!["acme"],
+        r => vec![*ROLES.iter().find(|n| **n == r).unwrap_or_else(|| panic!("role {r}"))],
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -431,25 +466,8 @@ async fn every_route_as_every_role() {
                         send(&lab.app, case.method, &path, auth, None, capture.clone()).await
                     }
                     B::Multipart(field) => {
-                        let boundary = "matrixboundary";
-                        // The CSRF field first, as the pages' forms send it.
-                        let mut body = format!(
-                            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
-                             --{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"extra.pcapng\"\r\n\
-                             Content-Type: application/octet-stream\r\n\r\n"
-                        )
-                        .into_bytes();
-                        body.extend_from_slice(&capture);
-                        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-                        send(
-                            &lab.app,
-                            case.method,
-                            &path,
-                            auth,
-                            Some(&format!("multipart/form-data; boundary={boundary}")),
-                            body,
-                        )
-                        .await
+                        let (ct, body) = multipart_file(&csrf, field, "extra.pcapng", &capture);
+                        send(&lab.app, case.method, &path, auth, Some(&ct), body).await
                     }
                 };
                 let to_login =

@@ -1,5 +1,7 @@
 //! Every action of the service, with its authorization. Pages and the API call these and only
-//! render the result, so a rule is written once and holds for both.
+//! render the result, so a rule is written once and holds for both. Which operations a caller
+//! may do on a submission or certificate is decided by [`super::allowed`], which both these
+//! actions (to authorise) and the pages (to choose their forms) ask.
 //!
 //! Roles: `admin` (everything), `engineer` (submissions and runs of every manufacturer),
 //! `reviewer` (reads everything, overrides verdicts, decides, issues and revokes certificates),
@@ -13,6 +15,7 @@
 use serde::Serialize;
 use tokio::io::AsyncRead;
 
+use super::allowed::{self, Op, Ops, Subject, SubmissionFacts};
 use super::{AppState, Auth, Caller, WebError};
 use crate::audit::AuditEntry;
 use crate::auth::{Scope, TokenInfo, UserInfo};
@@ -95,8 +98,10 @@ const MEMBERS: &[Role] = &[
     Role::Reviewer,
     Role::Manufacturer,
 ];
-const SUBMITTERS: &[Role] = &[Role::Admin, Role::Engineer, Role::Manufacturer];
-const DECIDERS: &[Role] = &[Role::Admin, Role::Reviewer];
+/// Roles that create submissions, upload and start runs.
+pub(super) const SUBMITTERS: &[Role] = &[Role::Admin, Role::Engineer, Role::Manufacturer];
+/// Roles that review, decide and certify.
+pub(super) const DECIDERS: &[Role] = &[Role::Admin, Role::Reviewer];
 
 /// Audit log entry, written for every change.
 async fn log(
@@ -278,6 +283,7 @@ pub async fn create_submission(
     firmware: &str,
     fingerprint: &str,
 ) -> ActionResult<Submission> {
+    allowed::check(c, Op::CreateSubmission, &Subject::Lab)?;
     let u = require(c, SUBMITTERS, Need::Submit)?;
     let m = match (u.role, &u.manufacturer_id) {
         (Role::Manufacturer, Some(own)) => {
@@ -336,6 +342,42 @@ pub struct SubmissionView {
     pub reviews: Vec<ReviewDecision>,
     /// Certificates, newest first.
     pub certificates: Vec<CertificateRecord>,
+    /// What the caller may do with it (for the page's forms; not part of the API's answer).
+    #[serde(skip)]
+    pub allowed: Ops,
+}
+
+/// The facts [`allowed`] decides on, from a submission's lists.
+fn facts(
+    s: &Submission,
+    files: &[SubmissionArtifact],
+    runs: &[Run],
+    reviews: &[ReviewDecision],
+) -> SubmissionFacts {
+    let done = runs.iter().find(|r| r.state == RunState::Done);
+    SubmissionFacts {
+        state: s.state,
+        has_files: !files.is_empty(),
+        run_active: runs
+            .iter()
+            .any(|r| matches!(r.state, RunState::Queued | RunState::Running)),
+        has_done_run: done.is_some(),
+        approved: match (reviews.first(), done) {
+            (Some(r), Some(d)) => r.decision == "approve" && r.run_id.as_deref() == Some(&d.id),
+            _ => false,
+        },
+    }
+}
+
+/// Checks that the caller may do `op` on submission `s` in its current state.
+async fn check_on(st: &AppState, c: &Caller, op: Op, s: &Submission) -> ActionResult<()> {
+    let f = facts(
+        s,
+        &st.store.submission_artifacts(&s.id).await?,
+        &st.store.runs_of(&s.id).await?,
+        &st.store.reviews_of(&s.id).await?,
+    );
+    allowed::check(c, op, &Subject::Submission(&f))
 }
 
 /// A finished run's results.
@@ -408,13 +450,20 @@ pub async fn get_submission(st: &AppState, c: &Caller, id: &str) -> ActionResult
         Some(r) => Some(run_view(st, r.clone()).await?),
         None => None,
     };
+    let files = st.store.submission_artifacts(id).await?;
+    let reviews = st.store.reviews_of(id).await?;
+    let allowed = allowed::allowed(
+        c,
+        &Subject::Submission(&facts(&submission, &files, &runs, &reviews)),
+    );
     Ok(SubmissionView {
-        files: st.store.submission_artifacts(id).await?,
-        reviews: st.store.reviews_of(id).await?,
         certificates: st.store.certificates_of(id).await?,
+        files,
+        reviews,
         runs,
         latest,
         submission,
+        allowed,
     })
 }
 
@@ -428,12 +477,7 @@ pub async fn upload<R: AsyncRead + Unpin>(
 ) -> ActionResult<StoredArtifact> {
     let u = require(c, SUBMITTERS, Need::Ci)?.clone();
     let s = submission_for(st, c, id, Need::Ci).await?;
-    if !s.state.accepts_files() {
-        return Err(WebError::Conflict(format!(
-            "the submission is {}: files can no longer change",
-            s.state
-        )));
-    }
+    check_on(st, c, Op::Upload, &s).await?;
     let art = st
         .store
         .add_submission_upload(id, name, body, &st.config.bundle)
@@ -457,14 +501,8 @@ pub async fn upload<R: AsyncRead + Unpin>(
 pub async fn start_run(st: &AppState, c: &Caller, id: &str) -> ActionResult<Run> {
     let u = require(c, SUBMITTERS, Need::Ci)?.clone();
     let s = submission_for(st, c, id, Need::Ci).await?;
-    if s.state.is_closed() {
-        return Err(WebError::Conflict("the submission is closed".into()));
-    }
-    if st.store.submission_artifacts(id).await?.is_empty() {
-        return Err(WebError::Conflict(
-            "upload the case (case.toml with its captures and firmware) first".into(),
-        ));
-    }
+    check_on(st, c, Op::StartRun, &s).await?;
+    // The store queues at most one run at a time even when two requests pass the check at once.
     let Some(run_id) = st.store.request_run(id, &u.id).await? else {
         return Err(WebError::Conflict(
             "a run of this submission is already under way".into(),
@@ -554,9 +592,7 @@ pub async fn override_verdict(
 ) -> ActionResult<Override> {
     let u = require(c, DECIDERS, Need::Manage)?.clone();
     let s = submission_for(st, c, id, Need::Manage).await?;
-    if s.state.is_closed() {
-        return Err(WebError::Conflict("the submission is closed".into()));
-    }
+    check_on(st, c, Op::Override, &s).await?;
     let run = latest_done(st, id).await?;
     let oid = st
         .store
@@ -588,9 +624,7 @@ pub async fn decide(
 ) -> ActionResult<ReviewDecision> {
     let u = require(c, DECIDERS, Need::Manage)?.clone();
     let s = submission_for(st, c, id, Need::Manage).await?;
-    if s.state.is_closed() {
-        return Err(WebError::Conflict("the submission is closed".into()));
-    }
+    check_on(st, c, Op::Decide, &s).await?;
     let run = latest_done(st, id).await?;
     if decision == "approve" {
         let report = crate::certs::reviewed_report(&st.store, &run.id).await?;
@@ -620,7 +654,8 @@ pub async fn issue_certificate(
     id: &str,
 ) -> ActionResult<CertificateRecord> {
     let u = require(c, DECIDERS, Need::Manage)?.clone();
-    submission_for(st, c, id, Need::Manage).await?;
+    let s = submission_for(st, c, id, Need::Manage).await?;
+    check_on(st, c, Op::Issue, &s).await?;
     let cert = crate::certs::issue(&st.store, &st.key, &st.config.issue, id, &u).await?;
     log(st, &u, "certificate.issue", &cert.number, id).await?;
     Ok(cert)
@@ -634,11 +669,17 @@ pub async fn revoke(
     reason: &str,
 ) -> ActionResult<CertificateRecord> {
     let u = require(c, DECIDERS, Need::Manage)?.clone();
+    // The store's update revokes only an issued certificate (checking the reason first), so
+    // two requests at once cannot both revoke; when it did not, the rules say why.
     if !st.store.revoke_certificate(number, reason).await? {
-        return Err(match st.store.certificate(number).await? {
-            Some(c) => WebError::Conflict(format!("the certificate is {}", c.state)),
-            None => WebError::NotFound("certificate"),
-        });
+        let current = st
+            .store
+            .certificate(number)
+            .await?
+            .ok_or(WebError::NotFound("certificate"))?;
+        let state = current.state.to_string();
+        allowed::check(c, Op::Revoke, &Subject::Certificate(&state))?;
+        return Err(WebError::Conflict(format!("the certificate is {state}")));
     }
     log(st, &u, "certificate.revoke", number, reason.trim()).await?;
     st.store

@@ -1,5 +1,6 @@
-//! The JSON API under `/api/v1`, described by `openapi.json` (served at
-//! `/api/v1/openapi.json`). Every page action has its endpoint here.
+//! The JSON API under `/api/v1`. Every page action has its endpoint here. Each handler carries
+//! its `#[utoipa::path]` (route, parameters, body type, answers, `x-roles`), from which
+//! [`super::openapi`] generates the document served at `/api/v1/openapi.json`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -10,23 +11,33 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::io::{AsyncRead, ReadBuf};
+use utoipa::{IntoParams, ToSchema};
 
 use super::actions as act;
+use super::openapi::{FileBody, StoredArtifactDoc};
 use super::{AppState, Caller, SESSION_COOKIE, WebError};
-
-/// The OpenAPI 3.1 description of this API.
-pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// An error as JSON: `{"error": "…"}` with the matching status.
 #[derive(Debug)]
 pub struct ApiError(pub WebError);
 
+/// The body of every error answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    error: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (self.0.status(), Json(json!({ "error": self.0.message() }))).into_response();
+        let body = ErrorBody {
+            error: self.0.message(),
+        };
+        let mut r = (self.0.status(), Json(body)).into_response();
         if let Some(secs) = self.0.retry_after() {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
@@ -103,21 +114,44 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/public/lab-key", get(lab_key))
 }
 
-async fn healthz(State(st): State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    summary = "Ready when the database answers",
+    responses((status = 200, description = "success")),
+    security(()),
+    extensions(("x-roles" = json!(["anyone"]))),
+)]
+pub(super) async fn healthz(State(st): State<AppState>) -> Response {
     match st.store.ping().await {
         Ok(()) => (StatusCode::OK, "ok").into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
     }
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "service",
+    summary = "This document",
+    responses((status = 200, description = "success")),
+    security(()),
+    extensions(("x-roles" = json!(["anyone"]))),
+)]
+pub(super) async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        super::openapi::document(),
+    )
+        .into_response()
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
-    email: String,
-    password: String,
+/// Also the pages' forms' fields, where a page posts the same thing.
+#[derive(Deserialize, ToSchema)]
+pub(super) struct LoginBody {
+    pub(super) email: String,
+    pub(super) password: String,
 }
 
 /// The session cookie: HttpOnly (no script reads it), SameSite=Strict (not sent on
@@ -129,7 +163,17 @@ pub(crate) fn session_cookie(value: &str, secure: bool, max_age: i64) -> String 
     )
 }
 
-async fn login(
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    tag = "accounts",
+    summary = "Log in: sets the session cookie, returns the CSRF token",
+    request_body = LoginBody,
+    responses((status = 200, description = "success"), (status = 429, description = "too many failed logins from this address (for this account or overall): wait Retry-After seconds", body = ErrorBody)),
+    security(()),
+    extensions(("x-roles" = json!(["anyone"]))),
+)]
+pub(super) async fn login(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Json(b): Json<LoginBody>,
@@ -148,7 +192,15 @@ async fn login(
     Ok(r)
 }
 
-async fn logout(State(st): State<AppState>, Extension(c): Extension<Caller>) -> ApiResult {
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    tag = "accounts",
+    summary = "Log out (without a session, nothing to end: allowed all the same)",
+    responses((status = 204, description = "success")),
+    extensions(("x-roles" = json!(["anyone"]))),
+)]
+pub(super) async fn logout(State(st): State<AppState>, Extension(c): Extension<Caller>) -> ApiResult {
     act::logout(&st, &c).await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     if let Ok(v) = session_cookie("", st.config.secure_cookies, 0).parse() {
@@ -157,7 +209,15 @@ async fn logout(State(st): State<AppState>, Extension(c): Extension<Caller>) -> 
     Ok(r)
 }
 
-async fn me(Extension(c): Extension<Caller>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "accounts",
+    summary = "The caller's account and CSRF token",
+    responses((status = 200, description = "success")),
+    extensions(("x-roles" = json!(["any account"]))),
+)]
+pub(super) async fn me(Extension(c): Extension<Caller>) -> ApiResult {
     let u = act::user(&c, act::Need::Identity)?;
     let (auth, scope) = match &c.auth {
         super::Auth::Token { scope } => ("token", Some(scope.as_str())),
@@ -166,19 +226,51 @@ async fn me(Extension(c): Extension<Caller>) -> ApiResult {
     ok(json!({ "user": u, "csrf_token": c.csrf(), "auth": auth, "scope": scope }))
 }
 
-#[derive(Deserialize)]
-struct TokenBody {
+/// A token's scope as the API names it (parsed into [`crate::auth::Scope`], whose errors the
+/// answer carries).
+#[derive(ToSchema)]
+#[schema(default = "ci")]
+#[allow(dead_code)]
+enum ScopeName {
+    #[schema(rename = "ci")]
+    Ci,
+    #[schema(rename = "read")]
+    Read,
+    #[schema(rename = "full")]
+    Full,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct TokenBody {
     label: String,
     /// `ci` (the default), `read` or `full`.
     #[serde(default)]
+    #[schema(value_type = Option<ScopeName>)]
     scope: Option<String>,
 }
 
-async fn list_tokens(State(st): State<AppState>, Extension(c): Extension<Caller>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "accounts",
+    summary = "The caller's API tokens (from a logged-in session only)",
+    responses((status = 200, description = "success")),
+    extensions(("x-roles" = json!(["any account"]))),
+)]
+pub(super) async fn list_tokens(State(st): State<AppState>, Extension(c): Extension<Caller>) -> ApiResult {
     ok(act::list_tokens(&st, &c).await?)
 }
 
-async fn create_token(
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "accounts",
+    summary = "Create an API token (the secret is shown once); from a logged-in session only, never with a token",
+    request_body = TokenBody,
+    responses((status = 201, description = "success")),
+    extensions(("x-roles" = json!(["any account"]))),
+)]
+pub(super) async fn create_token(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Json(b): Json<TokenBody>,
@@ -191,7 +283,16 @@ async fn create_token(
     created(json!({ "id": id, "token": token, "scope": scope }))
 }
 
-async fn revoke_token(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    tag = "accounts",
+    summary = "Revoke one of the caller's tokens",
+    params(("id" = String, Path, description = "token id")),
+    responses((status = 204, description = "success")),
+    extensions(("x-roles" = json!(["any account"]))),
+)]
+pub(super) async fn revoke_token(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
@@ -200,19 +301,36 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_users(State(st): State<AppState>, Extension(c): Extension<Caller>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "accounts",
+    summary = "Every account",
+    responses((status = 200, description = "success")),
+    extensions(("x-roles" = json!(["admin"]))),
+)]
+pub(super) async fn list_users(State(st): State<AppState>, Extension(c): Extension<Caller>) -> ApiResult {
     ok(act::list_users(&st, &c).await?)
 }
 
-#[derive(Deserialize)]
-struct UserBody {
+#[derive(Deserialize, ToSchema)]
+pub(super) struct UserBody {
     email: String,
     password: String,
     role: String,
     manufacturer: Option<String>,
 }
 
-async fn create_user(
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "accounts",
+    summary = "Create an account",
+    request_body = UserBody,
+    responses((status = 201, description = "success")),
+    extensions(("x-roles" = json!(["admin"]))),
+)]
+pub(super) async fn create_user(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Json(b): Json<UserBody>,
@@ -230,19 +348,36 @@ async fn create_user(
     )
 }
 
-async fn list_manufacturers(
+#[utoipa::path(
+    get,
+    path = "/api/v1/manufacturers",
+    tag = "registry",
+    summary = "Manufacturers (a manufacturer account sees its own)",
+    responses((status = 200, description = "success")),
+    extensions(("x-roles" = json!(["admin", "engineer", "reviewer", "manufacturer (own)"]))),
+)]
+pub(super) async fn list_manufacturers(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
 ) -> ApiResult {
     ok(act::list_manufacturers(&st, &c).await?)
 }
 
-#[derive(Deserialize)]
-struct NameBody {
-    name: String,
+#[derive(Deserialize, ToSchema)]
+pub(super) struct NameBody {
+    pub(super) name: String,
 }
 
-async fn create_manufacturer(
+#[utoipa::path(
+    post,
+    path = "/api/v1/manufacturers",
+    tag = "registry",
+    summary = "Add a manufacturer",
+    request_body = NameBody,
+    responses((status = 201, description = "success")),
+    extensions(("x-roles" = json!(["admin", "engineer"]))),
+)]
+pub(super) async fn create_manufacturer(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Json(b): Json<NameBody>,
@@ -250,24 +385,41 @@ async fn create_manufacturer(
     created(act::create_manufacturer(&st, &c, &b.name).await?)
 }
 
-async fn list_submissions(
+#[utoipa::path(
+    get,
+    path = "/api/v1/submissions",
+    tag = "registry",
+    summary = "Submissions the caller may see",
+    responses((status = 200, description = "success")),
+    extensions(("x-roles" = json!(["admin", "engineer", "reviewer", "manufacturer (own)"]))),
+)]
+pub(super) async fn list_submissions(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
 ) -> ApiResult {
     ok(act::list_submissions(&st, &c).await?)
 }
 
-#[derive(Deserialize)]
-struct SubmissionBody {
+#[derive(Deserialize, ToSchema)]
+pub(super) struct SubmissionBody {
     #[serde(default)]
-    manufacturer: String,
-    model: String,
-    firmware: String,
+    pub(super) manufacturer: String,
+    pub(super) model: String,
+    pub(super) firmware: String,
     #[serde(default)]
-    fingerprint: String,
+    pub(super) fingerprint: String,
 }
 
-async fn create_submission(
+#[utoipa::path(
+    post,
+    path = "/api/v1/submissions",
+    tag = "registry",
+    summary = "Create a submission (a manufacturer account: for its own company)",
+    request_body = SubmissionBody,
+    responses((status = 201, description = "success")),
+    extensions(("x-roles" = json!(["admin", "engineer", "manufacturer (own)"]))),
+)]
+pub(super) async fn create_submission(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Json(b): Json<SubmissionBody>,
@@ -285,7 +437,16 @@ async fn create_submission(
     )
 }
 
-async fn get_submission(
+#[utoipa::path(
+    get,
+    path = "/api/v1/submissions/{id}",
+    tag = "registry",
+    summary = "A submission: files, runs, latest verdicts, overrides, reviews, certificates",
+    params(("id" = String, Path, description = "submission id")),
+    responses((status = 200, description = "success")),
+    extensions(("x-roles" = json!(["admin", "engineer", "reviewer", "manufacturer (own)"]))),
+)]
+pub(super) async fn get_submission(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
@@ -339,7 +500,17 @@ where
     }
 }
 
-async fn upload(
+#[utoipa::path(
+    put,
+    path = "/api/v1/submissions/{id}/files/{name}",
+    tag = "registry",
+    summary = "Upload a file (streamed; type checked against name and content; archives checked for bombs and escaping paths, their links recorded but never extracted; stored by SHA-256)",
+    params(("id" = String, Path, description = "submission id"), ("name" = String, Path, description = "file name within the submission")),
+    request_body(content = FileBody, content_type = "application/octet-stream"),
+    responses((status = 201, description = "stored", body = StoredArtifactDoc), (status = 413, description = "larger than the upload limit, or than the room left in the submission's quota", body = ErrorBody), (status = 422, description = "refused by the checks: name and content disagree, archive bomb, escaping path, special file …", body = ErrorBody)),
+    extensions(("x-roles" = json!(["admin", "engineer", "manufacturer (own)"]))),
+)]
+pub(super) async fn upload(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path((id, name)): Path<(String, String)>,
@@ -349,7 +520,16 @@ async fn upload(
     created(act::upload(&st, &c, &id, &name, reader).await?)
 }
 
-async fn start_run(
+#[utoipa::path(
+    post,
+    path = "/api/v1/submissions/{id}/runs",
+    tag = "registry",
+    summary = "Queue an audit run",
+    params(("id" = String, Path, description = "submission id")),
+    responses((status = 202, description = "success")),
+    extensions(("x-roles" = json!(["admin", "engineer", "manufacturer (own)"]))),
+)]
+pub(super) async fn start_run(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
@@ -361,14 +541,24 @@ async fn start_run(
         .into_response())
 }
 
-#[derive(Deserialize)]
-struct OverrideBody {
-    requirement: String,
-    verdict: String,
-    reason: String,
+#[derive(Deserialize, ToSchema)]
+pub(super) struct OverrideBody {
+    pub(super) requirement: String,
+    pub(super) verdict: String,
+    pub(super) reason: String,
 }
 
-async fn override_verdict(
+#[utoipa::path(
+    post,
+    path = "/api/v1/submissions/{id}/overrides",
+    tag = "registry",
+    summary = "Override a requirement's verdict of the latest finished run, with a reason",
+    params(("id" = String, Path, description = "submission id")),
+    request_body = OverrideBody,
+    responses((status = 201, description = "success")),
+    extensions(("x-roles" = json!(["admin", "reviewer"]))),
+)]
+pub(super) async fn override_verdict(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
@@ -377,14 +567,24 @@ async fn override_verdict(
     created(act::override_verdict(&st, &c, &id, &b.requirement, &b.verdict, &b.reason).await?)
 }
 
-#[derive(Deserialize)]
-struct DecisionBody {
-    decision: String,
+#[derive(Deserialize, ToSchema)]
+pub(super) struct DecisionBody {
+    pub(super) decision: String,
     #[serde(default)]
-    comment: String,
+    pub(super) comment: String,
 }
 
-async fn decide(
+#[utoipa::path(
+    post,
+    path = "/api/v1/submissions/{id}/decision",
+    tag = "registry",
+    summary = "Record a decision on the latest finished run: approve, changes, reject",
+    params(("id" = String, Path, description = "submission id")),
+    request_body = DecisionBody,
+    responses((status = 201, description = "success")),
+    extensions(("x-roles" = json!(["admin", "reviewer"]))),
+)]
+pub(super) async fn decide(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
@@ -393,7 +593,16 @@ async fn decide(
     created(act::decide(&st, &c, &id, &b.decision, &b.comment).await?)
 }
 
-async fn issue(
+#[utoipa::path(
+    post,
+    path = "/api/v1/submissions/{id}/certificate",
+    tag = "registry",
+    summary = "Issue the certificate of an approved, certifiable submission",
+    params(("id" = String, Path, description = "submission id")),
+    responses((status = 201, description = "success")),
+    extensions(("x-roles" = json!(["admin", "reviewer"]))),
+)]
+pub(super) async fn issue(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
@@ -401,7 +610,16 @@ async fn issue(
     created(act::issue_certificate(&st, &c, &id).await?)
 }
 
-async fn get_run(
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}",
+    tag = "registry",
+    summary = "A run: state, progress, results",
+    params(("id" = String, Path, description = "run id")),
+    responses((status = 200, description = "success")),
+    extensions(("x-roles" = json!(["admin", "engineer", "reviewer", "manufacturer (own)"]))),
+)]
+pub(super) async fn get_run(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
@@ -410,7 +628,16 @@ async fn get_run(
     ok(view)
 }
 
-async fn run_file(
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}/files/{name}",
+    tag = "registry",
+    summary = "A run's report.json, report.html or report.sarif",
+    params(("id" = String, Path, description = "run id"), ("name" = String, Path, description = "report.json, report.html or report.sarif")),
+    responses((status = 200, description = "success")),
+    extensions(("x-roles" = json!(["admin", "engineer", "reviewer", "manufacturer (own)"]))),
+)]
+pub(super) async fn run_file(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path((id, name)): Path<(String, String)>,
@@ -454,12 +681,22 @@ fn file_body(file: tokio::fs::File) -> Body {
     Body::from_stream(chunks)
 }
 
-#[derive(Deserialize)]
-struct ReasonBody {
-    reason: String,
+#[derive(Deserialize, ToSchema)]
+pub(super) struct ReasonBody {
+    pub(super) reason: String,
 }
 
-async fn revoke(
+#[utoipa::path(
+    post,
+    path = "/api/v1/certificates/{number}/revoke",
+    tag = "registry",
+    summary = "Revoke a certificate, with a reason",
+    params(("number" = String, Path, description = "certificate number")),
+    request_body = ReasonBody,
+    responses((status = 200, description = "success")),
+    extensions(("x-roles" = json!(["admin", "reviewer"]))),
+)]
+pub(super) async fn revoke(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(number): Path<String>,
@@ -468,13 +705,22 @@ async fn revoke(
     ok(act::revoke(&st, &c, &number, &b.reason).await?)
 }
 
-#[derive(Deserialize)]
-struct AuditQuery {
+#[derive(Deserialize, IntoParams)]
+pub(super) struct AuditQuery {
     #[serde(default)]
     after: i64,
 }
 
-async fn audit_log(
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit-log",
+    tag = "registry",
+    summary = "Audit log entries after ?after=SEQ, and the state of its hash chain",
+    params(AuditQuery),
+    responses((status = 200, description = "success")),
+    extensions(("x-roles" = json!(["admin"]))),
+)]
+pub(super) async fn audit_log(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Query(q): Query<AuditQuery>,
@@ -483,14 +729,24 @@ async fn audit_log(
     ok(json!({ "entries": entries, "chain": chain }))
 }
 
-#[derive(Deserialize)]
-struct SearchQuery {
+#[derive(Deserialize, IntoParams)]
+pub(super) struct SearchQuery {
     manufacturer: Option<String>,
     model: Option<String>,
     q: Option<String>,
 }
 
-async fn public_certificates(
+#[utoipa::path(
+    get,
+    path = "/api/v1/public/certificates",
+    tag = "public",
+    summary = "The public registry: ?manufacturer=&model= (exact) or ?q= (search)",
+    params(SearchQuery),
+    responses((status = 200, description = "success")),
+    security(()),
+    extensions(("x-roles" = json!(["anyone"]))),
+)]
+pub(super) async fn public_certificates(
     State(st): State<AppState>,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult {
@@ -503,16 +759,36 @@ async fn public_certificates(
     .await?)
 }
 
-async fn public_certificate(State(st): State<AppState>, Path(number): Path<String>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/api/v1/public/certificates/{number}",
+    tag = "public",
+    summary = "A certificate with its signed content",
+    params(("number" = String, Path, description = "certificate number")),
+    responses((status = 200, description = "success")),
+    security(()),
+    extensions(("x-roles" = json!(["anyone"]))),
+)]
+pub(super) async fn public_certificate(State(st): State<AppState>, Path(number): Path<String>) -> ApiResult {
     ok(act::public_certificate(&st, &number).await?)
 }
 
-#[derive(Deserialize)]
-struct VerifyBody {
+#[derive(Deserialize, ToSchema)]
+pub(super) struct VerifyBody {
     certificate: String,
 }
 
-async fn verify(State(st): State<AppState>, body: Bytes) -> ApiResult {
+#[utoipa::path(
+    post,
+    path = "/api/v1/public/verify",
+    tag = "public",
+    summary = "Verify a certificate: signature, dates and the registry's record",
+    request_body = VerifyBody,
+    responses((status = 200, description = "success")),
+    security(()),
+    extensions(("x-roles" = json!(["anyone"]))),
+)]
+pub(super) async fn verify(State(st): State<AppState>, body: Bytes) -> ApiResult {
     // Accepts {"certificate": "…"} or the certificate file itself as the body.
     let text = String::from_utf8_lossy(&body);
     let cert = serde_json::from_str::<VerifyBody>(&text)
@@ -521,7 +797,16 @@ async fn verify(State(st): State<AppState>, body: Bytes) -> ApiResult {
     ok(act::verify(&st, &cert).await?)
 }
 
-async fn lab_key(State(st): State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/api/v1/public/lab-key",
+    tag = "public",
+    summary = "The lab's public key (SPKI PEM), for offline verification",
+    responses((status = 200, description = "success")),
+    security(()),
+    extensions(("x-roles" = json!(["anyone"]))),
+)]
+pub(super) async fn lab_key(State(st): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/x-pem-file")],
         st.key.public_pem.clone(),

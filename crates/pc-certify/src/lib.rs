@@ -27,8 +27,6 @@ pub mod pipeline;
 pub mod policy;
 pub mod review;
 pub mod sarif;
-/// Time helpers live in `pc-base`; re-exported for the registry, which names them through us.
-pub use pc_base::time;
 
 pub use audit::{
     AuditOptions, AuditReport, Decision, InputDigest, RequirementResult, Summary, TOOL_NAME,

@@ -214,7 +214,7 @@ fn certificates_sign_verify_and_reject_tampering() {
     assert_eq!(p.lab, "Test Lab");
     assert_eq!(p.device.model, "A1");
     assert!(p.firmware_digest.starts_with("sha256:"));
-    assert_eq!(p.not_after, pc_certify::time::format_utc(NOW + 30 * 86_400));
+    assert_eq!(p.not_after, pc_base::time::format_utc(NOW + 30 * 86_400));
     let text = pc_certify::sign(&p, &sk);
     assert_eq!(pc_certify::verify(&text, &pk, NOW + 10).unwrap(), p);
     let compact = cert::to_compact(&text).unwrap();

@@ -2,11 +2,10 @@
 //! multipart parts.
 
 use crate::ProtoError;
+// The coding table belongs to the decoders; re-exported here, where callers look for it.
+pub use crate::decode::{ZSTD_WINDOW_LOG_MAX, coding_name};
 use crate::decode::{Stop, StreamDecoder};
 
-/// zstd window accepted (log2): 8 MiB, the RFC 9659 limit for HTTP; larger windows would let a
-/// tiny frame make the decoder allocate up to 2 GiB.
-pub const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 /// The outcome of a bounded decode that keeps what was produced before a problem.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Decoded {
@@ -16,22 +15,6 @@ pub struct Decoded {
     pub truncated: bool,
     /// The decoder failed after producing `data` (corrupt or cut input).
     pub error: Option<ProtoError>,
-}
-
-/// Canonical name of a supported coding (`None` if unsupported).
-pub fn coding_name(encoding: &str) -> Option<&'static str> {
-    let e = encoding.trim();
-    [
-        ("gzip", "gzip"),
-        ("x-gzip", "gzip"),
-        ("deflate", "deflate"),
-        ("br", "br"),
-        ("zstd", "zstd"),
-        ("identity", "identity"),
-    ]
-    .iter()
-    .find(|(n, _)| e.eq_ignore_ascii_case(n))
-    .map(|(_, c)| *c)
 }
 
 /// Decode one content coding of a whole body, keeping at most `limit` output bytes and

@@ -15,9 +15,28 @@
 //! often decodes to the end without an error, and only the trailer shows that what was decoded
 //! is not what the sender compressed — so the sender's real bytes were not searched.
 
-use crate::body::{ZSTD_WINDOW_LOG_MAX, coding_name};
 use brotli::{BrotliDecompressStream, BrotliResult, BrotliState, enc::StandardAlloc};
 use flate2::{Decompress, FlushDecompress, Status};
+
+/// zstd window accepted (log2): 8 MiB, the RFC 9659 limit for HTTP; larger windows would let a
+/// tiny frame make the decoder allocate up to 2 GiB.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 23;
+
+/// Canonical name of a supported coding (`None` if unsupported).
+pub fn coding_name(encoding: &str) -> Option<&'static str> {
+    let e = encoding.trim();
+    [
+        ("gzip", "gzip"),
+        ("x-gzip", "gzip"),
+        ("deflate", "deflate"),
+        ("br", "br"),
+        ("zstd", "zstd"),
+        ("identity", "identity"),
+    ]
+    .iter()
+    .find(|(n, _)| e.eq_ignore_ascii_case(n))
+    .map(|(_, c)| *c)
+}
 
 /// Largest piece of decoded output handed to the callback at once.
 pub const OUT_CHUNK: usize = 64 * 1024;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
+use crate::store::ArtifactLimits;
 use crate::{RegistryError, Store, unix_now};
 
 /// Longest accepted artifact file name, in bytes.
@@ -18,25 +19,6 @@ pub const MAX_ARTIFACT_NAME_LEN: usize = 255;
 pub const MAX_MEDIA_TYPE_LEN: usize = 127;
 /// Read buffer for uploads.
 const CHUNK: usize = 64 * 1024;
-
-/// Limits applied to uploads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ArtifactLimits {
-    /// Largest accepted artifact in bytes (firmware images are big, but not unbounded).
-    pub max_size: u64,
-    /// Most bytes of uploads one submission may hold (a file replaced under the same name no
-    /// longer counts), so one account cannot fill the lab's disk.
-    pub max_submission_total: u64,
-}
-
-impl Default for ArtifactLimits {
-    fn default() -> Self {
-        ArtifactLimits {
-            max_size: 16 * 1024 * 1024 * 1024,
-            max_submission_total: 64 * 1024 * 1024 * 1024,
-        }
-    }
-}
 
 /// A stored artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -305,7 +305,7 @@ pub async fn reviewed_report(store: &Store, run_id: &str) -> Result<AuditReport,
                 verdict: serde_json::from_value(serde_json::Value::String(o.verdict)).ok()?,
                 reason: o.reason,
                 reviewer: o.reviewer,
-                date: pc_certify::time::format_utc(o.created_at)
+                date: pc_base::time::format_utc(o.created_at)
                     .get(..10)
                     .unwrap_or_default()
                     .to_owned(),

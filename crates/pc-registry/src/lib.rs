@@ -36,12 +36,12 @@ mod web_tests;
 mod worker;
 pub mod workflow;
 
-pub use artifacts::{ArtifactLimits, StoredArtifact, media_type_of, validate_artifact_name};
+pub use artifacts::{StoredArtifact, media_type_of, validate_artifact_name};
 pub use audit::{AuditCheck, AuditEntry};
 pub use audit_exec::AuditExec;
 pub use error::RegistryError;
 pub use queue::{Run, RunState};
-pub use store::{Backend, PublicCertificate, Role, Store, User};
+pub use store::{ArtifactLimits, Backend, PublicCertificate, Role, Store, User};
 pub use submission_state::SubmissionState;
 pub use web::conn::ConnLimits;
 pub use web::origin::{HostPolicy, Origin};

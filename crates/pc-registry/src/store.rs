@@ -12,8 +12,26 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor, SqlSafeStr};
 
-use crate::artifacts::ArtifactLimits;
 use crate::{RegistryError, new_id, unix_now};
+
+/// Limits applied to uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArtifactLimits {
+    /// Largest accepted artifact in bytes (firmware images are big, but not unbounded).
+    pub max_size: u64,
+    /// Most bytes of uploads one submission may hold (a file replaced under the same name no
+    /// longer counts), so one account cannot fill the lab's disk.
+    pub max_submission_total: u64,
+}
+
+impl Default for ArtifactLimits {
+    fn default() -> Self {
+        ArtifactLimits {
+            max_size: 16 * 1024 * 1024 * 1024,
+            max_submission_total: 64 * 1024 * 1024 * 1024,
+        }
+    }
+}
 
 /// The schema migrations, embedded so the binary needs no migrations folder at run time.
 const MIGRATIONS: &[(i64, &str, &str)] = &[

@@ -179,7 +179,7 @@ pub fn run_verify(args: VerifyArgs) -> Result<u8> {
     let text = std::fs::read_to_string(&args.cert)
         .with_context(|| format!("{}: cannot read", args.cert.display()))?;
     let key = pc_certify::read_public_key(&args.key)?;
-    let now = pc_certify::time::now();
+    let now = pc_base::time::now();
     match pc_certify::verify(&text, &key, now) {
         Ok(p) => {
             println!(

@@ -712,7 +712,7 @@ pub async fn public_certificate(
         .await?
         .ok_or(WebError::NotFound("certificate"))?;
     // Checked at its own expiry time, so the page also shows the content of expired ones.
-    let at = pc_certify::time::parse_utc(&record.not_after).unwrap_or(0);
+    let at = pc_base::time::parse_utc(&record.not_after).unwrap_or(0);
     let payload = pc_certify::verify(&record.jws, &st.key.public, at).ok();
     Ok(PublicCertificateView { record, payload })
 }

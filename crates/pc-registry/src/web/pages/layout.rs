@@ -79,7 +79,7 @@ pub fn post_form(caller: &Caller, action: &str, fields: Markup) -> Markup {
 
 /// A unix time as `YYYY-MM-DD HH:MM UTC`.
 pub fn when(t: i64) -> String {
-    let s = pc_certify::time::format_utc(t);
+    let s = pc_base::time::format_utc(t);
     format!(
         "{} {} UTC",
         s.get(..10).unwrap_or(""),

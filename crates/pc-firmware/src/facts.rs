@@ -30,20 +30,16 @@
 //! With the defaults an app's analysis peaks at roughly the APK's size plus its largest
 //! inflated entry (≤ 256 MiB) plus its facts; apps run in parallel (one per rayon thread).
 
-
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
 
 use pc_apk::manifest::{self, Component, DeclaredPermission};
 use pc_apk::zip::{Archive, Entry};
-use rayon::prelude::*;
 
 use crate::endpoints::{Endpoint, EndpointExtractor, EndpointSet};
-use crate::perms::{self, Base, PermissionTable};
-use crate::risk::{self, IdentifierReader, IdentifierRisk, RiskApp, RiskReport, UraniborgConfig};
 use crate::trackers::{TrackerDb, TrackerHit};
-use crate::tree::{self, AppKind, AppLocation, FirmwareTree, PermissionConfig};
+use crate::tree::{AppKind, AppLocation};
 
 /// Bounds applied while analysing apps.
 #[derive(Debug, Clone)]

@@ -3,21 +3,15 @@
 //! once: declared permissions, default and privileged grants, the identifier-risk report.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::Path;
 
-use pc_apk::manifest::{self, Component, DeclaredPermission};
-use pc_apk::zip::{Archive, Entry};
 use rayon::prelude::*;
 
-use crate::endpoints::{Endpoint, EndpointExtractor, EndpointSet};
+use crate::facts::{AppFacts, CodeAnalyzer, Context, Limits, SignatureVerifier, analyze_app};
 use crate::perms::{self, Base, PermissionTable};
 use crate::risk::{self, IdentifierReader, IdentifierRisk, RiskApp, RiskReport, UraniborgConfig};
-use crate::trackers::{TrackerDb, TrackerHit};
-use crate::tree::{self, AppKind, AppLocation, FirmwareTree, PermissionConfig};
-
-use crate::facts::{AppFacts, Context, analyze_app};
-
+use crate::trackers::TrackerDb;
+use crate::tree::{self, FirmwareTree, PermissionConfig};
 
 /// Progress of [`analyze_firmware`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,4 +333,3 @@ fn identifier_risk(apps: &[AppFacts]) -> IdentifierRisk {
     }
     r
 }
-

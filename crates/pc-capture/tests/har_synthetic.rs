@@ -116,4 +116,3 @@ fn har_truncated_at_every_length() {
     }
     assert!(har::parse(&f, "t").is_ok());
 }
-

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::Write as _;
 use std::path::Path;
 
 use common::*;
@@ -264,7 +265,6 @@ fn real_gzip_truncated_at_every_length() {
         assert!(e.is_some(), "cut at {cut}");
     }
 }
-
 
 #[test]
 fn real_captures_with_flipped_bytes_never_panic() {

@@ -66,7 +66,6 @@ pub fn ok(bytes: &[u8]) -> Vec<Pkt> {
     p
 }
 
-
 pub fn put16(v: &mut Vec<u8>, x: u16, be: bool) {
     v.extend_from_slice(&if be { x.to_be_bytes() } else { x.to_le_bytes() });
 }
@@ -146,7 +145,14 @@ pub fn idb(be: bool, linktype: u16, snaplen: u32, options: &[Vec<u8>]) -> Vec<u8
     block(be, 1, &body)
 }
 
-pub fn epb(be: bool, if_id: u32, units: u64, data: &[u8], orig: u32, options: &[Vec<u8>]) -> Vec<u8> {
+pub fn epb(
+    be: bool,
+    if_id: u32,
+    units: u64,
+    data: &[u8],
+    orig: u32,
+    options: &[Vec<u8>],
+) -> Vec<u8> {
     let mut body = Vec::new();
     put32(&mut body, if_id, be);
     put32(&mut body, (units >> 32) as u32, be);
@@ -201,7 +207,6 @@ pub fn pcapdroid_uid_map(be: bool, uid: i32, package: &str, app: &str) -> Vec<u8
     block(be, 0x0000_0bad, &body)
 }
 
-
 pub fn rich_pcapng(be: bool) -> Vec<u8> {
     let mut f = Vec::new();
     f.extend(shb(
@@ -253,10 +258,8 @@ pub fn rich_pcapng(be: bool) -> Vec<u8> {
     f
 }
 
-
 pub fn gz(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(bytes).expect("gz");
     e.finish().expect("gz")
 }
-

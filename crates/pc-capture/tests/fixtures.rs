@@ -17,34 +17,33 @@ fn oracle(rel: &str) -> Value {
     serde_json::from_str(&text).expect("oracle JSON")
 }
 
-/// Every capture under tests/data/pcap (pcap, pcapng, .gz, many_interfaces.pcapng.1).
-fn captures() -> Vec<(String, PathBuf)> {
-    let mut out = Vec::new();
-    let root = data("pcap");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .expect("pcap dir")
+/// The entries of `dir` as (path, file name), sorted by path.
+fn sorted_entries(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("entry").path())
         .collect();
-    dirs.sort();
-    for dir in dirs {
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .expect("dir")
-            .map(|e| e.expect("entry").path())
-            .collect();
-        files.sort();
-        for f in files {
-            let name = f
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let name = p
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default()
                 .to_owned();
+            (p, name)
+        })
+        .collect()
+}
+
+/// Every capture under tests/data/pcap (pcap, pcapng, .gz, many_interfaces.pcapng.1).
+fn captures() -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    for (dir, dir_name) in sorted_entries(&data("pcap")) {
+        for (f, name) in sorted_entries(&dir) {
             if name.contains(".pcap") {
-                let rel = format!(
-                    "pcap/{}/{}",
-                    dir.file_name().and_then(|n| n.to_str()).unwrap_or_default(),
-                    name
-                );
-                out.push((rel, f));
+                out.push((format!("pcap/{dir_name}/{name}"), f));
             }
         }
     }
@@ -245,17 +244,7 @@ fn check_har(rel: &str, oracle_rel: &str) {
 fn har_files_match_oracle() {
     let dir = data("pcap/mitmproxy");
     let mut n = 0;
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("dir")
-        .map(|e| e.expect("e").path())
-        .collect();
-    files.sort();
-    for f in files {
-        let name = f
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
+    for (_, name) in sorted_entries(&dir) {
         if name.ends_with(".har") {
             check_har(
                 &format!("pcap/mitmproxy/{name}"),

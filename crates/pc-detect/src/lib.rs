@@ -15,12 +15,14 @@
 //! missed.
 #![forbid(unsafe_code)]
 
+mod arg;
 mod forms;
 pub mod geo;
 pub mod ident;
 mod mask;
 mod matcher;
 
+pub use arg::{DEFAULT_LOCATION_RADIUS_M, IdArgError, id_arg_kind, parse_id_arg};
 pub use forms::{MAX_VALUE_LEN, MIN_VALUE_LEN, Skipped, calling_code_of};
 pub use ident::{GeoPoint, Identifier, IdentifierKind, IdentifierValue};
 pub use mask::{CONTEXT, snippet};

@@ -509,7 +509,8 @@ pub fn find_calls(dex: &Dex, dex_name: &str, rules: &RuleSet) -> Result<Vec<ApiC
     // 5. Resolve names.
     let mut out = Vec::with_capacity(v.counts.len());
     // Output strings are charged to a budget: callers may share huge (capped) descriptors.
-    let mut budget = crate::Budget::new(dex.header().file_size as usize, dex.limits().work_factor);
+    let mut budget =
+        crate::read::Budget::new(dex.header().file_size as usize, dex.limits().work_factor);
     let mut caller_cache: HashMap<u32, (String, String, String)> = HashMap::new();
     for ((caller_idx, field, callee_idx, opcode, ri), count) in v.counts {
         let Some(rule) = rules.rules.get(ri) else {

@@ -66,17 +66,7 @@ fn synthetic(version: u16) -> Vec<u8> {
     code.extend(field_op(0x62, serial));
     code.push(RETURN_VOID);
     code.extend([0x0100, 1, 0, 0, 2, 0]);
-    b.classes.push(ClassSpec {
-        ty,
-        superclass: Some(obj),
-        access: 1,
-        methods: vec![MethodSpec {
-            method: run,
-            access: 1,
-            direct: false,
-            code: Some(code),
-        }],
-    });
+    b.push_public_class(ty, obj, run, Some(code));
     b.build(version, 0)
 }
 
@@ -356,17 +346,7 @@ fn shared_code_hits_work_budget() {
     for k in 0..n {
         let ty = b.t(&format!("Lc/C{k};"));
         let m = b.m(&format!("Lc/C{k};"), "run", "V", &[]);
-        b.classes.push(ClassSpec {
-            ty,
-            superclass: Some(obj),
-            access: 1,
-            methods: vec![MethodSpec {
-                method: m,
-                access: 1,
-                direct: false,
-                code: if k == 0 { Some(code.clone()) } else { None },
-            }],
-        });
+        b.push_public_class(ty, obj, m, if k == 0 { Some(code.clone()) } else { None });
     }
     let mut d = b.build(35, 0);
     let dex = Dex::parse(&d).unwrap();

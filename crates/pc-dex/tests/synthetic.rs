@@ -118,17 +118,7 @@ fn plain() -> DexBuilder {
     let mut code = Vec::new();
     code.extend(invoke(0x6e, to_string, 1));
     code.push(RETURN_VOID);
-    b.classes.push(ClassSpec {
-        ty,
-        superclass: Some(obj),
-        access: 1,
-        methods: vec![MethodSpec {
-            method: run,
-            access: 1,
-            direct: false,
-            code: Some(code),
-        }],
-    });
+    b.push_public_class(ty, obj, run, Some(code));
     b
 }
 
@@ -415,17 +405,7 @@ fn const_string_condition_needs_the_string_in_the_dex() {
     code.extend(const_string(other));
     code.extend(invoke(0x71, gs, 2));
     code.push(RETURN_VOID);
-    b.classes.push(ClassSpec {
-        ty: spy,
-        superclass: Some(obj),
-        access: 1,
-        methods: vec![MethodSpec {
-            method: m,
-            access: 1,
-            direct: false,
-            code: Some(code),
-        }],
-    });
+    b.push_public_class(spy, obj, m, Some(code));
     let bytes = b.build(35, 0);
     let dex = Dex::parse(&bytes).unwrap();
     assert!(calls(&dex, "classes.dex").is_empty());

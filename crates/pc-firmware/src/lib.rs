@@ -16,6 +16,8 @@
 pub mod adapters;
 pub mod endpoints;
 pub mod facts;
+pub mod firmware;
+pub mod loose;
 pub mod perms;
 pub mod risk;
 pub mod trackers;
@@ -28,4 +30,5 @@ pub use facts::{
     NoSignatures, Options, SignatureVerifier, SigningSummary, analyze_apk, analyze_apk_with,
     analyze_app, analyze_firmware, analyze_firmware_with,
 };
+pub use loose::{LOOSE_PARTITION, loose_app_location, loose_app_locations};
 pub use trackers::{TrackerDb, TrackerHit};

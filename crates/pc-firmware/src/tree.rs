@@ -152,50 +152,31 @@ pub struct PermissionConfig {
 impl PermissionConfig {
     /// Parses one `privapp-permissions` style file (any file of `etc/permissions`).
     pub fn add_privapp_xml(&mut self, data: &[u8], source: &str) -> Option<xml::XmlError> {
-        let t = xml::tokenize(data, &xml::Limits::default());
-        let mut stack: Vec<Option<String>> = Vec::new();
-        for tag in &t.tags {
-            match tag {
-                Tag::Start {
-                    name, self_closing, ..
-                } => {
-                    let pkg = if name == "privapp-permissions" {
-                        tag.attr("package").map(String::from)
-                    } else {
-                        None
-                    };
-                    // Each stack slot holds the effective package (inherited), so lookups are
-                    // O(1) however deep the nesting.
-                    let current = stack.last().cloned().flatten();
-                    if let Some(p) = &pkg {
-                        self.privapp
-                            .entry(p.clone())
-                            .or_default()
-                            .sources
-                            .insert(source.to_string());
-                    }
-                    if let (Some(p), Some(perm)) = (&current, tag.attr("name")) {
-                        let e = self.privapp.entry(p.clone()).or_default();
-                        match name.as_str() {
-                            "permission" => {
-                                e.granted.insert(perm.to_string());
-                            }
-                            "deny-permission" => {
-                                e.denied.insert(perm.to_string());
-                            }
-                            _ => {}
+        walk_packages(
+            data,
+            "privapp-permissions",
+            |tag, name, declared, current| {
+                if let Some(p) = declared {
+                    self.privapp
+                        .entry(p.to_string())
+                        .or_default()
+                        .sources
+                        .insert(source.to_string());
+                }
+                if let (Some(p), Some(perm)) = (current, tag.attr("name")) {
+                    let e = self.privapp.entry(p.to_string()).or_default();
+                    match name {
+                        "permission" => {
+                            e.granted.insert(perm.to_string());
                         }
-                    }
-                    if !self_closing {
-                        stack.push(pkg.or(current));
+                        "deny-permission" => {
+                            e.denied.insert(perm.to_string());
+                        }
+                        _ => {}
                     }
                 }
-                Tag::End { .. } => {
-                    stack.pop();
-                }
-            }
-        }
-        t.error
+            },
+        )
     }
 
     /// Parses one `default-permissions` file.
@@ -204,45 +185,56 @@ impl PermissionConfig {
         data: &[u8],
         source: &str,
     ) -> Option<xml::XmlError> {
-        let t = xml::tokenize(data, &xml::Limits::default());
-        let mut stack: Vec<Option<String>> = Vec::new();
-        for tag in &t.tags {
-            match tag {
-                Tag::Start {
-                    name, self_closing, ..
-                } => {
-                    let pkg = if name == "exception" {
-                        tag.attr("package").map(String::from)
-                    } else {
-                        None
-                    };
-                    // Each stack slot holds the effective package (inherited), so lookups are
-                    // O(1) however deep the nesting.
-                    let current = stack.last().cloned().flatten();
-                    if let (Some(p), "permission", Some(perm)) =
-                        (&current, name.as_str(), tag.attr("name"))
-                    {
-                        let fixed = tag.attr("fixed").is_some_and(|f| f.trim() == "true");
-                        self.default_grants
-                            .entry(p.clone())
-                            .or_default()
-                            .entry(perm.to_string())
-                            .or_insert(DefaultGrant {
-                                fixed,
-                                source: source.to_string(),
-                            });
-                    }
-                    if !self_closing {
-                        stack.push(pkg.or(current));
-                    }
-                }
-                Tag::End { .. } => {
-                    stack.pop();
+        walk_packages(data, "exception", |tag, name, _declared, current| {
+            if let (Some(p), "permission", Some(perm)) = (current, name, tag.attr("name")) {
+                let fixed = tag.attr("fixed").is_some_and(|f| f.trim() == "true");
+                self.default_grants
+                    .entry(p.to_string())
+                    .or_default()
+                    .entry(perm.to_string())
+                    .or_insert(DefaultGrant {
+                        fixed,
+                        source: source.to_string(),
+                    });
+            }
+        })
+    }
+}
+
+/// Walks the tags of a permissions file: `f(tag, name, declared, current)` for each start tag,
+/// `declared` being the package a `package_tag` element names and `current` the package it
+/// sits in (inherited from the enclosing elements). Returns the tokenizer's error, if any.
+fn walk_packages(
+    data: &[u8],
+    package_tag: &str,
+    mut f: impl FnMut(&Tag, &str, Option<&str>, Option<&str>),
+) -> Option<xml::XmlError> {
+    let t = xml::tokenize(data, &xml::Limits::default());
+    let mut stack: Vec<Option<String>> = Vec::new();
+    for tag in &t.tags {
+        match tag {
+            Tag::Start {
+                name, self_closing, ..
+            } => {
+                let pkg = if name == package_tag {
+                    tag.attr("package").map(String::from)
+                } else {
+                    None
+                };
+                // Each stack slot holds the effective package (inherited), so lookups are
+                // O(1) however deep the nesting.
+                let current = stack.last().cloned().flatten();
+                f(tag, name, pkg.as_deref(), current.as_deref());
+                if !self_closing {
+                    stack.push(pkg.or(current));
                 }
             }
+            Tag::End { .. } => {
+                stack.pop();
+            }
         }
-        t.error
     }
+    t.error
 }
 
 /// The result of walking a firmware tree.

@@ -653,15 +653,7 @@ impl Decoder {
             x if x == TCP_SYN | TCP_ACK => false,
             _ => server_is_dst(Transport::Tcp, t.sport, t.dport),
         };
-        self.new_flow(
-            ck.clone(),
-            src_is_lo,
-            (src, t.sport),
-            (dst, t.dport),
-            server_is_dst,
-            meta,
-            sink,
-        );
+        self.new_flow(ck.clone(), src_is_lo, server_is_dst, meta, sink);
         if let Some(f) = self.flows.get_mut(&ck) {
             tcp_packet(f, src_is_lo, t, meta, &mut self.core, sink);
         }
@@ -687,15 +679,7 @@ impl Decoder {
         };
         if !live {
             let server_is_dst = server_is_dst(Transport::Udp, u.sport, u.dport);
-            self.new_flow(
-                ck.clone(),
-                src_is_lo,
-                (src, u.sport),
-                (dst, u.dport),
-                server_is_dst,
-                meta,
-                sink,
-            );
+            self.new_flow(ck.clone(), src_is_lo, server_is_dst, meta, sink);
         }
         if let Some(f) = self.flows.get_mut(&ck) {
             let dir = f.dir(src_is_lo);
@@ -710,8 +694,6 @@ impl Decoder {
         &mut self,
         ck: ConnKey,
         src_is_lo: bool,
-        src: (IpAddr, u16),
-        dst: (IpAddr, u16),
         server_is_dst: bool,
         meta: &PacketMeta,
         sink: &mut dyn FlowSink,
@@ -724,6 +706,12 @@ impl Decoder {
         let id = self.next_id[ti];
         self.next_id[ti] += 1;
         self.next_order += 1;
+        // The key holds both ends; `src_is_lo` says which one sent this packet.
+        let (src, dst) = if src_is_lo {
+            (ck.lo, ck.hi)
+        } else {
+            (ck.hi, ck.lo)
+        };
         let (src, dst) = (SocketAddr::new(src.0, src.1), SocketAddr::new(dst.0, dst.1));
         let (client, server, client_is_lo) = if server_is_dst {
             (src, dst, src_is_lo)

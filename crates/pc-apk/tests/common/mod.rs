@@ -179,13 +179,9 @@ pub fn build_zip(prefix: &[u8], entries: &[ZEntry], comment: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A one-entry Zip64 archive named "z" after `prefix`: saturated 32-bit fields everywhere, the
-/// real values in the Zip64 extra fields and end record.
-pub fn zip64_zip(prefix: &[u8], content: &[u8]) -> Vec<u8> {
-    let mut out = prefix.to_vec();
-    let lho = prefix.len() as u64;
-    out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-    out.extend_from_slice(&45u16.to_le_bytes());
+/// The fields local and central headers of [`zip64_zip`]'s entry share, from the flags to the
+/// extra length: stored, no flags, CRC of `content`, both sizes saturated, a 1-byte name.
+fn zip64_header_middle(out: &mut Vec<u8>, content: &[u8], extra_len: u16) {
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
@@ -193,7 +189,17 @@ pub fn zip64_zip(prefix: &[u8], content: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
     out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
     out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&20u16.to_le_bytes());
+    out.extend_from_slice(&extra_len.to_le_bytes());
+}
+
+/// A one-entry Zip64 archive named "z" after `prefix`: saturated 32-bit fields everywhere, the
+/// real values in the Zip64 extra fields and end record.
+pub fn zip64_zip(prefix: &[u8], content: &[u8]) -> Vec<u8> {
+    let mut out = prefix.to_vec();
+    let lho = prefix.len() as u64;
+    out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+    out.extend_from_slice(&45u16.to_le_bytes());
+    zip64_header_middle(&mut out, content, 20);
     out.push(b'z');
     out.extend_from_slice(&1u16.to_le_bytes());
     out.extend_from_slice(&16u16.to_le_bytes());
@@ -204,14 +210,7 @@ pub fn zip64_zip(prefix: &[u8], content: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
     out.extend_from_slice(&45u16.to_le_bytes());
     out.extend_from_slice(&45u16.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&crc(content).to_le_bytes());
-    out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
-    out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&28u16.to_le_bytes());
+    zip64_header_middle(&mut out, content, 28);
     out.extend_from_slice(&[0; 10]); // comment length, disk, attributes
     out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
     out.push(b'z');

@@ -1,8 +1,25 @@
-//! Test-only ZIP reader implementing `ApkEntries` (central-directory walk + inflate).
+//! Test-only ZIP reader implementing `ApkEntries` (central-directory walk + inflate), and the
+//! one way the tests verify an APK file with it.
 #![allow(dead_code)]
 
-use pc_apksig::ApkEntries;
+use pc_apksig::{ApkEntries, Report, VerifyOptions, verify};
 use std::io::Read;
+use std::path::Path;
+
+/// Verifies the APK at `path` for the given SDK levels, with every other option at its default.
+pub fn verify_file(path: &Path, min_sdk: u32, target_sdk: Option<u32>) -> Report {
+    let data = std::fs::read(path).unwrap();
+    let entries = ZipEntries::new(&data);
+    verify(
+        &data,
+        &entries,
+        &VerifyOptions {
+            min_sdk,
+            target_sdk,
+            ..Default::default()
+        },
+    )
+}
 
 pub struct ZipEntries<'a> {
     data: &'a [u8],

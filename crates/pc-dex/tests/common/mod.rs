@@ -156,6 +156,28 @@ fn align4(v: &mut Vec<u8>) {
 }
 
 impl DexBuilder {
+    /// Adds a public class with one public virtual method (`code` None: abstract), the shape
+    /// most tests need.
+    pub fn push_public_class(
+        &mut self,
+        ty: usize,
+        superclass: usize,
+        method: usize,
+        code: Option<Vec<u16>>,
+    ) {
+        self.classes.push(ClassSpec {
+            ty,
+            superclass: Some(superclass),
+            access: 1,
+            methods: vec![MethodSpec {
+                method,
+                access: 1,
+                direct: false,
+                code,
+            }],
+        });
+    }
+
     /// Interns a string, returning its index.
     pub fn s(&mut self, s: &str) -> usize {
         if let Some(i) = self.strings.iter().position(|x| x == s) {

@@ -66,8 +66,9 @@ fn number(b: &[u8], from: usize, len: usize) -> Option<i64> {
     if d.is_empty() || !d.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    d.iter()
-        .try_fold(0i64, |acc, &c| acc.checked_mul(10)?.checked_add(i64::from(c - b'0')))
+    d.iter().try_fold(0i64, |acc, &c| {
+        acc.checked_mul(10)?.checked_add(i64::from(c - b'0'))
+    })
 }
 
 fn days_in_month(y: i64, m: u32) -> u32 {
@@ -153,9 +154,12 @@ pub fn parse_utc(s: &str) -> Option<i64> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let (y, m, d) = (number(b, 0, 4)?, number(b, 5, 2)? as u32, number(b, 8, 2)? as u32);
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m)
-    {
+    let (y, m, d) = (
+        number(b, 0, 4)?,
+        number(b, 5, 2)? as u32,
+        number(b, 8, 2)? as u32,
+    );
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
         return None;
     }
     let mut secs = days_from_civil(y, m, d).checked_mul(86_400)?;
@@ -243,7 +247,10 @@ mod tests {
         assert_eq!(format_utc(t + 1), "2026-03-01T00:00:00Z");
         assert_eq!(parse_utc("2024-02-29"), Some(1_709_164_800));
         assert_eq!(parse_utc("1970-01-01T00:00:00.123Z"), Some(0));
-        assert_eq!(parse_utc("2016-12-31T23:59:60Z"), parse_utc("2016-12-31T23:59:59Z"));
+        assert_eq!(
+            parse_utc("2016-12-31T23:59:60Z"),
+            parse_utc("2016-12-31T23:59:59Z")
+        );
         for bad in [
             "",
             "2023-02-29",

@@ -3,8 +3,8 @@
 
 use crate::ProtoError;
 // The coding table belongs to the decoders; re-exported here, where callers look for it.
-pub use crate::decode::{ZSTD_WINDOW_LOG_MAX, coding_name};
 use crate::decode::{Stop, StreamDecoder};
+pub use crate::decode::{ZSTD_WINDOW_LOG_MAX, coding_name};
 
 /// The outcome of a bounded decode that keeps what was produced before a problem.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -10,7 +10,6 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::store::ArtifactLimits;
 use crate::{RegistryError, Store, unix_now};
 
 /// Longest accepted artifact file name, in bytes.

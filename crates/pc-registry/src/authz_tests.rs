@@ -8,9 +8,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::tests::test_dbs;
-use crate::web_tests::{
-    As, Lab, PASSWORD, api_csrf, example_case, form, multipart_file, send,
-};
+use crate::web_tests::{As, Lab, PASSWORD, api_csrf, example_case, form, multipart_file, send};
 
 const ROLES: [&str; 7] = [
     "anonymous",
@@ -362,8 +360,12 @@ fn every_route_is_in_the_matrix_and_the_api_in_openapi() {
                 .flat_map(|r| roles_named(r.as_str().unwrap()))
                 .filter(|r| *r != "other")
                 .collect();
-            let allowed: BTreeSet<&str> =
-                case.allowed.iter().copied().filter(|r| *r != "other").collect();
+            let allowed: BTreeSet<&str> = case
+                .allowed
+                .iter()
+                .copied()
+                .filter(|r| *r != "other")
+                .collect();
             if said != allowed {
                 wrong_roles.push(format!("{m} {path}: says {said:?}, allowed {allowed:?}"));
             }
@@ -373,7 +375,11 @@ fn every_route_is_in_the_matrix_and_the_api_in_openapi() {
         documented, api_routes,
         "the OpenAPI document and the API routes differ"
     );
-    assert!(wrong_roles.is_empty(), "x-roles wrong:\n{}", wrong_roles.join("\n"));
+    assert!(
+        wrong_roles.is_empty(),
+        "x-roles wrong:\n{}",
+        wrong_roles.join("\n")
+    );
 }
 
 /// The test accounts an `x-roles` entry names ("manufacturer (own)" is Acme's account: the
@@ -383,7 +389,12 @@ fn roles_named(x_role: &str) -> Vec<&'static str> {
         "anyone" => ALL.to_vec(),
         "any account" => ACCOUNTS.to_vec(),
         "manufacturer (own)" => vec!["acme"],
-        r => vec![*ROLES.iter().find(|n| **n == r).unwrap_or_else(|| panic!("role {r}"))],
+        r => vec![
+            *ROLES
+                .iter()
+                .find(|n| **n == r)
+                .unwrap_or_else(|| panic!("role {r}")),
+        ],
     }
 }
 

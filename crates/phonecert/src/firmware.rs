@@ -5,11 +5,10 @@ use crate::{EXIT_ERROR, EXIT_OK};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use pc_firmware::facts::Context as AppContext;
-use pc_firmware::tree::{AppKind, AppLocation};
 use pc_firmware::{ApkSig, AppFacts, DexCode, FirmwareProgress, TrackerDb};
 use rayon::prelude::*;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 pub enum Format {
@@ -80,39 +79,6 @@ fn emit(out: &[u8], output: &Option<PathBuf>) -> Result<()> {
     }
 }
 
-/// One app of the command line as a firmware-tree location: a bundle by extension, else an APK.
-fn location(path: &Path) -> (PathBuf, AppLocation) {
-    let root = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    let kind = if ext == "xapk" || ext == "apks" {
-        AppKind::Bundle
-    } else {
-        AppKind::Apk
-    };
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let loc = AppLocation {
-        path: name,
-        kind,
-        splits: Vec::new(),
-        partition: "none".into(),
-        privileged: false,
-        oat_files: Vec::new(),
-        size,
-    };
-    (root, loc)
-}
-
 pub fn run_apk(args: ApkArgs) -> Result<u8> {
     for f in &args.files {
         if !f.is_file() {
@@ -132,7 +98,7 @@ pub fn run_apk(args: ApkArgs) -> Result<u8> {
         .files
         .par_iter()
         .map(|f| {
-            let (root, loc) = location(f);
+            let (root, loc) = pc_firmware::loose_app_location(f);
             let mut facts = pc_firmware::analyze_app(&root, &loc, &ctx);
             facts.path = f.display().to_string();
             bar.inc(1);

@@ -45,7 +45,14 @@ fn deps(dir: &Path) -> BTreeSet<String> {
 const LAYERS: &[&[&str]] = &[
     &["pc-base"],
     // Formats: bytes in, typed views out; nothing of identifiers, apps or verdicts.
-    &["pc-capture", "pc-net", "pc-proto", "pc-apk", "pc-dex", "pc-apksig"],
+    &[
+        "pc-capture",
+        "pc-net",
+        "pc-proto",
+        "pc-apk",
+        "pc-dex",
+        "pc-apksig",
+    ],
     &["pc-tlsdec", "pc-h2"],
     &["pc-h3"],
     // What to look for, and the unit under test.
@@ -63,7 +70,9 @@ fn layer_of(name: &str) -> usize {
     LAYERS
         .iter()
         .position(|l| l.contains(&name))
-        .unwrap_or_else(|| panic!("crate {name} is in no layer: add it to LAYERS and to docs/architecture.md"))
+        .unwrap_or_else(|| {
+            panic!("crate {name} is in no layer: add it to LAYERS and to docs/architecture.md")
+        })
 }
 
 #[test]
@@ -77,7 +86,10 @@ fn crates_depend_only_downwards() {
             }
         }
     }
-    assert!(wrong.is_empty(), "dependencies that run sideways or upwards: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "dependencies that run sideways or upwards: {wrong:?}"
+    );
 }
 
 #[test]
@@ -265,7 +277,10 @@ fn the_circle_finder_finds_circles() {
     let re = root_reexports("pub use audit::{Outcome, run as audit_run};\npub use x::Y;");
     assert_eq!(re.get("Outcome").map(String::as_str), Some("audit"));
     assert_eq!(re.get("audit_run").map(String::as_str), Some("audit"));
-    let refs = references("use crate::{Outcome, checks::f};\nlet x = crate::y::z();", &re);
+    let refs = references(
+        "use crate::{Outcome, checks::f};\nlet x = crate::y::z();",
+        &re,
+    );
     assert_eq!(
         refs.into_iter().collect::<Vec<_>>(),
         ["audit", "checks", "y"]

@@ -67,7 +67,8 @@ pub(super) fn clean_verdict(c: &Coverage<'_>, what: &str) -> Outcome {
         );
     }
     // The first reason found decides; each names the phases it applies to.
-    let reasons: [(&[&PhaseCoverage], fn(&str) -> String); 3] = [
+    type Reason<'a> = (&'a [&'a PhaseCoverage], fn(&str) -> String);
+    let reasons: [Reason; 3] = [
         (&c.missing, |names| {
             format!("Nothing found, but phase(s) {names} have no usable capture.")
         }),

@@ -200,7 +200,10 @@ pub(super) async fn login(
     responses((status = 204, description = "success")),
     extensions(("x-roles" = json!(["anyone"]))),
 )]
-pub(super) async fn logout(State(st): State<AppState>, Extension(c): Extension<Caller>) -> ApiResult {
+pub(super) async fn logout(
+    State(st): State<AppState>,
+    Extension(c): Extension<Caller>,
+) -> ApiResult {
     act::logout(&st, &c).await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     if let Ok(v) = session_cookie("", st.config.secure_cookies, 0).parse() {
@@ -257,7 +260,10 @@ pub(super) struct TokenBody {
     responses((status = 200, description = "success")),
     extensions(("x-roles" = json!(["any account"]))),
 )]
-pub(super) async fn list_tokens(State(st): State<AppState>, Extension(c): Extension<Caller>) -> ApiResult {
+pub(super) async fn list_tokens(
+    State(st): State<AppState>,
+    Extension(c): Extension<Caller>,
+) -> ApiResult {
     ok(act::list_tokens(&st, &c).await?)
 }
 
@@ -309,7 +315,10 @@ pub(super) async fn revoke_token(
     responses((status = 200, description = "success")),
     extensions(("x-roles" = json!(["admin"]))),
 )]
-pub(super) async fn list_users(State(st): State<AppState>, Extension(c): Extension<Caller>) -> ApiResult {
+pub(super) async fn list_users(
+    State(st): State<AppState>,
+    Extension(c): Extension<Caller>,
+) -> ApiResult {
     ok(act::list_users(&st, &c).await?)
 }
 
@@ -769,7 +778,10 @@ pub(super) async fn public_certificates(
     security(()),
     extensions(("x-roles" = json!(["anyone"]))),
 )]
-pub(super) async fn public_certificate(State(st): State<AppState>, Path(number): Path<String>) -> ApiResult {
+pub(super) async fn public_certificate(
+    State(st): State<AppState>,
+    Path(number): Path<String>,
+) -> ApiResult {
     ok(act::public_certificate(&st, &number).await?)
 }
 

@@ -188,4 +188,3 @@ pub(super) async fn security_headers(req: Request, next: Next) -> Response {
     set(h, "cache-control", "no-store");
     resp
 }
-

@@ -246,4 +246,3 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .with_state(state)
 }
-

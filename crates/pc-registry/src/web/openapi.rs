@@ -7,9 +7,9 @@
 
 use std::sync::LazyLock;
 
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder, SecurityRequirement};
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::SESSION_COOKIE;
@@ -98,13 +98,19 @@ struct Common;
 fn error_answer(description: &str) -> RefOr<Response> {
     ResponseBuilder::new()
         .description(description)
-        .content("application/json", Content::new(Some(Ref::from_schema_name("Error"))))
+        .content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name("Error"))),
+        )
         .build()
         .into()
 }
 
 fn bare_answer(description: &str) -> RefOr<Response> {
-    ResponseBuilder::new().description(description).build().into()
+    ResponseBuilder::new()
+        .description(description)
+        .build()
+        .into()
 }
 
 impl Modify for Common {
@@ -138,7 +144,9 @@ impl Modify for Common {
                 add("401", bare_answer("not logged in"));
                 add(
                     "403",
-                    bare_answer("role or token scope not allowed, CSRF token missing, or cross-origin"),
+                    bare_answer(
+                        "role or token scope not allowed, CSRF token missing, or cross-origin",
+                    ),
                 );
                 add("404", bare_answer("not found"));
                 // Health checks come by address: their Host is not checked.

@@ -237,7 +237,12 @@ pub(crate) async fn form(app: &axum::Router, uri: &str, who: &As, fields: &[(&st
 
 /// A multipart form as the pages' forms send it: the CSRF field first (the body's first part is
 /// where it is looked for), then one file in `field`. Returns the content type and the body.
-pub(crate) fn multipart_file(csrf: &str, field: &str, filename: &str, data: &[u8]) -> (String, Vec<u8>) {
+pub(crate) fn multipart_file(
+    csrf: &str,
+    field: &str,
+    filename: &str,
+    data: &[u8],
+) -> (String, Vec<u8>) {
     let boundary = "testformboundary";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
@@ -498,14 +503,22 @@ impl Lab {
             if r["level"] == "mandatory" && r["verdict"] != "PASS" {
                 let body = serde_json::json!({"requirement": r["requirement"], "verdict": "PASS", "reason": "accepted by the lab after manual analysis"});
                 let o = self
-                    .post(&format!("/api/v1/submissions/{sub}/overrides"), &reviewer, body)
+                    .post(
+                        &format!("/api/v1/submissions/{sub}/overrides"),
+                        &reviewer,
+                        body,
+                    )
                     .await;
                 assert_eq!(o.status, StatusCode::CREATED, "{}", o.text());
             }
         }
         let body = serde_json::json!({"decision": "approve", "comment": "four eyes"});
         let d = self
-            .post(&format!("/api/v1/submissions/{sub}/decision"), &reviewer, body)
+            .post(
+                &format!("/api/v1/submissions/{sub}/decision"),
+                &reviewer,
+                body,
+            )
             .await;
         assert_eq!(d.status, StatusCode::CREATED, "{}", d.text());
         let path = format!("/api/v1/submissions/{sub}/certificate");

@@ -33,7 +33,8 @@ async fn pages_escape_what_users_typed() {
             )
             .await;
         assert_eq!(maker.status, StatusCode::CREATED, "{}", maker.text());
-        let body = serde_json::json!({"model": hostile, "firmware": hostile, "fingerprint": hostile});
+        let body =
+            serde_json::json!({"model": hostile, "firmware": hostile, "fingerprint": hostile});
         let r = lab
             .post("/api/v1/submissions", &lab.token("acme"), body)
             .await;
@@ -51,8 +52,13 @@ async fn pages_escape_what_users_typed() {
             assert!(!html.contains("<script"), "{name} {path}");
         }
         // A search text is echoed into an attribute, escaped.
-        let html = page(&lab, "/registry?q=%22%3E%3Cb%3E", &As::Nobody).await.text();
-        assert!(html.contains("value=\"&quot;&gt;&lt;b&gt;\""), "{name}: {html}");
+        let html = page(&lab, "/registry?q=%22%3E%3Cb%3E", &As::Nobody)
+            .await
+            .text();
+        assert!(
+            html.contains("value=\"&quot;&gt;&lt;b&gt;\""),
+            "{name}: {html}"
+        );
         lab.stop().await;
     }
 }
@@ -104,7 +110,11 @@ async fn probe(lab: &Lab, who: &As, sub: &str, op: Op) -> Option<StatusCode> {
             send(&lab.app, "POST", &path("files"), who, Some(&ct), body).await
         }
         Op::Override => {
-            let f = [("requirement", "PCB-CONSENT-01"), ("verdict", "PASS"), ("reason", " ")];
+            let f = [
+                ("requirement", "PCB-CONSENT-01"),
+                ("verdict", "PASS"),
+                ("reason", " "),
+            ];
             form(&lab.app, &path("overrides"), who, &f).await
         }
         Op::Decide => form(&lab.app, &path("decision"), who, &[("decision", "bogus")]).await,
@@ -147,9 +157,17 @@ async fn the_forms_a_page_shows_are_the_operations_the_actions_allow() {
                 let on_page = shown(&r.text());
                 let allowed: BTreeSet<Op> = view.allowed.iter().collect();
                 if on_page != allowed {
-                    failures.push(format!("{role} {sub}: shows {on_page:?}, allows {allowed:?}"));
+                    failures.push(format!(
+                        "{role} {sub}: shows {on_page:?}, allows {allowed:?}"
+                    ));
                 }
-                for op in [Op::Upload, Op::StartRun, Op::Override, Op::Decide, Op::Issue] {
+                for op in [
+                    Op::Upload,
+                    Op::StartRun,
+                    Op::Override,
+                    Op::Decide,
+                    Op::Issue,
+                ] {
                     let offered = on_page.contains(&op);
                     // Without input to get wrong, only a refusal can be probed.
                     let refusal_only = matches!(op, Op::Issue | Op::StartRun);
@@ -173,14 +191,36 @@ async fn the_forms_a_page_shows_are_the_operations_the_actions_allow() {
             }
             // The dashboard's form, and the certificate's revoke form.
             let dash = shown(&page(&lab, "/dashboard", &who).await.text());
-            let create = form(&lab.app, "/submissions", &who, &[("model", ""), ("firmware", "")]).await;
+            let create = form(
+                &lab.app,
+                "/submissions",
+                &who,
+                &[("model", ""), ("firmware", "")],
+            )
+            .await;
             if dash.contains(&Op::CreateSubmission) != (create.status == StatusCode::BAD_REQUEST) {
-                failures.push(format!("{role} dashboard: {dash:?}, create answered {}", create.status));
+                failures.push(format!(
+                    "{role} dashboard: {dash:?}, create answered {}",
+                    create.status
+                ));
             }
-            let cert_page = shown(&page(&lab, &format!("/certificates/{number}"), &who).await.text());
-            let revoke = form(&lab.app, &format!("/certificates/{number}/revoke"), &who, &[("reason", " ")]).await;
+            let cert_page = shown(
+                &page(&lab, &format!("/certificates/{number}"), &who)
+                    .await
+                    .text(),
+            );
+            let revoke = form(
+                &lab.app,
+                &format!("/certificates/{number}/revoke"),
+                &who,
+                &[("reason", " ")],
+            )
+            .await;
             if cert_page.contains(&Op::Revoke) != (revoke.status == StatusCode::BAD_REQUEST) {
-                failures.push(format!("{role} certificate: {cert_page:?}, revoke answered {}", revoke.status));
+                failures.push(format!(
+                    "{role} certificate: {cert_page:?}, revoke answered {}",
+                    revoke.status
+                ));
             }
         }
         assert!(failures.is_empty(), "{name}:\n{}", failures.join("\n"));
@@ -208,7 +248,12 @@ async fn the_stored_artifact_schema_names_its_fields() {
         links_skipped: 0,
     };
     let json = serde_json::to_value(&art).unwrap();
-    let answered: BTreeSet<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    let answered: BTreeSet<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(named, answered);
     let required: BTreeSet<&str> = schema["required"]
         .as_array()

@@ -10,7 +10,13 @@ use crate::*;
 
 /// The login page's form, posted without a session.
 async fn page_login(lab: &Lab, email: &str, password: &str) -> Resp {
-    form(&lab.app, "/login", &As::Nobody, &[("email", email), ("password", password)]).await
+    form(
+        &lab.app,
+        "/login",
+        &As::Nobody,
+        &[("email", email), ("password", password)],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -25,7 +31,13 @@ async fn csrf_origin_cookies_and_login_rate_limit() {
             unreachable!()
         };
         // The cookie is HttpOnly, SameSite=Strict and Secure.
-        let r = lab.post("/api/v1/session", &As::Nobody, serde_json::json!({"email": "admin@lab.example", "password": PASSWORD})).await;
+        let r = lab
+            .post(
+                "/api/v1/session",
+                &As::Nobody,
+                serde_json::json!({"email": "admin@lab.example", "password": PASSWORD}),
+            )
+            .await;
         let c = &r.set_cookie[0];
         for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
             assert!(c.contains(attr), "{c}");
@@ -55,7 +67,13 @@ async fn csrf_origin_cookies_and_login_rate_limit() {
         )
         .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
-        let r = lab.post("/api/v1/manufacturers", &s, serde_json::json!({"name": "Evil"})).await;
+        let r = lab
+            .post(
+                "/api/v1/manufacturers",
+                &s,
+                serde_json::json!({"name": "Evil"}),
+            )
+            .await;
         assert_eq!(
             r.status,
             StatusCode::FORBIDDEN,

@@ -76,7 +76,13 @@ async fn bad_uploads_are_refused_with_clear_messages() {
         // A case that names files outside its own: the run fails and says why.
         let r = put("case.toml", b"[device]\nmanufacturer = \"Acme\"\nmodel = \"A1\"\n[[phase]]\nname = \"p\"\nconsent = \"none\"\ncaptures = [\"/etc/passwd\"]\n".to_vec()).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-        let r = lab.post(&format!("/api/v1/submissions/{sub}/runs"), &lab.token("acme"), serde_json::Value::Null).await;
+        let r = lab
+            .post(
+                &format!("/api/v1/submissions/{sub}/runs"),
+                &lab.token("acme"),
+                serde_json::Value::Null,
+            )
+            .await;
         let run = r.json()["id"].as_str().unwrap().to_owned();
         let v = lab.wait_run(&run).await;
         assert_eq!(v["run"]["state"], "failed", "{v}");

@@ -41,10 +41,22 @@ async fn certification_workflow_over_the_api() {
 
         // Approving a failing run is refused; a certificate without approval too.
         let reviewer = lab.token("reviewer");
-        let d = lab.post(&format!("/api/v1/submissions/{sub}/decision"), &reviewer, serde_json::json!({"decision": "approve"})).await;
+        let d = lab
+            .post(
+                &format!("/api/v1/submissions/{sub}/decision"),
+                &reviewer,
+                serde_json::json!({"decision": "approve"}),
+            )
+            .await;
         assert_eq!(d.status, StatusCode::CONFLICT, "{}", d.text());
         assert!(d.text().contains("PCB-CONSENT-01"));
-        let c = lab.post(&format!("/api/v1/submissions/{sub}/certificate"), &reviewer, serde_json::Value::Null).await;
+        let c = lab
+            .post(
+                &format!("/api/v1/submissions/{sub}/certificate"),
+                &reviewer,
+                serde_json::Value::Null,
+            )
+            .await;
         assert_eq!(c.status, StatusCode::CONFLICT);
         // An override needs a reason.
         let o = lab.post(&format!("/api/v1/submissions/{sub}/overrides"), &reviewer, serde_json::json!({"requirement": "PCB-CONSENT-01", "verdict": "PASS", "reason": "  "})).await;
@@ -54,7 +66,13 @@ async fn certification_workflow_over_the_api() {
         let number = cert["number"].as_str().unwrap().to_owned();
         assert_eq!(cert["state"], "issued");
         // Issuing twice is refused.
-        let again = lab.post(&format!("/api/v1/submissions/{sub}/certificate"), &reviewer, serde_json::Value::Null).await;
+        let again = lab
+            .post(
+                &format!("/api/v1/submissions/{sub}/certificate"),
+                &reviewer,
+                serde_json::Value::Null,
+            )
+            .await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
         // The signed payload names the reviewed requirements and verifies with the lab key.
         let jws = cert["jws"].as_str().unwrap();
@@ -111,7 +129,13 @@ async fn certification_workflow_over_the_api() {
         assert_eq!(v["record"]["superseded_by"], cert2["number"]);
         // Revoked with a reason.
         let n2 = cert2["number"].as_str().unwrap();
-        let r = lab.post(&format!("/api/v1/certificates/{n2}/revoke"), &reviewer, serde_json::json!({"reason": "firmware found to leak the IMEI"})).await;
+        let r = lab
+            .post(
+                &format!("/api/v1/certificates/{n2}/revoke"),
+                &reviewer,
+                serde_json::json!({"reason": "firmware found to leak the IMEI"}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         let v = lab.verify(cert2["jws"].clone()).await;
         assert_eq!(v["status"], "revoked");

@@ -1,7 +1,7 @@
 //! The caller's account: who they are and their API tokens.
 
-use axum::extract::{Extension, Path, State};
 use axum::Form;
+use axum::extract::{Extension, Path, State};
 use maud::html;
 use serde::Deserialize;
 
@@ -54,7 +54,10 @@ async fn account_page(st: &AppState, c: &Caller, new_token: Option<&str>) -> Pag
     render(page("Account", c, None, body))
 }
 
-pub(super) async fn show(State(st): State<AppState>, Extension(c): Extension<Caller>) -> PageResult {
+pub(super) async fn show(
+    State(st): State<AppState>,
+    Extension(c): Extension<Caller>,
+) -> PageResult {
     account_page(&st, &c, None).await
 }
 

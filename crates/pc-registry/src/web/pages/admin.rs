@@ -1,20 +1,23 @@
 //! Administration: accounts, manufacturers and the audit log.
 
-use axum::extract::{Extension, Query, State};
 use axum::Form;
+use axum::extract::{Extension, Query, State};
 use maud::html;
 use serde::Deserialize;
 
-use super::layout::{post_form, page, table, when};
+use super::layout::{page, post_form, table, when};
 use super::{PageResult, render, see_other};
-use crate::web::actions as act;
-use crate::web::api::{NameBody};
-use crate::web::{AppState, Caller};
 use crate::Role;
+use crate::web::actions as act;
+use crate::web::api::NameBody;
+use crate::web::{AppState, Caller};
 
 const ROLES: [&str; 5] = ["engineer", "reviewer", "manufacturer", "admin", "public"];
 
-pub(super) async fn show(State(st): State<AppState>, Extension(c): Extension<Caller>) -> PageResult {
+pub(super) async fn show(
+    State(st): State<AppState>,
+    Extension(c): Extension<Caller>,
+) -> PageResult {
     let users = act::list_users(&st, &c).await?;
     let ms = act::list_manufacturers(&st, &c).await?;
     let rows = users

@@ -1,18 +1,18 @@
 //! The public side of certificates: a certificate's page (with the revoke form for those who
 //! may), its signed file, and the registry of certified models.
 
+use axum::Form;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::Form;
 use maud::html;
 use serde::Deserialize;
 
 use super::layout::{page, post_form, table, url, when};
 use super::{PageResult, render, see_other};
 use crate::web::actions as act;
-use crate::web::api::{ReasonBody};
 use crate::web::allowed::{self, Op, Subject};
+use crate::web::api::ReasonBody;
 use crate::web::{AppState, Caller};
 
 pub(super) async fn show(
@@ -45,7 +45,11 @@ pub(super) async fn show(
             "Requirements",
             format!("{} {}", p.catalogue.id, p.catalogue.version),
         ));
-        let verdicts: Vec<String> = p.verdicts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let verdicts: Vec<String> = p
+            .verdicts
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
         rows.push(("Verdicts", verdicts.join(", ")));
         if !p.reviewed.is_empty() {
             rows.push(("Set by reviewers", p.reviewed.join(", ")));
@@ -138,7 +142,14 @@ pub(super) async fn registry(
             } }
         })
         .collect();
-    let heads = ["Manufacturer", "Model", "Firmware", "Certificate", "State", "Issued"];
+    let heads = [
+        "Manufacturer",
+        "Model",
+        "Firmware",
+        "Certificate",
+        "State",
+        "Issued",
+    ];
     let body = html! {
         h1 { "Certified models" }
         form method="get" action="/registry" {

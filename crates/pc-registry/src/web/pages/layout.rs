@@ -8,8 +8,8 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::web::Caller;
 use crate::Role;
+use crate::web::Caller;
 
 const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}\
 header{background:#1d3557;color:#fff;padding:.6em 1.2em;display:flex;gap:1.2em;align-items:center;flex-wrap:wrap}\

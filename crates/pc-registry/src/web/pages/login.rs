@@ -1,18 +1,18 @@
 //! Logging in and out.
 
+use axum::Form;
 use axum::extract::{Extension, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect};
-use axum::Form;
 use maud::{Markup, html};
 
 use super::layout::page;
 use super::{PageResult, render};
+use crate::Role;
 use crate::web::actions as act;
-use crate::web::api::{LoginBody};
+use crate::web::api::LoginBody;
 use crate::web::api::session_cookie;
 use crate::web::{AppState, Caller, WebError};
-use crate::Role;
 
 fn login_page(c: &Caller, error: Option<&str>) -> Markup {
     let body = html! {
@@ -66,7 +66,10 @@ pub(super) async fn login(
     }
 }
 
-pub(super) async fn logout(State(st): State<AppState>, Extension(c): Extension<Caller>) -> PageResult {
+pub(super) async fn logout(
+    State(st): State<AppState>,
+    Extension(c): Extension<Caller>,
+) -> PageResult {
     act::logout(&st, &c).await?;
     Ok(with_cookie(&st, "/registry", "", 0))
 }

@@ -13,10 +13,10 @@ mod submission_posts;
 mod submissions;
 mod verify;
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, Extension};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use maud::{Markup, html};
 
 use super::{AppState, Auth, Caller, WebError};
@@ -42,7 +42,11 @@ impl IntoResponse for PageError {
             p.error #error { (self.0.message()) }
             p { a href="/" { "Home" } }
         };
-        (self.0.status(), Html(page("Error", &anon, None, body).into_string())).into_response()
+        (
+            self.0.status(),
+            Html(page("Error", &anon, None, body).into_string()),
+        )
+            .into_response()
     }
 }
 
@@ -87,7 +91,10 @@ pub fn routes() -> Router<AppState> {
             post(submission_posts::override_verdict),
         )
         .route("/submissions/{id}/decision", post(submission_posts::decide))
-        .route("/submissions/{id}/certificate", post(submission_posts::issue))
+        .route(
+            "/submissions/{id}/certificate",
+            post(submission_posts::issue),
+        )
         .route("/runs/{id}/files/{name}", get(submission_posts::run_file))
         .route("/certificates/{number}", get(certificates::show))
         .route(

@@ -7,12 +7,18 @@ use serde::Deserialize;
 
 use super::layout::{csrf_field, page, post_form, table, url, when};
 use super::{PageResult, render};
+use crate::RunState;
 use crate::web::actions::{self as act, RunView, SubmissionView};
 use crate::web::allowed::Op;
 use crate::web::{AppState, Caller};
-use crate::RunState;
 
-const VERDICTS: [&str; 5] = ["PASS", "FAIL", "INCONCLUSIVE", "NOT_APPLICABLE", "NOT_TESTED"];
+const VERDICTS: [&str; 5] = [
+    "PASS",
+    "FAIL",
+    "INCONCLUSIVE",
+    "NOT_APPLICABLE",
+    "NOT_TESTED",
+];
 
 #[derive(Deserialize)]
 pub(super) struct SubmissionQuery {
@@ -62,7 +68,12 @@ pub(super) async fn show(
     };
     // No JavaScript: the page reloads itself while a run is under way.
     let head = active.then(|| html! { meta http-equiv="refresh" content="2"; });
-    render(page(&format!("{} {}", s.manufacturer, s.model), &c, head, body))
+    render(page(
+        &format!("{} {}", s.manufacturer, s.model),
+        &c,
+        head,
+        body,
+    ))
 }
 
 fn files(c: &Caller, v: &SubmissionView, links: u64) -> Markup {
@@ -112,7 +123,9 @@ fn runs(c: &Caller, v: &SubmissionView) -> Markup {
             } }
         })
         .collect();
-    let heads = ["Run", "State", "Progress", "Attempts", "Started", "Finished", "Error"];
+    let heads = [
+        "Run", "State", "Progress", "Attempts", "Started", "Finished", "Error",
+    ];
     html! {
         section {
             h2 { "Runs" }

@@ -1,8 +1,8 @@
 //! The forms of a submission's page: upload, start a run, override, decide, issue; and a run's
 //! report files. Each is a thin adapter over its action, answered with a redirect.
 
-use axum::extract::{Extension, Multipart, Path, State};
 use axum::Form;
+use axum::extract::{Extension, Multipart, Path, State};
 
 use super::layout::url;
 use super::{PageResult, see_other, to_submission};

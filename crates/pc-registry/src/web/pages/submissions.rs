@@ -1,18 +1,21 @@
 //! The dashboard: the submissions the caller may see, and the form that creates one.
 
-use axum::extract::{Extension, State};
 use axum::Form;
+use axum::extract::{Extension, State};
 use maud::html;
 
 use super::layout::{csrf_field, page, table, when};
 use super::{PageResult, render, to_submission};
-use crate::web::actions as act;
-use crate::web::api::{SubmissionBody};
-use crate::web::allowed::{self, Op, Subject};
-use crate::web::{AppState, Caller};
 use crate::Role;
+use crate::web::actions as act;
+use crate::web::allowed::{self, Op, Subject};
+use crate::web::api::SubmissionBody;
+use crate::web::{AppState, Caller};
 
-pub(super) async fn dashboard(State(st): State<AppState>, Extension(c): Extension<Caller>) -> PageResult {
+pub(super) async fn dashboard(
+    State(st): State<AppState>,
+    Extension(c): Extension<Caller>,
+) -> PageResult {
     let subs = act::list_submissions(&st, &c).await?;
     let u = act::user(&c, act::Need::Read)?;
     let can_create = allowed::allowed(&c, &Subject::Lab).has(Op::CreateSubmission);
@@ -63,7 +66,14 @@ pub(super) async fn create(
     Extension(c): Extension<Caller>,
     Form(f): Form<SubmissionBody>,
 ) -> PageResult {
-    let s = act::create_submission(&st, &c, &f.manufacturer, &f.model, &f.firmware, &f.fingerprint)
-        .await?;
+    let s = act::create_submission(
+        &st,
+        &c,
+        &f.manufacturer,
+        &f.model,
+        &f.firmware,
+        &f.fingerprint,
+    )
+    .await?;
     to_submission(&s.id)
 }

@@ -53,14 +53,15 @@ pub(super) async fn form(Extension(c): Extension<Caller>) -> PageResult {
 async fn certificate_text(mut mp: Multipart) -> Result<String, WebError> {
     let mut text = String::new();
     let max = pc_certify::cert::MAX_CERT_BYTES;
-    let malformed = |e: axum::extract::multipart::MultipartError| {
-        WebError::Bad(format!("form malformed: {e}"))
-    };
+    let malformed =
+        |e: axum::extract::multipart::MultipartError| WebError::Bad(format!("form malformed: {e}"));
     while let Some(mut field) = mp.next_field().await.map_err(malformed)? {
         let mut buf = Vec::new();
         while let Some(ch) = field.chunk().await.map_err(malformed)? {
             if buf.len() + ch.len() > max {
-                return Err(WebError::TooLarge("a certificate is at most 256 KiB".into()));
+                return Err(WebError::TooLarge(
+                    "a certificate is at most 256 KiB".into(),
+                ));
             }
             buf.extend_from_slice(&ch);
         }

@@ -1,5 +1,9 @@
 //! HPACK header decompression (RFC 7541): static and dynamic tables, size updates with
 //! eviction, Huffman strings, bounded integers and header lists.
+//!
+//! Kept over hpack 0.3 (scratch crate /tmp/cmp-parsers): same results on RFC 7541 C.4 and on
+//! bad indexes, integer overflow, short strings and bad Huffman; hpack accepts a table size
+//! update above the maximum (ours refuses it) and gives no offsets; 1.2 µs vs 86 µs per pass.
 
 use crate::{H2Error, huffman};
 use std::collections::VecDeque;

@@ -1,5 +1,10 @@
 //! DNS messages (RFC 1035) over UDP and TCP: header, questions and the answer section, with
 //! name compression (loop-safe), A/AAAA/CNAME and HTTPS/SVCB address hints.
+//!
+//! Kept over simple-dns 0.9 (scratch crate /tmp/cmp-parsers): both refuse pointer loops, forward
+//! pointers, 64-byte labels and truncation; ours names the byte and field and caps counts (a
+//! qdcount of 65535 is refused at byte 4), simple-dns gives a message only; 2.7 µs vs 6.2 µs
+//! per pass over 4 real messages.
 
 use crate::{ProtoError, Reader};
 use std::net::{Ipv4Addr, Ipv6Addr};

@@ -1,7 +1,11 @@
 //! HTTP/1.x message heads (RFC 9112 §2–5): request and status lines, header fields (obsolete
 //! line folding joined), and the codings and Content-Length that decide the body framing.
 //!
-//! TODO-CMP
+//! Kept over httparse 1.10.1 (same scratch comparison): httparse is faster (131 vs 596 ns per
+//! real head, but ours also builds the owned message) and stricter (it refuses a space before
+//! the colon, a line without colon, NUL in values, obs-fold, HTTP/9.9), but it stops at a fixed
+//! header array and gives no offsets; an observer must still report what a lax server would
+//! accept, so heads are read leniently here, with byte offsets in errors.
 
 use crate::ProtoError;
 

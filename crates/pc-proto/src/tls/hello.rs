@@ -9,7 +9,11 @@
 //! body is malformed, and return the first problem beside the hello (decryption needs only the
 //! randoms, the suite and a few flags, and should not fail over a malformed SNI).
 //!
-//! TODO-CMP
+//! Kept over tls-parser 0.12 (scratch crate /tmp/cmp-parsers, 25 real hellos from tests/data,
+//! release build): both accept every real hello alike and refuse a 33-byte session id, an
+//! SNI list or extension overrunning its block; tls-parser accepts a ClientHello cut inside
+//! its extension block (165 of 244 truncations) where this parser refuses it; its errors carry
+//! the remaining input, not an offset (ours: byte and field); 3.7 µs vs 7.4 µs per pass.
 
 use super::codes::{HRR_RANDOM, extension as ext, handshake_type, is_grease};
 use crate::{ProtoError, Reader};

@@ -20,6 +20,7 @@ import struct
 import sys
 import urllib.parse
 
+import pcapgen
 from pcapgen import IPv4, dns_name, ip4
 
 PHONE_MAC = bytes.fromhex("02005e100001")
@@ -63,43 +64,12 @@ def emit(frame_src_is_phone, ip_packet):
 
 
 def dns_exchange(name, txid, sport):
-    q = struct.pack("!HHHHHH", txid, 0x0100, 1, 0, 0, 0) + dns_name(name) + struct.pack("!HH", 1, 1)
-    emit(True, udp(PHONE_IP, sport, RESOLVER_IP, 53, q))
-    ans = struct.pack("!HHHHHH", txid, 0x8180, 1, 1, 0, 0) + dns_name(name) + struct.pack("!HH", 1, 1)
-    ans += b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 300, 4) + ip4(HOSTS[name])
-    emit(False, udp(RESOLVER_IP, 53, PHONE_IP, sport, ans))
+    pcapgen.dns_exchange(emit, _ip, PHONE_IP, RESOLVER_IP, name, HOSTS[name], txid, sport)
 
 
-class Conn:
-    def __init__(self, server, sport, dport):
-        self.server, self.sport, self.dport = server, sport, dport
-        self.cseq, self.sseq = 0x1A2B3C4D + sport * 7919, 0x55AA0000 + sport * 104729
+def Conn(server, sport, dport):  # noqa: N802 (kept the name its callers use)
+    return pcapgen.TcpConn(emit, _ip, PHONE_IP, server, sport, dport)
 
-    def handshake(self):
-        emit(True, tcp_segment(PHONE_IP, self.sport, self.server, self.dport, self.cseq, 0, 0x02))
-        emit(False, tcp_segment(self.server, self.dport, PHONE_IP, self.sport, self.sseq, self.cseq + 1, 0x12))
-        self.cseq += 1
-        self.sseq += 1
-        emit(True, tcp_segment(PHONE_IP, self.sport, self.server, self.dport, self.cseq, self.sseq, 0x10))
-
-    def send(self, data, mss=1400):
-        for i in range(0, len(data), mss):
-            chunk = data[i:i + mss]
-            emit(True, tcp_segment(PHONE_IP, self.sport, self.server, self.dport, self.cseq, self.sseq, 0x18, chunk))
-            self.cseq += len(chunk)
-        emit(False, tcp_segment(self.server, self.dport, PHONE_IP, self.sport, self.sseq, self.cseq, 0x10))
-
-    def recv(self, data, mss=1400):
-        for i in range(0, len(data), mss):
-            chunk = data[i:i + mss]
-            emit(False, tcp_segment(self.server, self.dport, PHONE_IP, self.sport, self.sseq, self.cseq, 0x18, chunk))
-            self.sseq += len(chunk)
-        emit(True, tcp_segment(PHONE_IP, self.sport, self.server, self.dport, self.cseq, self.sseq, 0x10))
-
-    def close(self):
-        emit(True, tcp_segment(PHONE_IP, self.sport, self.server, self.dport, self.cseq, self.sseq, 0x11))
-        emit(False, tcp_segment(self.server, self.dport, PHONE_IP, self.sport, self.sseq, self.cseq + 1, 0x11))
-        emit(True, tcp_segment(PHONE_IP, self.sport, self.server, self.dport, self.cseq + 1, self.sseq + 1, 0x10))
 
 
 def client_hello(sni):

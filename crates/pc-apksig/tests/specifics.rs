@@ -11,6 +11,9 @@ fn run(rel: &str, min_sdk: u32, target_sdk: Option<u32>) -> Report {
     common::verify_file(&Path::new(APK).join(rel), min_sdk, target_sdk)
 }
 
+const RSA_2048: &str = "fb5dbd3c669af9fc236c6991e6387b7f11ff0590997f22d0f5c74ff40e04fca8";
+const EC_P256: &str = "6a8b96e278e58f62cfe3584022cec1d0527fcb85a9e5d2e1694eb0405be5b599";
+
 #[test]
 fn v2_bad_signature_does_not_verify() {
     let r = run(

@@ -658,10 +658,6 @@ pub fn analyze_app(root: &Path, loc: &AppLocation, ctx: &Context<'_>) -> AppFact
     f
 }
 
-pub use crate::firmware::{
-    FirmwareProgress, FirmwareReport, Options, analyze_firmware, analyze_firmware_with,
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,9 +26,11 @@ pub mod xml;
 
 pub use adapters::{ApkSig, DexCode};
 pub use facts::{
-    AppFacts, CodeAnalyzer, CodeFacts, FirmwareProgress, FirmwareReport, IdentifierCall, NoCode,
-    NoSignatures, Options, SignatureVerifier, SigningSummary, analyze_apk, analyze_apk_with,
-    analyze_app, analyze_firmware, analyze_firmware_with,
+    AppFacts, CodeAnalyzer, CodeFacts, IdentifierCall, NoCode, NoSignatures, SignatureVerifier,
+    SigningSummary, analyze_apk, analyze_apk_with, analyze_app,
+};
+pub use firmware::{
+    FirmwareProgress, FirmwareReport, Options, analyze_firmware, analyze_firmware_with,
 };
 pub use loose::{LOOSE_PARTITION, loose_app_location, loose_app_locations};
 pub use trackers::{TrackerDb, TrackerHit};

@@ -167,7 +167,7 @@ pub struct Store {
     pub(crate) data_dir: PathBuf,
     pub(crate) limits: ArtifactLimits,
     /// This process's claim on its temporary upload files.
-    pub(crate) uploads: std::sync::Arc<crate::upload_tmp::UploadOwner>,
+    pub(crate) uploads: std::sync::Arc<UploadOwner>,
 }
 
 impl Store {
@@ -229,7 +229,7 @@ impl Store {
             backend,
             data_dir: data_dir.to_path_buf(),
             limits: ArtifactLimits::default(),
-            uploads: crate::upload_tmp::UploadOwner::new()?,
+            uploads: UploadOwner::new()?,
         })
     }
 
@@ -612,4 +612,21 @@ async fn dummy_hash() -> Result<String, RegistryError> {
     }
     let h = hash_password(new_id()?).await?;
     Ok(DUMMY.get_or_init(|| h).clone())
+}
+
+/// This process's claim on its temporary files (how they are used: `upload_tmp.rs`).
+#[derive(Debug)]
+pub(crate) struct UploadOwner {
+    pub(crate) id: String,
+    /// The open, locked lock file, made at the first upload.
+    pub(crate) lock: std::sync::Mutex<Option<std::fs::File>>,
+}
+
+impl UploadOwner {
+    pub(crate) fn new() -> Result<std::sync::Arc<UploadOwner>, RegistryError> {
+        Ok(std::sync::Arc::new(UploadOwner {
+            id: new_id()?,
+            lock: std::sync::Mutex::new(None),
+        }))
+    }
 }

@@ -16,27 +16,10 @@
 //! the processes of one machine and, on Linux, over NFS (emulated with byte-range locks).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{RegistryError, Store, new_id};
-
-/// This process's claim on its temporary files.
-#[derive(Debug)]
-pub(crate) struct UploadOwner {
-    id: String,
-    /// The open, locked lock file, made at the first upload.
-    lock: Mutex<Option<std::fs::File>>,
-}
-
-impl UploadOwner {
-    pub(crate) fn new() -> Result<Arc<UploadOwner>, RegistryError> {
-        Ok(Arc::new(UploadOwner {
-            id: new_id()?,
-            lock: Mutex::new(None),
-        }))
-    }
-}
 
 fn is_owner_id(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())

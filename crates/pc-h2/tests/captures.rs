@@ -89,23 +89,30 @@ fn requests(msgs: &BTreeMap<FlowId, Vec<Message>>) -> Vec<(u64, u64, String, Str
     v
 }
 
-fn oracle_requests(o: &Value) -> Vec<(u64, u64, String, String, String)> {
-    let mut v: Vec<_> = o["http2_requests"]
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|r| {
-            (
-                r["tcp_stream"].as_u64().expect("tcp_stream"),
-                r["stream_id"].as_u64().expect("stream_id"),
-                r["method"].as_str().unwrap_or_default().to_owned(),
-                r["authority"].as_str().unwrap_or_default().to_owned(),
-                r["path"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+/// The rows of the oracle's list `key`, made by `row`, sorted.
+fn oracle_rows<T: Ord>(o: &Value, key: &str, row: impl Fn(&Value) -> T) -> Vec<T> {
+    let mut v: Vec<T> = o[key].as_array().expect("array").iter().map(row).collect();
     v.sort();
     v
+}
+
+/// (tcp stream, stream id) of one of the oracle's rows.
+fn stream_of(r: &Value) -> (u64, u64) {
+    (
+        r["tcp_stream"].as_u64().expect("tcp_stream"),
+        r["stream_id"].as_u64().expect("stream_id"),
+    )
+}
+
+fn text(r: &Value, key: &str) -> String {
+    r[key].as_str().unwrap_or_default().to_owned()
+}
+
+fn oracle_requests(o: &Value) -> Vec<(u64, u64, String, String, String)> {
+    oracle_rows(o, "http2_requests", |r| {
+        let (tcp, stream) = stream_of(r);
+        (tcp, stream, text(r, "method"), text(r, "authority"), text(r, "path"))
+    })
 }
 
 /// (tcp stream, stream id, status, content-type) of responses.
@@ -128,21 +135,11 @@ fn responses(msgs: &BTreeMap<FlowId, Vec<Message>>) -> Vec<(u64, u64, u64, Strin
 }
 
 fn oracle_responses(o: &Value) -> Vec<(u64, u64, u64, String)> {
-    let mut v: Vec<_> = o["http2_responses"]
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|r| {
-            (
-                r["tcp_stream"].as_u64().expect("tcp_stream"),
-                r["stream_id"].as_u64().expect("stream_id"),
-                r["status"].as_u64().expect("status"),
-                r["content_type"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
+    oracle_rows(o, "http2_responses", |r| {
+        let (tcp, stream) = stream_of(r);
+        let status = r["status"].as_u64().expect("status");
+        (tcp, stream, status, text(r, "content_type"))
+    })
 }
 
 /// Prior-knowledge capture: every TCP flow starting with the preface.

@@ -6,24 +6,17 @@
 mod pcap;
 
 use pc_detect::{Identifier, IdentifierKind};
-use pc_traffic::{Input, Options, TrafficReport, analyze};
+use pc_traffic::TrafficReport;
 use pcap::{Pcap, gzip, one_request, post};
+#[path = "util/run.rs"]
+mod analysis;
 use std::io::Write;
 
 const IMEI: &str = "356938035643809";
 
 fn run(p: &Pcap) -> TrafficReport {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.pcap");
-    std::fs::write(&path, &p.out).unwrap();
-    let input = Input {
-        path,
-        phase: "p".into(),
-        consent: pc_case::Consent::None,
-        keylogs: vec![],
-    };
     let ids = [Identifier::text(IdentifierKind::Imei, "imei", IMEI)];
-    analyze(&[input], &ids, &Options::default(), &|_| {}).unwrap()
+    analysis::analyze_bytes(&p.out, &ids)
 }
 
 fn found(r: &TrafficReport) -> usize {

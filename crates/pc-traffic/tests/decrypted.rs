@@ -77,19 +77,20 @@ fn assert_decrypted_h2(f: &Finding) {
     }
 }
 
+/// Findings of `name` that `pred` selects: at least one, each decrypted HTTP/2.
+fn found_decrypted(r: &TrafficReport, name: &str, what: &str, pred: impl Fn(&Finding) -> bool) {
+    let hits = find(r, name, pred);
+    assert!(!hits.is_empty(), "{name} not found in {what}: {:#?}", r.findings);
+    for f in hits {
+        assert_decrypted_h2(f);
+    }
+}
+
 #[test]
 fn identifiers_in_a_decrypted_http2_body_are_found() {
     let r = run(vec![data("tls13-h2-grpc.keys")]);
     for name in ["imei", "msisdn"] {
-        let hits = find(&r, name, |f| f.location == "body");
-        assert!(
-            !hits.is_empty(),
-            "{name} not found in the JSON body: {:#?}",
-            r.findings
-        );
-        for f in hits {
-            assert_decrypted_h2(f);
-        }
+        found_decrypted(&r, name, "the JSON body", |f| f.location == "body");
     }
 }
 
@@ -99,29 +100,13 @@ fn identifiers_in_a_grpc_protobuf_message_are_found() {
     // Strings inside the protobuf are searched in the gRPC message bytes (stream 3's body, or
     // the decoded message).
     for name in ["android_id", "iccid"] {
-        let hits = find(&r, name, |f| {
+        found_decrypted(&r, name, "the gRPC message", |f| {
             f.location == "body" || f.location.starts_with("grpc")
         });
-        assert!(
-            !hits.is_empty(),
-            "{name} not found in the gRPC message: {:#?}",
-            r.findings
-        );
-        for f in hits {
-            assert_decrypted_h2(f);
-        }
     }
     // The IMEI travels in the gRPC message only as a varint (field 2): found through its
     // decimal form, and named by its field path.
-    let varint = find(&r, "imei", |f| f.location.starts_with("grpc:2"));
-    assert!(
-        !varint.is_empty(),
-        "IMEI varint field not found: {:#?}",
-        r.findings
-    );
-    for f in varint {
-        assert_decrypted_h2(f);
-    }
+    found_decrypted(&r, "imei", "the varint field", |f| f.location.starts_with("grpc:2"));
     // The android id and ICCID appear nowhere but in the gRPC message, and the IMEI's varint
     // bytes never spell its digits: nothing is found in the cleartext parts of the capture.
     assert!(

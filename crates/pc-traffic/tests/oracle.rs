@@ -163,22 +163,9 @@ fn agrees_with_tshark_on_names_snis_and_http_requests() {
             &mut problems,
         );
 
-        let ours: BTreeSet<String> = r
-            .requests
-            .iter()
-            .filter(|q| {
-                q.protocol != pc_traffic::Protocol::Http2
-                    && q.protocol != pc_traffic::Protocol::Http3
-            })
-            .map(|q| {
-                format!(
-                    "{} {} {}",
-                    q.method,
-                    q.host.as_deref().unwrap_or("-"),
-                    q.path
-                )
-            })
-            .collect();
+        let ours = our_requests(&r, |p| {
+            p != pc_traffic::Protocol::Http2 && p != pc_traffic::Protocol::Http3
+        });
         let theirs: BTreeSet<String> = o["http_requests"]
             .as_array()
             .unwrap()
@@ -188,43 +175,17 @@ fn agrees_with_tshark_on_names_snis_and_http_requests() {
             // server's RSA private key, which phonecert does not take: phones negotiate
             // (EC)DHE, where a server key decrypts nothing, so labs record key logs instead.
             .filter(|q| !q["over_tls"].as_bool().unwrap_or(false) || !name.contains("rsasnakeoil2"))
-            .map(|q| {
-                format!(
-                    "{} {} {}",
-                    q["method"].as_str().unwrap_or("?"),
-                    q["host"].as_str().unwrap_or("-"),
-                    q["uri"].as_str().unwrap_or("?")
-                )
-            })
+            .map(|q| their_request(q, "host", "uri"))
             .collect();
         diff(&name, "http", &ours, &theirs, &mut problems);
 
         // HTTP/2 requests, cleartext and decrypted (method, :authority, :path).
-        let ours: BTreeSet<String> = r
-            .requests
-            .iter()
-            .filter(|q| q.protocol == pc_traffic::Protocol::Http2)
-            .map(|q| {
-                format!(
-                    "{} {} {}",
-                    q.method,
-                    q.host.as_deref().unwrap_or("-"),
-                    q.path
-                )
-            })
-            .collect();
+        let ours = our_requests(&r, |p| p == pc_traffic::Protocol::Http2);
         let theirs: BTreeSet<String> = o["http2_requests"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|q| {
-                format!(
-                    "{} {} {}",
-                    q["method"].as_str().unwrap_or("?"),
-                    q["authority"].as_str().unwrap_or("-"),
-                    q["path"].as_str().unwrap_or("?")
-                )
-            })
+            .map(|q| their_request(q, "authority", "path"))
             .collect();
         diff(&name, "http2", &ours, &theirs, &mut problems);
 
@@ -266,4 +227,30 @@ fn agrees_with_tshark_on_names_snis_and_http_requests() {
         "differences from tshark:\n{}",
         problems.join("\n")
     );
+}
+
+/// Our requests of the protocols `keep` selects, as `METHOD HOST PATH`.
+fn our_requests(
+    r: &pc_traffic::TrafficReport,
+    keep: impl Fn(pc_traffic::Protocol) -> bool,
+) -> BTreeSet<String> {
+    r.requests
+        .iter()
+        .filter(|q| keep(q.protocol))
+        .map(|q| {
+            let host = q.host.as_deref().unwrap_or("-");
+            format!("{} {host} {}", q.method, q.path)
+        })
+        .collect()
+}
+
+/// One of tshark's requests (from the oracle JSON) as `METHOD HOST PATH`, with the names its
+/// fields have for this protocol.
+fn their_request(q: &serde_json::Value, host: &str, path: &str) -> String {
+    format!(
+        "{} {} {}",
+        q["method"].as_str().unwrap_or("?"),
+        q[host].as_str().unwrap_or("-"),
+        q[path].as_str().unwrap_or("?")
+    )
 }

@@ -1,11 +1,12 @@
 //! A WebSocket opened with an HTTP/1.1 upgrade: what the phone sends in its frames is searched.
 
 use pc_detect::{Identifier, IdentifierKind};
-use pc_traffic::{Input, Options, analyze};
 
 #[path = "util/pcap.rs"]
 mod pcap;
 use pcap::{FIN_ACK, Pcap};
+#[path = "util/run.rs"]
+mod analysis;
 
 /// A client WebSocket frame: FIN, text, masked with `key`.
 fn ws_frame(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
@@ -41,21 +42,12 @@ fn identifier_in_a_masked_websocket_frame_is_found() {
     p.segment(&mut c, true, FIN_ACK, b"");
     p.segment(&mut c, false, FIN_ACK, b"");
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ws.pcap");
-    std::fs::write(&path, &p.out).unwrap();
-    let input = Input {
-        path,
-        phase: "p".into(),
-        consent: pc_case::Consent::None,
-        keylogs: vec![],
-    };
     let ids = [Identifier::text(
         IdentifierKind::Imei,
         "imei",
         "356938035643809",
     )];
-    let r = analyze(&[input], &ids, &Options::default(), &|_| {}).unwrap();
+    let r = analysis::analyze_bytes(&p.out, &ids);
     assert!(r.inputs[0].errors.is_empty(), "{:?}", r.inputs[0].errors);
     let f: Vec<_> = r
         .findings

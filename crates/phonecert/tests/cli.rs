@@ -434,32 +434,12 @@ fn keygen_audit_with_reviews_certificate_verify_and_tamper() {
     assert_ne!(bad, text, "the certificate has a payload field: {text}");
     let bad_path = dir.path().join("bad.json");
     std::fs::write(&bad_path, bad).unwrap();
-    assert_eq!(
-        run(&[
-            "verify",
-            bad_path.to_str().unwrap(),
-            "--key",
-            pubkey.to_str().unwrap()
-        ])
-        .status
-        .code(),
-        Some(3)
-    );
+    assert_eq!(verify_code(&bad_path, &pubkey), Some(3));
     // Another lab's key.
     let other = dir.path().join("other");
     run(&["keygen", "--out", other.to_str().unwrap()]);
     let wrong = dir.path().join("other.pub");
-    assert_eq!(
-        run(&[
-            "verify",
-            cert.to_str().unwrap(),
-            "--key",
-            wrong.to_str().unwrap()
-        ])
-        .status
-        .code(),
-        Some(3)
-    );
+    assert_eq!(verify_code(&cert, &wrong), Some(3));
     // The two audits differ only in reviews: no app or destination changed.
     let d = run(&[
         "diff",
@@ -472,6 +452,12 @@ fn keygen_audit_with_reviews_certificate_verify_and_tamper() {
         v["apps_added"].as_array().unwrap().is_empty()
             && v["apps_changed"].as_array().unwrap().is_empty()
     );
+}
+
+/// The exit status of `phonecert verify CERT --key KEY`.
+fn verify_code(cert: &Path, key: &Path) -> Option<i32> {
+    let args = ["verify", cert.to_str().unwrap(), "--key", key.to_str().unwrap()];
+    run(&args).status.code()
 }
 
 fn copy_dir(from: &Path, to: &Path) {

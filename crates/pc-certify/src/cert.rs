@@ -6,12 +6,12 @@
 
 use crate::audit::{AuditReport, Decision};
 use crate::audit::{TOOL_NAME, TOOL_VERSION};
-use crate::html::esc;
 use crate::outcome::Verdict;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use maud::{DOCTYPE, PreEscaped, html};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -488,83 +488,81 @@ pub fn verify(
     Ok(p)
 }
 
-/// A printable HTML rendering of a certificate, with verification instructions.
+/// The certificate page's style sheet (printable on one page).
+const CERT_CSS: &str = r#"
+body { font: 11pt/1.45 system-ui, sans-serif; color: #111; max-width: 52em; margin: 2em auto; padding: 0 1em; }
+.frame { border: 3px double #234; padding: 1.5em 2em; }
+h1 { font-size: 1.6em; text-align: center; margin: 0 0 .2em; }
+.sub { text-align: center; color: #444; margin-bottom: 1.5em; }
+table { border-collapse: collapse; width: 100%; margin: .8em 0; }
+th, td { text-align: left; padding: .25em .5em; border-bottom: 1px solid #ddd; vertical-align: top; }
+th { width: 14em; color: #333; }
+code { font: 9.5pt ui-monospace, monospace; word-break: break-all; }
+.v.pass { color: #0a6b2d; font-weight: 600; }
+.howto { font-size: .92em; background: #f5f7fa; border: 1px solid #dde; padding: .8em 1em; }
+@media print { body { margin: 0; max-width: none; } .frame { border-color: #000; } .howto { background: none; } tr { page-break-inside: avoid; } }
+"#;
+
+/// A printable HTML rendering of a certificate, with verification instructions (through maud,
+/// like report.html: every value is escaped).
 pub fn certificate_html(p: &CertificatePayload) -> String {
-    let mut rows = String::new();
-    for (id, v) in &p.verdicts {
-        let reviewed = if p.reviewed.contains(id) {
-            " (reviewed)"
-        } else {
-            ""
-        };
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td class=\"v {}\">{}{}</td></tr>\n",
-            esc(id),
-            v.as_str().to_ascii_lowercase(),
-            v.as_str(),
-            reviewed
-        ));
-    }
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Certificate {serial}</title>
-<style>
-body {{ font: 11pt/1.45 system-ui, sans-serif; color: #111; max-width: 52em; margin: 2em auto; padding: 0 1em; }}
-.frame {{ border: 3px double #234; padding: 1.5em 2em; }}
-h1 {{ font-size: 1.6em; text-align: center; margin: 0 0 .2em; }}
-.sub {{ text-align: center; color: #444; margin-bottom: 1.5em; }}
-table {{ border-collapse: collapse; width: 100%; margin: .8em 0; }}
-th, td {{ text-align: left; padding: .25em .5em; border-bottom: 1px solid #ddd; vertical-align: top; }}
-th {{ width: 14em; color: #333; }}
-code {{ font: 9.5pt ui-monospace, monospace; word-break: break-all; }}
-.v.pass {{ color: #0a6b2d; font-weight: 600; }}
-.howto {{ font-size: .92em; background: #f5f7fa; border: 1px solid #dde; padding: .8em 1em; }}
-@media print {{ body {{ margin: 0; max-width: none; }} .frame {{ border-color: #000; }} .howto {{ background: none; }} tr {{ page-break-inside: avoid; }} }}
-</style></head><body><div class="frame">
-<h1>Certificate of conformity</h1>
-<div class="sub">pre-installed software of a mobile phone &middot; {catalogue} {catversion}</div>
-<table>
-<tr><th>Serial number</th><td><code>{serial}</code></td></tr>
-<tr><th>Issued by</th><td>{lab}</td></tr>
-<tr><th>Case</th><td>{case}</td></tr>
-<tr><th>Device</th><td>{manufacturer} {model}</td></tr>
-<tr><th>Build fingerprint</th><td><code>{fingerprint}</code></td></tr>
-<tr><th>Firmware digest</th><td><code>{digest}</code> ({apps} apps)</td></tr>
-<tr><th>Requirement catalogue</th><td>{catalogue} version {catversion}</td></tr>
-<tr><th>Issued</th><td>{issued}</td></tr>
-<tr><th>Valid</th><td>{not_before} to {not_after}</td></tr>
-<tr><th>Report digest</th><td><code>{report}</code></td></tr>
-<tr><th>Tool</th><td>{tool}</td></tr>
-</table>
-<h2>Verdicts</h2>
-<table>{rows}</table>
-<div class="howto"><strong>How to verify.</strong> This page is a rendering; the certificate itself
-is the file <code>certificate.json</code>, a JSON Web Signature (RFC 7515, flattened JSON
-serialization) signed with Ed25519 (<code>alg: EdDSA</code>, RFC 8037). To check it, obtain the
-lab's public key (<code>lab.pub</code>, SPKI PEM) from the lab through a trusted channel and run
-<code>phonecert verify certificate.json --key lab.pub</code>, which checks the signature, the
-validity period and prints the payload. Any JOSE library that supports EdDSA can do the same:
-the signature covers the ASCII bytes <code>protected + "." + payload</code>. Then check that the
-serial number, device, firmware digest and dates printed here are those of the verified payload.
-A certificate edited by even one byte, expired, or checked with another key does not verify.</div>
-</div></body></html>
-"#,
-        serial = esc(&p.serial),
-        lab = esc(&p.lab),
-        case = esc(p.case_id.as_deref().unwrap_or("-")),
-        manufacturer = esc(&p.device.manufacturer),
-        model = esc(&p.device.model),
-        fingerprint = esc(p.device.build_fingerprint.as_deref().unwrap_or("-")),
-        digest = esc(&p.firmware_digest),
-        apps = p.firmware_apps,
-        catalogue = esc(&p.catalogue.id),
-        catversion = esc(&p.catalogue.version),
-        issued = esc(&p.issued),
-        not_before = esc(&p.not_before),
-        not_after = esc(&p.not_after),
-        report = esc(p.report_sha256.as_deref().unwrap_or("-")),
-        tool = esc(&p.tool),
-    )
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Certificate " (p.serial) }
+                style { (PreEscaped(CERT_CSS)) }
+            }
+            body {
+                div class="frame" {
+                    h1 { "Certificate of conformity" }
+                    div class="sub" {
+                        "pre-installed software of a mobile phone · " (p.catalogue.id) " " (p.catalogue.version)
+                    }
+                    table {
+                        tr { th { "Serial number" } td { code { (p.serial) } } }
+                        tr { th { "Issued by" } td { (p.lab) } }
+                        tr { th { "Case" } td { (p.case_id.as_deref().unwrap_or("-")) } }
+                        tr { th { "Device" } td { (p.device.manufacturer) " " (p.device.model) } }
+                        tr { th { "Build fingerprint" } td { code { (p.device.build_fingerprint.as_deref().unwrap_or("-")) } } }
+                        tr { th { "Firmware digest" } td { code { (p.firmware_digest) } " (" (p.firmware_apps) " apps)" } }
+                        tr { th { "Requirement catalogue" } td { (p.catalogue.id) " version " (p.catalogue.version) } }
+                        tr { th { "Issued" } td { (p.issued) } }
+                        tr { th { "Valid" } td { (p.not_before) " to " (p.not_after) } }
+                        tr { th { "Report digest" } td { code { (p.report_sha256.as_deref().unwrap_or("-")) } } }
+                        tr { th { "Tool" } td { (p.tool) } }
+                    }
+                    h2 { "Verdicts" }
+                    table {
+                        @for (id, v) in &p.verdicts {
+                            tr {
+                                td { (id) }
+                                td class={ "v " (v.as_str().to_ascii_lowercase()) } {
+                                    (v.as_str())
+                                    @if p.reviewed.contains(id) { " (reviewed)" }
+                                }
+                            }
+                        }
+                    }
+                    div class="howto" {
+                        strong { "How to verify." }
+                        " This page is a rendering; the certificate itself is the file "
+                        code { "certificate.json" }
+                        ", a JSON Web Signature (RFC 7515, flattened JSON serialization) signed with Ed25519 ("
+                        code { "alg: EdDSA" }
+                        ", RFC 8037). To check it, obtain the lab's public key ("
+                        code { "lab.pub" }
+                        ", SPKI PEM) from the lab through a trusted channel and run "
+                        code { "phonecert verify certificate.json --key lab.pub" }
+                        ", which checks the signature, the validity period and prints the payload. Any JOSE library that supports EdDSA can do the same: the signature covers the ASCII bytes "
+                        code { "protected + \".\" + payload" }
+                        ". Then check that the serial number, device, firmware digest and dates printed here are those of the verified payload. A certificate edited by even one byte, expired, or checked with another key does not verify."
+                    }
+                }
+            }
+        }
+    };
+    crate::html::page_text(page)
 }

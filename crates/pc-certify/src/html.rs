@@ -1,12 +1,17 @@
 //! report.html: one self-contained, offline page (inline CSS and SVG, no scripts, no external
 //! assets) with the decision, every requirement with its evidence, a data-flow picture, an
 //! identifier × destination matrix and a per-phase timeline. Printable.
+//!
+//! Written with maud rather than `format!` strings: the templates are checked when the crate
+//! compiles (an unclosed element does not build), and every value spliced in is HTML-escaped
+//! unless wrapped in `PreEscaped`, which this crate uses only for its own style sheets, so a
+//! missed escape (an XSS in a report about hostile traffic) cannot be written by accident.
 
 use crate::audit::{AuditReport, RequirementResult};
 use crate::evidence::{FindingFact, TrafficEvidence};
 use crate::outcome::Verdict;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
 
 /// Most nodes drawn per column of the data-flow picture.
 const MAX_NODES: usize = 40;
@@ -15,21 +20,20 @@ const MAX_MATRIX_COLS: usize = 40;
 /// Most transmissions drawn per phase in the timeline.
 const MAX_TIMELINE: usize = 500;
 
-/// HTML-escapes text for element content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c if c.is_control() && c != '\n' && c != '\t' => o.push('\u{FFFD}'),
-            c => o.push(c),
-        }
+/// The finished page as text. Control characters other than newline and tab (which captured
+/// traffic may carry into snippets and names) are not valid in HTML: they become U+FFFD.
+pub(crate) fn page_text(m: Markup) -> String {
+    let s = m.into_string();
+    if !s.chars().any(is_bad_control) {
+        return s;
     }
-    o
+    s.chars()
+        .map(|c| if is_bad_control(c) { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+fn is_bad_control(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
 }
 
 fn vclass(v: Verdict) -> &'static str {
@@ -42,8 +46,8 @@ fn vclass(v: Verdict) -> &'static str {
     }
 }
 
-fn badge(v: Verdict) -> String {
-    format!("<span class=\"b {}\">{}</span>", vclass(v), v.as_str())
+fn badge(v: Verdict) -> Markup {
+    html! { span class={ "b " (vclass(v)) } { (v.as_str()) } }
 }
 
 const CSS: &str = r#"
@@ -78,233 +82,185 @@ svg text { font: 10px system-ui, sans-serif; }
 
 /// Renders report.html.
 pub fn report_html(r: &AuditReport) -> String {
-    let mut h = String::with_capacity(64 << 10);
     let c = &r.case;
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>phonecert audit: {} {}</title>\n<style>{CSS}</style></head><body>\n",
-        esc(&c.manufacturer),
-        esc(&c.model)
-    );
-    let _ = write!(
-        h,
-        "<h1>Audit of {} {}</h1>\n<table class=\"meta\">\
-<tr><td>Case</td><td>{}{}</td></tr>\
-<tr><td>Lab</td><td>{}</td></tr>\
-<tr><td>Build fingerprint</td><td><code>{}</code></td></tr>\
-<tr><td>Firmware digest</td><td><code>{}</code></td></tr>\
-<tr><td>Catalogue</td><td>{} {} ({})</td></tr>\
-<tr><td>Generated</td><td>{} by {} {}</td></tr></table>\n",
-        esc(&c.manufacturer),
-        esc(&c.model),
-        esc(c.id.as_deref().unwrap_or("-")),
-        c.title
-            .as_deref()
-            .map(|t| format!(": {}", esc(t)))
-            .unwrap_or_default(),
-        esc(c.lab.as_deref().unwrap_or("-")),
-        esc(c.build_fingerprint.as_deref().unwrap_or("-")),
-        esc(r
-            .firmware_digest
-            .as_deref()
-            .unwrap_or("no firmware analysed")),
-        esc(&r.catalogue.id),
-        esc(&r.catalogue.version),
-        esc(&r.catalogue.date),
-        esc(&r.generated),
-        esc(&r.tool.name),
-        esc(&r.tool.version),
-    );
     let d = r.summary.decision.as_str();
-    let _ = write!(
-        h,
-        "<div class=\"decision {d}\">Decision: {}</div>\n<p>",
-        d.replace('_', " ")
-    );
-    for (v, n) in &r.summary.counts {
-        let _ = write!(h, "{} {n} &nbsp; ", badge(*v));
-    }
-    h.push_str("</p>\n");
-    if !r.summary.blocking.is_empty() {
-        let _ = writeln!(
-            h,
-            "<p>Mandatory requirements not PASS: {}</p>",
-            esc(&r.summary.blocking.join(", "))
-        );
-    }
-    for w in &r.warnings {
-        let _ = writeln!(h, "<p class=\"review\">Warning: {}</p>", esc(w));
-    }
-
-    h.push_str("<h2>Requirements</h2>\n<table><tr><th>Requirement</th><th>Level</th><th>Automatic</th><th>Reviewed</th><th>Verdict</th></tr>\n");
-    for res in &r.results {
-        requirement_row(&mut h, res);
-    }
-    h.push_str("</table>\n");
-
-    if let Some(t) = &r.traffic {
-        h.push_str("<h2>Data flows</h2>\n<p class=\"muted\">App → destination → country for every destination contacted; red dashed lines carried cleartext application data, bold destinations received identifiers.</p>\n");
-        flow_svg(&mut h, t);
-        h.push_str("<h2>Identifiers × destinations</h2>\n");
-        matrix(&mut h, t);
-        h.push_str("<h2>Timeline of transmissions</h2>\n");
-        timeline(&mut h, t);
-        h.push_str("<h2>Coverage by phase</h2>\n<table><tr><th>Phase</th><th>Consent</th><th>Captures usable</th><th>Packets</th><th>HAR entries</th><th>Bytes sent</th><th>Uninspected TLS/QUIC</th></tr>\n");
-        for p in t.phases.values() {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}%</td></tr>",
-                esc(&p.phase),
-                p.consent.map_or("?", pc_case::Consent::as_str),
-                p.usable_inputs,
-                p.captures_declared.max(p.inputs),
-                p.packets,
-                p.har_entries,
-                p.bytes_sent,
-                p.uninspected_ratio() * 100.0
-            );
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "phonecert audit: " (c.manufacturer) " " (c.model) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                h1 { "Audit of " (c.manufacturer) " " (c.model) }
+                table class="meta" {
+                    tr { td { "Case" } td { (c.id.as_deref().unwrap_or("-")) @if let Some(t) = &c.title { ": " (t) } } }
+                    tr { td { "Lab" } td { (c.lab.as_deref().unwrap_or("-")) } }
+                    tr { td { "Build fingerprint" } td { code { (c.build_fingerprint.as_deref().unwrap_or("-")) } } }
+                    tr { td { "Firmware digest" } td { code { (r.firmware_digest.as_deref().unwrap_or("no firmware analysed")) } } }
+                    tr { td { "Catalogue" } td { (r.catalogue.id) " " (r.catalogue.version) " (" (r.catalogue.date) ")" } }
+                    tr { td { "Generated" } td { (r.generated) " by " (r.tool.name) " " (r.tool.version) } }
+                }
+                div class={ "decision " (d) } { "Decision: " (d.replace('_', " ")) }
+                p {
+                    @for (v, n) in &r.summary.counts {
+                        (badge(*v)) " " (n) " \u{a0} "
+                    }
+                }
+                @if !r.summary.blocking.is_empty() {
+                    p { "Mandatory requirements not PASS: " (r.summary.blocking.join(", ")) }
+                }
+                @for w in &r.warnings {
+                    p class="review" { "Warning: " (w) }
+                }
+                h2 { "Requirements" }
+                table {
+                    tr { th { "Requirement" } th { "Level" } th { "Automatic" } th { "Reviewed" } th { "Verdict" } }
+                    @for res in &r.results { (requirement_row(res)) }
+                }
+                @if let Some(t) = &r.traffic {
+                    h2 { "Data flows" }
+                    p class="muted" { "App → destination → country for every destination contacted; red dashed lines carried cleartext application data, bold destinations received identifiers." }
+                    (flow_svg(t))
+                    h2 { "Identifiers × destinations" }
+                    (matrix(t))
+                    h2 { "Timeline of transmissions" }
+                    (timeline(t))
+                    h2 { "Coverage by phase" }
+                    table {
+                        tr { th { "Phase" } th { "Consent" } th { "Captures usable" } th { "Packets" } th { "HAR entries" } th { "Bytes sent" } th { "Uninspected TLS/QUIC" } }
+                        @for p in t.phases.values() {
+                            tr {
+                                td { (p.phase) }
+                                td { (p.consent.map_or("?", pc_case::Consent::as_str)) }
+                                td { (p.usable_inputs) " / " (p.captures_declared.max(p.inputs)) }
+                                td { (p.packets) }
+                                td { (p.har_entries) }
+                                td { (p.bytes_sent) }
+                                td { (format!("{:.0}%", p.uninspected_ratio() * 100.0)) }
+                            }
+                        }
+                    }
+                }
+                @if let Some(f) = &r.firmware {
+                    h2 { "Pre-installed apps (" (f.apps.len()) ")" }
+                    p { "Risk score: " (f.risk_total.map_or("not scored".into(), |t| format!("{t:.3} of {:.1}", f.risk_max.unwrap_or(10.0)))) }
+                    details {
+                        summary { "Show apps" }
+                        table {
+                            tr { th { "Package" } th { "Version" } th { "Partition" } th { "Flags" } th { "Reads" } th { "Trackers" } }
+                            @for a in &f.apps { (app_row(a)) }
+                        }
+                    }
+                }
+                h2 { "Unit identifiers" }
+                table {
+                    tr { th { "Name" } th { "Kind" } th { "Value" } }
+                    @for i in &c.identifiers {
+                        tr { td { (i.name) } td { (i.kind) } td { code { (i.value) } } }
+                    }
+                }
+                p class="muted" { "Identifier values are " (if r.reveal { "shown in full (reveal)" } else { "masked" }) "." }
+                h2 { "Inputs" }
+                table {
+                    tr { th { "Kind" } th { "Path" } th { "SHA-256" } }
+                    @for i in &r.inputs {
+                        tr {
+                            td { (i.kind) }
+                            td { code { (i.path) } }
+                            td { code { (i.sha256.as_deref().or(i.error.as_deref()).unwrap_or("-")) } }
+                        }
+                    }
+                }
+            }
         }
-        h.push_str("</table>\n");
-    }
-    if let Some(f) = &r.firmware {
-        let _ = writeln!(
-            h,
-            "<h2>Pre-installed apps ({})</h2>\n<p>Risk score: {}</p>",
-            f.apps.len(),
-            f.risk_total.map_or("not scored".into(), |t| format!(
-                "{t:.3} of {:.1}",
-                f.risk_max.unwrap_or(10.0)
-            ))
-        );
-        h.push_str("<details><summary>Show apps</summary><table><tr><th>Package</th><th>Version</th><th>Partition</th><th>Flags</th><th>Reads</th><th>Trackers</th></tr>\n");
-        for a in &f.apps {
-            let mut flags = Vec::new();
-            if a.privileged {
-                flags.push("priv-app".to_string());
-            }
-            if a.platform_signed {
-                flags.push("platform-signed".into());
-            }
-            if a.debuggable {
-                flags.push("DEBUGGABLE".into());
-            }
-            if a.allows_cleartext {
-                flags.push("cleartext".into());
-            }
-            if let Some(k) = &a.test_key {
-                flags.push(format!("TEST KEY {k}"));
-            }
-            if let Some(e) = &a.error {
-                flags.push(format!("error: {e}"));
-            }
-            let reads: BTreeSet<&str> = a
-                .identifier_calls
-                .iter()
-                .flat_map(|c| c.identifiers.iter().map(String::as_str))
-                .collect();
-            let _ = writeln!(
-                h,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(a.key()),
-                esc(&format!(
-                    "{} {}",
-                    a.version_name.as_deref().unwrap_or(""),
-                    a.version_code.map(|v| format!("({v})")).unwrap_or_default()
-                )),
-                esc(&a.partition),
-                esc(&flags.join(", ")),
-                esc(&reads.into_iter().collect::<Vec<_>>().join(", ")),
-                esc(&a.trackers.join(", "))
-            );
-        }
-        h.push_str("</table></details>\n");
-    }
-
-    h.push_str(
-        "<h2>Unit identifiers</h2>\n<table><tr><th>Name</th><th>Kind</th><th>Value</th></tr>\n",
-    );
-    for i in &c.identifiers {
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-            esc(&i.name),
-            esc(&i.kind),
-            esc(&i.value)
-        );
-    }
-    let _ = writeln!(
-        h,
-        "</table><p class=\"muted\">Identifier values are {}.</p>",
-        if r.reveal {
-            "shown in full (reveal)"
-        } else {
-            "masked"
-        }
-    );
-    h.push_str("<h2>Inputs</h2>\n<table><tr><th>Kind</th><th>Path</th><th>SHA-256</th></tr>\n");
-    for i in &r.inputs {
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
-            esc(&i.kind),
-            esc(&i.path),
-            esc(i.sha256.as_deref().or(i.error.as_deref()).unwrap_or("-"))
-        );
-    }
-    h.push_str("</table>\n</body></html>\n");
-    h
+    };
+    page_text(page)
 }
 
-fn requirement_row(h: &mut String, res: &RequirementResult) {
-    let review = res
-        .review
-        .as_ref()
-        .map_or("-".to_string(), |rv| badge(rv.verdict));
-    let _ = write!(
-        h,
-        "<tr id=\"{id}\"><td><strong>{id}</strong> {title}<br><span class=\"muted\">{refs}</span>\
-<details><summary>{summary}</summary><ul class=\"ev\">",
-        id = esc(&res.requirement),
-        title = esc(&res.title),
-        refs = esc(&res.references.join(" · ")),
-        summary = esc(&res.automatic.summary),
-    );
-    for e in &res.automatic.evidence {
-        let _ = write!(h, "<li>{}</li>", esc(&e.description));
+fn app_row(a: &crate::evidence::AppFact) -> Markup {
+    let mut flags = Vec::new();
+    if a.privileged {
+        flags.push("priv-app".to_string());
     }
-    if res.automatic.evidence.is_empty() {
-        h.push_str("<li class=\"muted\">no evidence items</li>");
+    if a.platform_signed {
+        flags.push("platform-signed".into());
     }
-    h.push_str("</ul></details>");
-    if let Some(rv) = &res.review {
-        let _ = write!(
-            h,
-            "<div class=\"review\">Reviewed {} by {} on {}: {}</div>",
-            rv.verdict,
-            esc(&rv.reviewer),
-            esc(&rv.date),
-            esc(&rv.reason)
-        );
+    if a.debuggable {
+        flags.push("DEBUGGABLE".into());
     }
-    let _ = writeln!(
-        h,
-        "</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        res.level.as_str(),
-        badge(res.automatic.verdict),
-        review,
-        badge(res.verdict)
-    );
+    if a.allows_cleartext {
+        flags.push("cleartext".into());
+    }
+    if let Some(k) = &a.test_key {
+        flags.push(format!("TEST KEY {k}"));
+    }
+    if let Some(e) = &a.error {
+        flags.push(format!("error: {e}"));
+    }
+    let reads: BTreeSet<&str> = a
+        .identifier_calls
+        .iter()
+        .flat_map(|c| c.identifiers.iter().map(String::as_str))
+        .collect();
+    html! {
+        tr {
+            td { code { (a.key()) } }
+            td {
+                (a.version_name.as_deref().unwrap_or("")) " "
+                (a.version_code.map(|v| format!("({v})")).unwrap_or_default())
+            }
+            td { (a.partition) }
+            td { (flags.join(", ")) }
+            td { (reads.into_iter().collect::<Vec<_>>().join(", ")) }
+            td { (a.trackers.join(", ")) }
+        }
+    }
+}
+
+fn requirement_row(res: &RequirementResult) -> Markup {
+    html! {
+        tr id=(res.requirement) {
+            td {
+                strong { (res.requirement) } " " (res.title) br;
+                span class="muted" { (res.references.join(" · ")) }
+                details {
+                    summary { (res.automatic.summary) }
+                    ul class="ev" {
+                        @for e in &res.automatic.evidence { li { (e.description) } }
+                        @if res.automatic.evidence.is_empty() {
+                            li class="muted" { "no evidence items" }
+                        }
+                    }
+                }
+                @if let Some(rv) = &res.review {
+                    div class="review" {
+                        "Reviewed " (rv.verdict) " by " (rv.reviewer) " on " (rv.date) ": " (rv.reason)
+                    }
+                }
+            }
+            td { (res.level.as_str()) }
+            td { (badge(res.automatic.verdict)) }
+            td {
+                @match &res.review {
+                    Some(rv) => (badge(rv.verdict)),
+                    None => "-",
+                }
+            }
+            td { (badge(res.verdict)) }
+        }
+    }
 }
 
 /// The data-flow picture of a report (inline SVG), for pages that show a report's summary.
 pub fn data_flow_svg(r: &AuditReport) -> Option<String> {
     let t = r.traffic.as_ref()?;
-    let mut h = String::new();
-    flow_svg(&mut h, t);
-    Some(h)
+    Some(page_text(flow_svg(t)))
 }
 
-fn flow_svg(h: &mut String, t: &TrafficEvidence) {
+fn flow_svg(t: &TrafficEvidence) -> Markup {
     let receivers: BTreeSet<&str> = t.findings.iter().map(FindingFact::target).collect();
     let mut apps: BTreeSet<String> = BTreeSet::new();
     let mut hosts: BTreeSet<String> = BTreeSet::new();
@@ -329,8 +285,7 @@ fn flow_svg(h: &mut String, t: &TrafficEvidence) {
         *e2.entry((host, country)).or_default() |= d.cleartext_data_sent;
     }
     if hosts.is_empty() {
-        h.push_str("<p class=\"muted\">No destination was contacted.</p>\n");
-        return;
+        return html! { p class="muted" { "No destination was contacted." } };
     }
     let cap = |s: BTreeSet<String>| -> (Vec<String>, usize) {
         let n = s.len();
@@ -348,64 +303,51 @@ fn flow_svg(h: &mut String, t: &TrafficEvidence) {
     let (x1, x2, x3) = (10usize, 330usize, 650usize);
     let y = |i: usize| 30 + i * row_h;
     let pos = |v: &[String], k: &str| v.iter().position(|x| x == k);
-    let _ = writeln!(
-        h,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 760 {height}\" width=\"100%\" role=\"img\" aria-label=\"data flows\">\
-<text x=\"{x1}\" y=\"14\" font-weight=\"bold\">App</text><text x=\"{x2}\" y=\"14\" font-weight=\"bold\">Destination</text><text x=\"{x3}\" y=\"14\" font-weight=\"bold\">Country</text>"
-    );
-    for ((a, ho), clear) in &e1 {
-        if let (Some(i), Some(j)) = (pos(&apps, a), pos(&hosts, ho)) {
-            line(h, x1 + 230, y(i), x2 - 5, y(j), *clear);
+    // Both columns of edges: (from column, to column, edges).
+    let edges = [
+        (&apps, &hosts, x1, x2, &e1),
+        (&hosts, &countries, x2, x3, &e2),
+    ];
+    html! {
+        svg xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 760 " (height) } width="100%" role="img" aria-label="data flows" {
+            text x=(x1) y="14" font-weight="bold" { "App" }
+            text x=(x2) y="14" font-weight="bold" { "Destination" }
+            text x=(x3) y="14" font-weight="bold" { "Country" }
+            @for (from, to, xa, xb, es) in edges {
+                @for ((a, b), clear) in es {
+                    @if let (Some(i), Some(j)) = (pos(from, a), pos(to, b)) {
+                        (line(xa + 230, y(i), xb - 5, y(j), *clear))
+                    }
+                }
+            }
+            @for (i, a) in apps.iter().enumerate() {
+                text x=(x1) y=(y(i) + 4) { (short(a, 38)) }
+            }
+            @for (i, ho) in hosts.iter().enumerate() {
+                @if receivers.contains(ho.as_str()) {
+                    text x=(x2) y=(y(i) + 4) font-weight="bold" fill="#b00020" { (short(ho, 38)) }
+                } @else {
+                    text x=(x2) y=(y(i) + 4) { (short(ho, 38)) }
+                }
+            }
+            @for (i, cc) in countries.iter().enumerate() {
+                text x=(x3) y=(y(i) + 4) { (cc) }
+            }
         }
-    }
-    for ((ho, cc), clear) in &e2 {
-        if let (Some(i), Some(j)) = (pos(&hosts, ho), pos(&countries, cc)) {
-            line(h, x2 + 230, y(i), x3 - 5, y(j), *clear);
+        @if more_a + more_h + more_c > 0 {
+            p class="muted" { "Not drawn: " (more_a) " app(s), " (more_h) " destination(s), " (more_c) " country(ies)." }
         }
-    }
-    for (i, a) in apps.iter().enumerate() {
-        let _ = write!(
-            h,
-            "<text x=\"{x1}\" y=\"{}\">{}</text>",
-            y(i) + 4,
-            esc(&short(a, 38))
-        );
-    }
-    for (i, ho) in hosts.iter().enumerate() {
-        let bold = if receivers.contains(ho.as_str()) {
-            " font-weight=\"bold\" fill=\"#b00020\""
-        } else {
-            ""
-        };
-        let _ = write!(
-            h,
-            "<text x=\"{x2}\" y=\"{}\"{bold}>{}</text>",
-            y(i) + 4,
-            esc(&short(ho, 38))
-        );
-    }
-    for (i, cc) in countries.iter().enumerate() {
-        let _ = write!(h, "<text x=\"{x3}\" y=\"{}\">{}</text>", y(i) + 4, esc(cc));
-    }
-    h.push_str("</svg>\n");
-    if more_a + more_h + more_c > 0 {
-        let _ = writeln!(
-            h,
-            "<p class=\"muted\">Not drawn: {more_a} app(s), {more_h} destination(s), {more_c} country(ies).</p>"
-        );
     }
 }
 
-fn line(h: &mut String, x1: usize, y1: usize, x2: usize, y2: usize, clear: bool) {
-    let style = if clear {
-        "stroke=\"#b00020\" stroke-width=\"1.6\" stroke-dasharray=\"5,3\""
-    } else {
-        "stroke=\"#7a8ca3\" stroke-width=\"1\""
-    };
-    let _ = write!(
-        h,
-        "<line x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\" {style}/>"
-    );
+fn line(x1: usize, y1: usize, x2: usize, y2: usize, clear: bool) -> Markup {
+    html! {
+        @if clear {
+            line x1=(x1) y1=(y1) x2=(x2) y2=(y2) stroke="#b00020" stroke-width="1.6" stroke-dasharray="5,3" {}
+        } @else {
+            line x1=(x1) y1=(y1) x2=(x2) y2=(y2) stroke="#7a8ca3" stroke-width="1" {}
+        }
+    }
 }
 
 fn short(s: &str, n: usize) -> String {
@@ -418,10 +360,9 @@ fn short(s: &str, n: usize) -> String {
     }
 }
 
-fn matrix(h: &mut String, t: &TrafficEvidence) {
+fn matrix(t: &TrafficEvidence) -> Markup {
     if t.findings.is_empty() {
-        h.push_str("<p>No identifier was found in the traffic.</p>\n");
-        return;
+        return html! { p { "No identifier was found in the traffic." } };
     }
     // (identifier, destination) → (count, any cleartext)
     let mut cells: BTreeMap<(&str, &str), (u64, bool)> = BTreeMap::new();
@@ -438,112 +379,85 @@ fn matrix(h: &mut String, t: &TrafficEvidence) {
     cols.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let more = cols.len().saturating_sub(MAX_MATRIX_COLS);
     cols.truncate(MAX_MATRIX_COLS);
-    h.push_str("<table class=\"mx\"><tr><th class=\"r\">identifier</th>");
-    for (d, _) in &cols {
-        let _ = write!(
-            h,
-            "<th><span class=\"mono\">{}</span></th>",
-            esc(&short(d, 30))
-        );
-    }
-    h.push_str("</tr>\n");
-    for id in ids {
-        let _ = write!(h, "<tr><th class=\"r\">{}</th>", esc(id));
-        for (d, _) in &cols {
-            match cells.get(&(id, *d)) {
-                Some((n, true)) => {
-                    let _ = write!(h, "<td class=\"c\" title=\"cleartext\">{n} ⚠</td>");
+    html! {
+        table class="mx" {
+            tr {
+                th class="r" { "identifier" }
+                @for (d, _) in &cols { th { span class="mono" { (short(d, 30)) } } }
+            }
+            @for id in ids {
+                tr {
+                    th class="r" { (id) }
+                    @for (d, _) in &cols {
+                        @match cells.get(&(id, *d)) {
+                            Some((n, true)) => td class="c" title="cleartext" { (n) " ⚠" },
+                            Some((n, false)) => td class="e" { (n) },
+                            None => td {},
+                        }
+                    }
                 }
-                Some((n, false)) => {
-                    let _ = write!(h, "<td class=\"e\">{n}</td>");
-                }
-                None => h.push_str("<td></td>"),
             }
         }
-        h.push_str("</tr>\n");
-    }
-    h.push_str("</table><p class=\"muted\">Cells count occurrences; ⚠ red cells were readable on the wire.</p>\n");
-    if more > 0 {
-        let _ = writeln!(
-            h,
-            "<p class=\"muted\">{more} more destination(s) not shown.</p>"
-        );
+        p class="muted" { "Cells count occurrences; ⚠ red cells were readable on the wire." }
+        @if more > 0 {
+            p class="muted" { (more) " more destination(s) not shown." }
+        }
     }
 }
 
-fn timeline(h: &mut String, t: &TrafficEvidence) {
+fn timeline(t: &TrafficEvidence) -> Markup {
     let mut by_phase: BTreeMap<&str, Vec<&FindingFact>> = BTreeMap::new();
     for f in &t.findings {
         by_phase.entry(f.phase.as_str()).or_default().push(f);
     }
     if by_phase.is_empty() {
-        h.push_str("<p>No transmission of an identifier to show.</p>\n");
-        return;
+        return html! { p { "No transmission of an identifier to show." } };
     }
-    for (phase, mut fs) in by_phase {
+    let parts: Vec<Markup> = by_phase
+        .into_iter()
+        .map(|(phase, mut fs)| {
         fs.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then(a.index.cmp(&b.index)));
         let consent = fs
             .first()
             .and_then(|f| f.consent)
             .map_or("?", pc_case::Consent::as_str);
-        let _ = writeln!(
-            h,
-            "<h3>{} <span class=\"muted\">(consent {consent})</span></h3>",
-            esc(phase)
-        );
         let times: Vec<Option<i64>> = fs.iter().map(|f| f.first_seen).collect();
         let known: Vec<i64> = times.iter().flatten().copied().collect();
-        if let (Some(&lo), Some(&hi)) = (known.iter().min(), known.iter().max()) {
-            let span = (hi.saturating_sub(lo)).max(1) as f64;
-            let _ = write!(
-                h,
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 760 46\" width=\"100%\" role=\"img\" aria-label=\"timeline\">\
-<line x1=\"20\" y1=\"22\" x2=\"740\" y2=\"22\" stroke=\"#999\"/>"
-            );
-            for (f, tm) in fs.iter().zip(&times).take(MAX_TIMELINE) {
-                if let Some(tm) = tm {
-                    let x = 20.0 + 720.0 * ((tm.saturating_sub(lo)) as f64 / span);
-                    let color = if f.cleartext { "#b00020" } else { "#234" };
-                    let _ = write!(
-                        h,
-                        "<circle cx=\"{x:.1}\" cy=\"22\" r=\"4\" fill=\"{color}\"><title>{}</title></circle>",
-                        esc(&f.describe())
-                    );
+        let range = known.iter().min().zip(known.iter().max());
+        let part = html! {
+            h3 { (phase) " " span class="muted" { "(consent " (consent) ")" } }
+            @if let Some((&lo, &hi)) = range {
+                svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 760 46" width="100%" role="img" aria-label="timeline" {
+                    line x1="20" y1="22" x2="740" y2="22" stroke="#999" {}
+                    @for (f, tm) in fs.iter().zip(&times).take(MAX_TIMELINE) {
+                        @if let Some(tm) = tm {
+                            circle cx=(format!("{:.1}", 20.0 + 720.0 * ((tm.saturating_sub(lo)) as f64 / (hi.saturating_sub(lo)).max(1) as f64))) cy="22" r="4" fill=(if f.cleartext { "#b00020" } else { "#234" }) {
+                                title { (f.describe()) }
+                            }
+                        }
+                    }
+                    text x="20" y="42" { (fs.first().and_then(|f| f.first_seen).map(pc_base::time::rfc3339_nanos).unwrap_or_default()) }
+                    text x="740" y="42" text-anchor="end" { (format!("+{:.1} s", (hi.saturating_sub(lo)) as f64 / 1e9)) }
                 }
             }
-            let _ = writeln!(
-                h,
-                "<text x=\"20\" y=\"42\">{}</text><text x=\"740\" y=\"42\" text-anchor=\"end\">+{:.1} s</text></svg>",
-                esc(&fs
-                    .first()
-                    .and_then(|f| f.first_seen)
-                    .map(pc_base::time::rfc3339_nanos)
-                    .unwrap_or_default()),
-                (hi.saturating_sub(lo)) as f64 / 1e9
-            );
-        }
-        h.push_str("<table><tr><th>First seen</th><th>Identifier</th><th>Destination</th><th>How</th><th>Evidence</th></tr>\n");
-        for f in fs.iter().take(MAX_TIMELINE) {
-            let _ = writeln!(
-                h,
-                "<tr><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{} {} {}{}</td><td class=\"mono\">#{} {}</td></tr>",
-                esc(&f
-                    .first_seen
-                    .map_or_else(|| "-".into(), pc_base::time::rfc3339_nanos)),
-                esc(&f.name),
-                esc(f.target()),
-                esc(&f.protocol),
-                esc(&f.location),
-                esc(&f.encoding.join("/")),
-                if f.cleartext {
-                    " <span class=\"b fail\">cleartext</span>"
-                } else {
-                    ""
-                },
-                f.index,
-                esc(&f.snippet)
-            );
-        }
-        h.push_str("</table>\n");
-    }
+            table {
+                tr { th { "First seen" } th { "Identifier" } th { "Destination" } th { "How" } th { "Evidence" } }
+                @for f in fs.iter().take(MAX_TIMELINE) {
+                    tr {
+                        td class="mono" { (f.first_seen.map_or_else(|| "-".into(), pc_base::time::rfc3339_nanos)) }
+                        td { (f.name) }
+                        td class="mono" { (f.target()) }
+                        td {
+                            (f.protocol) " " (f.location) " " (f.encoding.join("/"))
+                            @if f.cleartext { " " span class="b fail" { "cleartext" } }
+                        }
+                        td class="mono" { "#" (f.index) " " (f.snippet) }
+                    }
+                }
+            }
+        };
+        part
+    })
+    .collect();
+    html! { @for part in &parts { (part) } }
 }

@@ -111,7 +111,13 @@ fn text(r: &Value, key: &str) -> String {
 fn oracle_requests(o: &Value) -> Vec<(u64, u64, String, String, String)> {
     oracle_rows(o, "http2_requests", |r| {
         let (tcp, stream) = stream_of(r);
-        (tcp, stream, text(r, "method"), text(r, "authority"), text(r, "path"))
+        (
+            tcp,
+            stream,
+            text(r, "method"),
+            text(r, "authority"),
+            text(r, "path"),
+        )
     })
 }
 

@@ -80,7 +80,11 @@ fn assert_decrypted_h2(f: &Finding) {
 /// Findings of `name` that `pred` selects: at least one, each decrypted HTTP/2.
 fn found_decrypted(r: &TrafficReport, name: &str, what: &str, pred: impl Fn(&Finding) -> bool) {
     let hits = find(r, name, pred);
-    assert!(!hits.is_empty(), "{name} not found in {what}: {:#?}", r.findings);
+    assert!(
+        !hits.is_empty(),
+        "{name} not found in {what}: {:#?}",
+        r.findings
+    );
     for f in hits {
         assert_decrypted_h2(f);
     }
@@ -106,7 +110,9 @@ fn identifiers_in_a_grpc_protobuf_message_are_found() {
     }
     // The IMEI travels in the gRPC message only as a varint (field 2): found through its
     // decimal form, and named by its field path.
-    found_decrypted(&r, "imei", "the varint field", |f| f.location.starts_with("grpc:2"));
+    found_decrypted(&r, "imei", "the varint field", |f| {
+        f.location.starts_with("grpc:2")
+    });
     // The android id and ICCID appear nowhere but in the gRPC message, and the IMEI's varint
     // bytes never spell its digits: nothing is found in the cleartext parts of the capture.
     assert!(

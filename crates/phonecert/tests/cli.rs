@@ -456,7 +456,12 @@ fn keygen_audit_with_reviews_certificate_verify_and_tamper() {
 
 /// The exit status of `phonecert verify CERT --key KEY`.
 fn verify_code(cert: &Path, key: &Path) -> Option<i32> {
-    let args = ["verify", cert.to_str().unwrap(), "--key", key.to_str().unwrap()];
+    let args = [
+        "verify",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ];
     run(&args).status.code()
 }
 

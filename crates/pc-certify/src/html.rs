@@ -80,6 +80,19 @@ svg text { font: 10px system-ui, sans-serif; }
 }
 "#;
 
+/// The `<head>` of a standalone page: UTF-8, a phone-sized viewport, its title and its own
+/// constant style sheet (the only unescaped text, and it is ours).
+pub(crate) fn page_head(title: &str, css: &'static str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            style { (PreEscaped(css)) }
+        }
+    }
+}
+
 /// Renders report.html.
 pub fn report_html(r: &AuditReport) -> String {
     let c = &r.case;
@@ -87,12 +100,7 @@ pub fn report_html(r: &AuditReport) -> String {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "phonecert audit: " (c.manufacturer) " " (c.model) }
-                style { (PreEscaped(CSS)) }
-            }
+            (page_head(&format!("phonecert audit: {} {}", c.manufacturer, c.model), CSS))
             body {
                 h1 { "Audit of " (c.manufacturer) " " (c.model) }
                 table class="meta" {

@@ -356,6 +356,23 @@ pub fn audit_with(
             }
         }
     }
+    // Empty evidence is said, not taken for a clean result (the checks make it NOT_TESTED).
+    if let Some(t) = &t {
+        for p in t.phases.values() {
+            if p.inputs > 0 && p.usable_inputs == 0 && p.errors.is_empty() {
+                warnings.push(format!(
+                    "phase {}: its capture(s) hold no packet and no HAR entry: nothing was analysed",
+                    p.phase
+                ));
+            }
+        }
+    }
+    if f.as_ref().is_some_and(|f| f.apps.is_empty()) {
+        warnings.push(
+            "firmware: the analysis found no app (an empty or wrong folder?): its requirements are NOT_TESTED"
+                .to_string(),
+        );
+    }
     for r in reviews {
         if catalogue.get(&r.requirement).is_none() {
             warnings.push(unknown_requirement(r, &catalogue.id, &catalogue.version));

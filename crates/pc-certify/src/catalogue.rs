@@ -102,6 +102,39 @@ impl Default for CoverageParams {
     }
 }
 
+/// What `no_cleartext` judges and what it leaves aside.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleartextRule {
+    /// Protocols exempt from the traffic part (e.g. plain DNS, judged by its own rule).
+    #[serde(default)]
+    pub exempt_protocols: Vec<String>,
+    /// Destination ports exempt from the traffic part.
+    #[serde(default)]
+    pub exempt_ports: Vec<u16>,
+    /// Cleartext permitted by the network security config for specific domains only.
+    #[serde(default)]
+    pub allow_domain_exceptions: bool,
+    /// Traffic that never leaves the local network (link-local, multicast and broadcast
+    /// addresses, and the local services below on private addresses) is reported apart and not
+    /// judged: it is not application data leaving for the internet.
+    #[serde(default = "yes")]
+    pub exempt_local_network: bool,
+    /// Services local by design, by UDP/TCP port (DHCP, SSDP, mDNS, ...).
+    #[serde(default)]
+    pub local_services: Vec<LocalService>,
+}
+
+/// A service that only speaks to the local network.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalService {
+    /// How reports name it, e.g. `DHCP`.
+    pub name: String,
+    /// Its well-known ports (either end).
+    pub ports: Vec<u16>,
+}
+
 /// The automated checks (the fixed set implemented in code) with their parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Check {
@@ -118,11 +151,7 @@ pub enum Check {
         identifiers: Vec<String>,
     },
     /// No app permits cleartext (manifest/NSC) and no cleartext application data was observed.
-    NoCleartext {
-        exempt_protocols: Vec<String>,
-        exempt_ports: Vec<u16>,
-        allow_domain_exceptions: bool,
-    },
+    NoCleartext(CleartextRule),
     /// Every observed TLS connection negotiated at least `min`.
     TlsMinVersion { min: String },
     /// Identifiers go only to declared recipients in allowed countries (case `[policy]`).
@@ -169,7 +198,7 @@ impl Check {
         match self {
             Check::NoIdentifierInPhase { .. } => "no_identifier_in_phase",
             Check::NoCleartextIdentifier { .. } => "no_cleartext_identifier",
-            Check::NoCleartext { .. } => "no_cleartext",
+            Check::NoCleartext(_) => "no_cleartext",
             Check::TlsMinVersion { .. } => "tls_min_version",
             Check::IdentifierRecipients { .. } => "identifier_recipients",
             Check::NoPersistentWithAdvertisingId { .. } => "no_persistent_with_advertising_id",
@@ -187,7 +216,7 @@ impl Check {
             self,
             Check::NoIdentifierInPhase { .. }
                 | Check::NoCleartextIdentifier { .. }
-                | Check::NoCleartext { .. }
+                | Check::NoCleartext(_)
                 | Check::TlsMinVersion { .. }
                 | Check::IdentifierRecipients { .. }
                 | Check::NoPersistentWithAdvertisingId { .. }
@@ -196,7 +225,7 @@ impl Check {
 
     /// Whether the check decides from firmware facts.
     pub fn uses_firmware(&self) -> bool {
-        !self.uses_traffic() || matches!(self, Check::NoCleartext { .. })
+        !self.uses_traffic() || matches!(self, Check::NoCleartext(_))
     }
 }
 
@@ -274,17 +303,6 @@ struct PhaseParams {
 struct IdsParams {
     #[serde(default)]
     identifiers: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CleartextParams {
-    #[serde(default)]
-    exempt_protocols: Vec<String>,
-    #[serde(default)]
-    exempt_ports: Vec<u16>,
-    #[serde(default)]
-    allow_domain_exceptions: bool,
 }
 
 #[derive(Deserialize)]
@@ -402,14 +420,7 @@ fn build_check(raw: &RawRequirement, at: u64) -> Result<Check, CatalogueError> {
                 identifiers: x.identifiers,
             }
         }
-        "no_cleartext" => {
-            let x: CleartextParams = p(params, at)?;
-            Check::NoCleartext {
-                exempt_protocols: x.exempt_protocols,
-                exempt_ports: x.exempt_ports,
-                allow_domain_exceptions: x.allow_domain_exceptions,
-            }
-        }
+        "no_cleartext" => Check::NoCleartext(p(params, at)?),
         "tls_min_version" => {
             let x: TlsParams = p(params, at)?;
             if tls_rank(&x.min).is_none() {

@@ -65,6 +65,11 @@ pub struct CertificatePayload {
     pub verdicts: BTreeMap<String, Verdict>,
     /// Requirements whose verdict was set by a reviewer.
     pub reviewed: Vec<String>,
+    /// For each reviewed requirement: the automatic verdict, the final one and the reviewer's
+    /// reason, so that nobody reads a reviewed PASS as an automatic one. Absent from
+    /// certificates issued before reviews were spelled out (they still verify).
+    #[serde(default)]
+    pub reviews: Vec<CertReview>,
     /// Verdict → number of requirements.
     pub summary: BTreeMap<Verdict, usize>,
     /// SHA-256 of the report.json the certificate was issued with.
@@ -75,6 +80,21 @@ pub struct CertificatePayload {
     pub not_after: String,
     /// Tool name and version.
     pub tool: String,
+}
+
+/// One reviewer's override as a certificate states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertReview {
+    pub requirement: String,
+    /// What the automatic check decided.
+    pub automatic: Verdict,
+    /// What the reviewer set (the verdict in `verdicts`).
+    pub verdict: Verdict,
+    pub reviewer: String,
+    pub reason: String,
+    /// The review's date, as review.toml gives it.
+    pub date: String,
 }
 
 /// Options for [`issue_certificate`].
@@ -315,6 +335,21 @@ pub fn issue_certificate(
             .filter(|r| r.review.is_some())
             .map(|r| r.requirement.clone())
             .collect(),
+        reviews: report
+            .results
+            .iter()
+            .filter_map(|r| {
+                let v = r.review.as_ref()?;
+                Some(CertReview {
+                    requirement: r.requirement.clone(),
+                    automatic: r.automatic.verdict,
+                    verdict: r.verdict,
+                    reviewer: v.reviewer.clone(),
+                    reason: v.reason.clone(),
+                    date: v.date.clone(),
+                })
+            })
+            .collect(),
         summary: report.summary.counts.clone(),
         report_sha256: opts.report_sha256.clone(),
         issued: pc_base::time::format_utc(now),
@@ -536,7 +571,27 @@ pub fn certificate_html(p: &CertificatePayload) -> String {
                                 td { (id) }
                                 td class={ "v " (v.as_str().to_ascii_lowercase()) } {
                                     (v.as_str())
-                                    @if p.reviewed.contains(id) { " (reviewed)" }
+                                    @if let Some(r) = p.reviews.iter().find(|r| &r.requirement == id) {
+                                        " (reviewed; automatic verdict " (r.automatic.as_str()) ")"
+                                    } @else if p.reviewed.contains(id) { " (reviewed)" }
+                                }
+                            }
+                        }
+                    }
+                    @if !p.reviews.is_empty() {
+                        h2 { "Verdicts set by reviewers" }
+                        p {
+                            "The automatic checks decided otherwise for these requirements; a reviewer overrode them, for the reason given."
+                        }
+                        table {
+                            tr { th { "Requirement" } th { "Automatic" } th { "Final" } th { "Reviewer, date" } th { "Reason" } }
+                            @for r in &p.reviews {
+                                tr {
+                                    td { (r.requirement) }
+                                    td class={ "v " (r.automatic.as_str().to_ascii_lowercase()) } { (r.automatic.as_str()) }
+                                    td class={ "v " (r.verdict.as_str().to_ascii_lowercase()) } { (r.verdict.as_str()) }
+                                    td { (r.reviewer) ", " (r.date) }
+                                    td { (r.reason) }
                                 }
                             }
                         }

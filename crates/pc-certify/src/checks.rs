@@ -9,6 +9,7 @@ mod coverage;
 mod ctx;
 mod identifiers;
 mod refs;
+mod scope;
 mod transport;
 
 use crate::catalogue::Check;
@@ -20,6 +21,7 @@ pub(crate) use ctx::Ctx;
 use identifiers::{
     identifier_recipients, no_cleartext_identifier, no_identifier_in_phase, no_persistent_with_adid,
 };
+pub(crate) use transport::LOCAL_NETWORK;
 use transport::{no_cleartext, tls_min_version};
 
 pub(crate) fn run(check: &Check, ctx: &Ctx<'_>) -> Outcome {
@@ -30,16 +32,7 @@ pub(crate) fn run(check: &Check, ctx: &Ctx<'_>) -> Outcome {
             coverage: cp,
         } => no_identifier_in_phase(ctx, *consent, identifiers, cp),
         Check::NoCleartextIdentifier { identifiers } => no_cleartext_identifier(ctx, identifiers),
-        Check::NoCleartext {
-            exempt_protocols,
-            exempt_ports,
-            allow_domain_exceptions,
-        } => no_cleartext(
-            ctx,
-            exempt_protocols,
-            exempt_ports,
-            *allow_domain_exceptions,
-        ),
+        Check::NoCleartext(rule) => no_cleartext(ctx, rule),
         Check::TlsMinVersion { min } => tls_min_version(ctx, min),
         Check::IdentifierRecipients { coverage: cp } => identifier_recipients(ctx, cp),
         Check::NoPersistentWithAdvertisingId {

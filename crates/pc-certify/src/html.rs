@@ -130,8 +130,8 @@ pub fn report_html(r: &AuditReport) -> String {
                 }
                 @if let Some(t) = &r.traffic {
                     h2 { "Data flows" }
-                    p class="muted" { "App → destination → country for every destination contacted; red dashed lines carried cleartext application data, bold destinations received identifiers." }
-                    (flow_svg(t))
+                    p class="muted" { "App → destination → country for every destination contacted; red dashed lines carried cleartext application data to the internet, grey dotted lines cleartext that stays on the local network (DHCP, SSDP, mDNS, broadcast), bold destinations received identifiers." }
+                    (flow_svg(t, &local_destinations(r)))
                     h2 { "Identifiers × destinations" }
                     (matrix(t))
                     h2 { "Timeline of transmissions" }
@@ -265,18 +265,43 @@ fn requirement_row(res: &RequirementResult) -> Markup {
 /// The data-flow picture of a report (inline SVG), for pages that show a report's summary.
 pub fn data_flow_svg(r: &AuditReport) -> Option<String> {
     let t = r.traffic.as_ref()?;
-    Some(page_text(flow_svg(t)))
+    Some(page_text(flow_svg(t, &local_destinations(r))))
 }
 
-fn flow_svg(t: &TrafficEvidence) -> Markup {
+/// Destinations whose cleartext a check left aside as local-network only (DHCP, SSDP, ...):
+/// drawn apart from the cleartext that left for the internet.
+fn local_destinations(r: &AuditReport) -> BTreeSet<usize> {
+    r.results
+        .iter()
+        .flat_map(|x| &x.automatic.evidence)
+        .filter(|e| e.kind == crate::checks::LOCAL_NETWORK)
+        .filter_map(|e| e.destination)
+        .collect()
+}
+
+/// How an edge of the picture carried data; the worst of its destinations wins.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+enum Carried {
+    #[default]
+    Protected,
+    LocalCleartext,
+    Cleartext,
+}
+
+fn flow_svg(t: &TrafficEvidence, local: &BTreeSet<usize>) -> Markup {
     let receivers: BTreeSet<&str> = t.findings.iter().map(FindingFact::target).collect();
     let mut apps: BTreeSet<String> = BTreeSet::new();
     let mut hosts: BTreeSet<String> = BTreeSet::new();
     let mut countries: BTreeSet<String> = BTreeSet::new();
-    // (app, host) → cleartext; (host, country) → cleartext
-    let mut e1: BTreeMap<(String, String), bool> = BTreeMap::new();
-    let mut e2: BTreeMap<(String, String), bool> = BTreeMap::new();
+    // (app, host) → how; (host, country) → how
+    let mut e1: BTreeMap<(String, String), Carried> = BTreeMap::new();
+    let mut e2: BTreeMap<(String, String), Carried> = BTreeMap::new();
     for d in &t.destinations {
+        let how = match (d.cleartext_data_sent, local.contains(&d.index)) {
+            (false, _) => Carried::Protected,
+            (true, true) => Carried::LocalCleartext,
+            (true, false) => Carried::Cleartext,
+        };
         let host = d.name();
         let country = d.country.clone().unwrap_or_else(|| "??".into());
         let app_list: Vec<String> = if d.apps.is_empty() {
@@ -286,11 +311,13 @@ fn flow_svg(t: &TrafficEvidence) -> Markup {
         };
         for a in app_list {
             apps.insert(a.clone());
-            *e1.entry((a, host.clone())).or_default() |= d.cleartext_data_sent;
+            let e = e1.entry((a, host.clone())).or_default();
+            *e = (*e).max(how);
         }
         hosts.insert(host.clone());
         countries.insert(country.clone());
-        *e2.entry((host, country)).or_default() |= d.cleartext_data_sent;
+        let e = e2.entry((host, country)).or_default();
+        *e = (*e).max(how);
     }
     if hosts.is_empty() {
         return html! { p class="muted" { "No destination was contacted." } };
@@ -348,10 +375,12 @@ fn flow_svg(t: &TrafficEvidence) -> Markup {
     }
 }
 
-fn line(x1: usize, y1: usize, x2: usize, y2: usize, clear: bool) -> Markup {
+fn line(x1: usize, y1: usize, x2: usize, y2: usize, how: Carried) -> Markup {
     html! {
-        @if clear {
+        @if how == Carried::Cleartext {
             line x1=(x1) y1=(y1) x2=(x2) y2=(y2) stroke="#b00020" stroke-width="1.6" stroke-dasharray="5,3" {}
+        } @else if how == Carried::LocalCleartext {
+            line x1=(x1) y1=(y1) x2=(x2) y2=(y2) stroke="#9a9a9a" stroke-width="1" stroke-dasharray="1,3" {}
         } @else {
             line x1=(x1) y1=(y1) x2=(x2) y2=(y2) stroke="#7a8ca3" stroke-width="1" {}
         }

@@ -34,8 +34,9 @@ pub use audit::{
 };
 pub use catalogue::{Catalogue, CatalogueError, Check, Level, Requirement};
 pub use cert::{
-    CertError, CertOptions, CertificatePayload, KeyError, VerifyError, certificate_html,
-    issue_certificate, keygen, read_public_key, read_secret_key, sign, verify, write_keypair,
+    CertError, CertOptions, CertReview, CertificatePayload, KeyError, VerifyError,
+    certificate_html, issue_certificate, keygen, read_public_key, read_secret_key, sign, verify,
+    write_keypair,
 };
 pub use diff::{DiffError, DiffReport, diff, diff_reports};
 pub use evidence::firmware_digest;

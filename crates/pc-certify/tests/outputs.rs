@@ -546,6 +546,45 @@ fn example_case_end_to_end() {
         "captures hashed: {:?}",
         r.inputs
     );
+    // The example's DHCP, DHCPv6, SSDP and LAN broadcasts are cleartext that never leaves the
+    // local network: listed apart, not counted against PCB-TRAFFIC-02; its HTTP to the
+    // internet still is.
+    let clear = &r.result("PCB-TRAFFIC-02").unwrap().automatic;
+    let of_kind = |k: &str| -> Vec<&str> {
+        clear
+            .evidence
+            .iter()
+            .filter(|e| e.kind == k)
+            .map(|e| e.description.as_str())
+            .collect()
+    };
+    let local = of_kind("local_network");
+    for what in [
+        "255.255.255.255:67 (udp): cleartext DHCP",
+        "ff02::1:2:547 (udp): cleartext DHCPv6",
+        "239.255.255.250:1900 (udp): cleartext SSDP",
+        "192.168.2.255:17500 (udp): cleartext to a subnet broadcast",
+    ] {
+        assert!(local.iter().any(|d| d.contains(what)), "{what}: {local:#?}");
+    }
+    let judged = of_kind("destination");
+    assert!(
+        judged
+            .iter()
+            .all(|d| !d.contains("255:") && !d.contains("ff02::")),
+        "{judged:#?}"
+    );
+    assert!(
+        judged
+            .iter()
+            .any(|d| d.contains("reg.acme-push.cn:80 (http)")),
+        "{judged:#?}"
+    );
+    let html = pc_certify::html::report_html(&r);
+    assert!(
+        html.contains("stroke-dasharray=\"1,3\""),
+        "local cleartext drawn apart"
+    );
     let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
     assert_valid(&schema("report.schema.json"), &v, "example");
     assert_valid(

@@ -200,6 +200,24 @@ pub fn run_verify(args: VerifyArgs) -> Result<u8> {
                 "  catalogue {} {}; valid until {}",
                 p.catalogue.id, p.catalogue.version, p.not_after
             );
+            if p.reviews.is_empty() && !p.reviewed.is_empty() {
+                // A certificate from before reviews were spelled out: it still names them.
+                println!("  set by reviewers: {}", p.reviewed.join(", "));
+            }
+            if !p.reviews.is_empty() {
+                println!(
+                    "  {} verdict(s) set by reviewers, overriding the automatic checks:",
+                    p.reviews.len()
+                );
+                for r in &p.reviews {
+                    println!(
+                        "    {}: automatic {}, final {} ({}, {}): {}",
+                        r.requirement, r.automatic, r.verdict, r.reviewer, r.date, r.reason
+                    );
+                }
+            } else {
+                println!("  no verdict was set by a reviewer");
+            }
             Ok(EXIT_OK)
         }
         Err(e) => {

@@ -183,5 +183,12 @@ pub fn run_firmware(args: FirmwareArgs) -> Result<u8> {
     for e in &report.errors {
         eprintln!("phonecert: warning: {e}");
     }
+    if report.apps.is_empty() {
+        // An empty folder analysed is not a firmware without problems.
+        eprintln!(
+            "phonecert: warning: {}: no APK found: nothing was analysed (is this the folder of the extracted partitions, with system/, product/, vendor/ ...?)",
+            dir.display()
+        );
+    }
     Ok(EXIT_OK)
 }

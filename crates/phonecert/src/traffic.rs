@@ -182,6 +182,20 @@ pub fn run(args: TrafficArgs) -> Result<u8> {
         }
         if i.failed {
             code = EXIT_ERROR;
+        } else if i.packets == 0 && i.har_entries == 0 {
+            // Nothing found in nothing is not a clean result.
+            eprintln!(
+                "phonecert: warning: {}: no packet and no HAR entry: nothing was analysed{}",
+                i.path,
+                if args.fail_on_findings {
+                    " (an error with --fail-on-findings)"
+                } else {
+                    ""
+                }
+            );
+            if args.fail_on_findings {
+                code = EXIT_ERROR;
+            }
         }
     }
     if code == EXIT_OK && args.fail_on_findings && !report.findings.is_empty() {

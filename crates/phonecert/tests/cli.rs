@@ -427,7 +427,30 @@ fn keygen_audit_with_reviews_certificate_verify_and_tamper() {
         "{}",
         String::from_utf8_lossy(&ok.stdout)
     );
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("Acme A1"));
+    let said = String::from_utf8_lossy(&ok.stdout);
+    assert!(said.contains("Acme A1"));
+    // Every override is spelled out: the automatic verdict, the final one, who and why.
+    let blocking = report["summary"]["blocking"].as_array().unwrap();
+    assert!(!blocking.is_empty());
+    for id in blocking {
+        let id = id.as_str().unwrap();
+        let line = said
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{id}: automatic ")))
+            .unwrap_or_else(|| panic!("verify names the review of {id}: {said}"));
+        assert!(
+            line.contains("final PASS (QA, 2026-11-24): test override"),
+            "{line}"
+        );
+        assert!(!line.contains("automatic PASS"), "{line}");
+    }
+    let html = std::fs::read_to_string(second.join("certificate.html")).unwrap();
+    assert!(html.contains("Verdicts set by reviewers"), "{html}");
+    assert!(html.contains("test override"));
+    assert!(
+        html.contains("(reviewed; automatic verdict FAIL)"),
+        "{html}"
+    );
     // Tamper with one byte of the signed content.
     let text = std::fs::read_to_string(&cert).unwrap();
     let bad = text.replacen("\"payload\": \"ey", "\"payload\": \"ez", 1);

@@ -1,7 +1,7 @@
 //! Checks on the firmware's apps: identifier permissions, signing keys, debuggable apps, the
 //! risk score and trackers in privileged apps.
 
-use super::ctx::{Ctx, no_firmware, when_any};
+use super::ctx::{Ctx, when_any};
 use super::refs::app_ref;
 use crate::outcome::{EvidenceRef, Outcome, Verdict};
 use std::collections::BTreeSet;
@@ -10,8 +10,9 @@ pub(super) fn identifier_permissions(
     ctx: &Ctx<'_>,
     perms: &std::collections::BTreeMap<String, Vec<String>>,
 ) -> Outcome {
-    let Some(f) = ctx.firmware else {
-        return no_firmware();
+    let f = match ctx.firmware_apps() {
+        Ok(f) => f,
+        Err(o) => return o,
     };
     let mut fails = Vec::new();
     let mut readers = Vec::new();
@@ -109,8 +110,9 @@ pub(super) fn identifier_permissions(
 }
 
 pub(super) fn no_test_keys(ctx: &Ctx<'_>, include_debug: bool) -> Outcome {
-    let Some(f) = ctx.firmware.filter(|f| !f.apps.is_empty()) else {
-        return no_firmware();
+    let f = match ctx.firmware_apps() {
+        Ok(f) => f,
+        Err(o) => return o,
     };
     let mut fails = Vec::new();
     let mut unknown = Vec::new();
@@ -152,8 +154,9 @@ pub(super) fn no_test_keys(ctx: &Ctx<'_>, include_debug: bool) -> Outcome {
 }
 
 pub(super) fn no_debuggable(ctx: &Ctx<'_>) -> Outcome {
-    let Some(f) = ctx.firmware.filter(|f| !f.apps.is_empty()) else {
-        return no_firmware();
+    let f = match ctx.firmware_apps() {
+        Ok(f) => f,
+        Err(o) => return o,
     };
     let fails: Vec<EvidenceRef> = f
         .apps
@@ -191,8 +194,9 @@ pub(super) fn no_debuggable(ctx: &Ctx<'_>) -> Outcome {
 }
 
 pub(super) fn risk_score_max(ctx: &Ctx<'_>, max: f64) -> Outcome {
-    let Some(f) = ctx.firmware else {
-        return no_firmware();
+    let f = match ctx.firmware_apps() {
+        Ok(f) => f,
+        Err(o) => return o,
     };
     let Some(total) = f.risk_total else {
         return Outcome::new(
@@ -227,8 +231,9 @@ pub(super) fn risk_score_max(ctx: &Ctx<'_>, max: f64) -> Outcome {
 }
 
 pub(super) fn privileged_trackers(ctx: &Ctx<'_>, include_platform: bool) -> Outcome {
-    let Some(f) = ctx.firmware.filter(|f| !f.apps.is_empty()) else {
-        return no_firmware();
+    let f = match ctx.firmware_apps() {
+        Ok(f) => f,
+        Err(o) => return o,
     };
     let hits: Vec<EvidenceRef> = f
         .apps

@@ -12,6 +12,25 @@ pub(crate) struct Ctx<'a> {
     pub policy: Option<&'a Policy>,
 }
 
+impl<'a> Ctx<'a> {
+    /// The firmware evidence, when it lists at least one app: an empty tree (a wrong folder, a
+    /// failed extraction) is no evidence, and must not let a firmware check pass.
+    pub(super) fn firmware_apps(&self) -> Result<&'a FirmwareEvidence, Outcome> {
+        match self.firmware {
+            None => Err(no_firmware()),
+            Some(f) if f.apps.is_empty() => Err(Outcome::new(
+                Verdict::NotTested,
+                "The firmware analysis found no app (an empty or wrong folder?): nothing was tested.",
+                vec![EvidenceRef::new(
+                    "note",
+                    "the firmware analysis lists no app",
+                )],
+            )),
+            Some(f) => Ok(f),
+        }
+    }
+}
+
 pub(super) fn no_traffic() -> Outcome {
     Outcome::new(
         Verdict::NotTested,

@@ -3,15 +3,11 @@
 use super::coverage::{coverage, stopped_refs};
 use super::ctx::{Ctx, no_traffic, when_any};
 use super::refs::{app_ref, dest_ref, phase_ref};
-use crate::catalogue::tls_rank;
+use super::scope::local_network;
+use crate::catalogue::{CleartextRule, tls_rank};
 use crate::outcome::{EvidenceRef, Outcome, Verdict};
 
-pub(super) fn no_cleartext(
-    ctx: &Ctx<'_>,
-    exempt_protocols: &[String],
-    exempt_ports: &[u16],
-    allow_domain_exceptions: bool,
-) -> Outcome {
+pub(super) fn no_cleartext(ctx: &Ctx<'_>, rule: &CleartextRule) -> Outcome {
     if ctx.traffic.is_none() && ctx.firmware.is_none() {
         return Outcome::new(
             Verdict::NotTested,
@@ -22,13 +18,15 @@ pub(super) fn no_cleartext(
     let mut fails = Vec::new();
     let mut unknown = Vec::new();
     let mut fine = Vec::new();
+    // Cleartext that stays on the local network: listed after the deciding facts, never judged.
+    let mut local_refs = Vec::new();
     if let Some(f) = ctx.firmware {
         for a in &f.apps {
             if let Some(e) = &a.error {
                 unknown.push(app_ref(a, format!("not analysed: {e}")));
             } else if a.allows_cleartext {
                 fails.push(app_ref(a, "base configuration permits cleartext traffic"));
-            } else if !a.cleartext_domains.is_empty() && !allow_domain_exceptions {
+            } else if !a.cleartext_domains.is_empty() && !rule.allow_domain_exceptions {
                 fails.push(app_ref(
                     a,
                     format!(
@@ -47,11 +45,22 @@ pub(super) fn no_cleartext(
     }
     if let Some(t) = ctx.traffic {
         for d in &t.destinations {
-            if d.cleartext_data_sent
-                && !exempt_protocols.contains(&d.protocol)
-                && !exempt_ports.contains(&d.port)
+            if !d.cleartext_data_sent
+                || rule.exempt_protocols.contains(&d.protocol)
+                || rule.exempt_ports.contains(&d.port)
             {
-                fails.push(dest_ref(d, "application data sent unencrypted"));
+                continue;
+            }
+            let local = rule
+                .exempt_local_network
+                .then(|| local_network(d, &rule.local_services))
+                .flatten();
+            match local {
+                Some(why) => local_refs.push(EvidenceRef {
+                    kind: LOCAL_NETWORK.into(),
+                    ..dest_ref(d, &format!("cleartext {why}, local network only: exempt"))
+                }),
+                None => fails.push(dest_ref(d, "application data sent unencrypted")),
             }
         }
         let c = coverage(t, |_| true, None);
@@ -62,6 +71,26 @@ pub(super) fn no_cleartext(
         unknown.extend(stopped_refs(&c));
         fine.extend(c.usable.iter().map(|p| phase_ref(p, "")));
     }
+    let mut o = cleartext_verdict(ctx, fails, unknown, fine);
+    if !local_refs.is_empty() {
+        o.summary.push_str(&format!(
+            " {} local-network destination(s) (DHCP, SSDP, mDNS, broadcast, ...) carried cleartext and are exempt.",
+            local_refs.len()
+        ));
+        o.evidence.extend(local_refs);
+    }
+    o
+}
+
+/// The kind of evidence naming cleartext left aside because it stays on the local network.
+pub(crate) const LOCAL_NETWORK: &str = "local_network";
+
+fn cleartext_verdict(
+    ctx: &Ctx<'_>,
+    fails: Vec<EvidenceRef>,
+    mut unknown: Vec<EvidenceRef>,
+    fine: Vec<EvidenceRef>,
+) -> Outcome {
     if let Some(o) = when_any(Verdict::Fail, fails, &unknown, |n| {
         format!("{n} app(s)/destination(s) permit or carry cleartext traffic.")
     }) {

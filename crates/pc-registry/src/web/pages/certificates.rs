@@ -51,7 +51,19 @@ pub(super) async fn show(
             .map(|(k, v)| format!("{k}: {v}"))
             .collect();
         rows.push(("Verdicts", verdicts.join(", ")));
-        if !p.reviewed.is_empty() {
+        if !p.reviews.is_empty() {
+            let set: Vec<String> = p
+                .reviews
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{}: automatic {}, final {} ({}, {}: {})",
+                        r.requirement, r.automatic, r.verdict, r.reviewer, r.date, r.reason
+                    )
+                })
+                .collect();
+            rows.push(("Set by reviewers", set.join("; ")));
+        } else if !p.reviewed.is_empty() {
             rows.push(("Set by reviewers", p.reviewed.join(", ")));
         }
     }

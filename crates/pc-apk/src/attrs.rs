@@ -133,6 +133,10 @@ pub mod id {
     pub const EXPORTED: u32 = 0x0101_0010;
     /// android:process
     pub const PROCESS: u32 = 0x0101_0011;
+    /// android:mimeType
+    pub const MIME_TYPE: u32 = 0x0101_0026;
+    /// android:scheme
+    pub const SCHEME: u32 = 0x0101_0027;
     /// android:targetActivity
     pub const TARGET_ACTIVITY: u32 = 0x0101_0202;
     /// android:minSdkVersion

@@ -75,6 +75,28 @@ pub struct Component {
     pub enabled: bool,
     /// For activity aliases: the fully qualified `android:targetActivity`.
     pub target_activity: Option<String>,
+    /// What it answers to (at most [`MAX_INTENT_FILTERS`] filters, each of at most
+    /// [`MAX_FILTER_ENTRIES`] names per list): which basic function of the phone an app
+    /// provides is read from these. Not serialized: reports carry the functions derived from
+    /// them, with the filter that decided each.
+    #[serde(skip)]
+    pub intent_filters: Vec<IntentFilter>,
+}
+
+/// Most intent filters kept per component; a crafted manifest cannot grow the facts further.
+pub const MAX_INTENT_FILTERS: usize = 32;
+/// Most actions (categories, schemes, MIME types) kept per intent filter.
+pub const MAX_FILTER_ENTRIES: usize = 64;
+
+/// One `<intent-filter>`: its actions, categories and `<data>` schemes and MIME types.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IntentFilter {
+    pub actions: Vec<String>,
+    pub categories: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schemes: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mime_types: Vec<String>,
 }
 
 /// A `<permission>` the app declares.
@@ -268,6 +290,26 @@ pub fn protection_to_string(level: u32) -> String {
     s
 }
 
+fn intent_filters(el: &Element, res: Option<&ResourceTable>) -> Vec<IntentFilter> {
+    el.children_named("intent-filter")
+        .take(MAX_INTENT_FILTERS)
+        .map(|f| {
+            let names = |tag: &str, attr: u32| -> Vec<String> {
+                f.children_named(tag)
+                    .filter_map(|c| as_string(c.android_attr(attr), res))
+                    .take(MAX_FILTER_ENTRIES)
+                    .collect()
+            };
+            IntentFilter {
+                actions: names("action", id::NAME),
+                categories: names("category", id::NAME),
+                schemes: names("data", id::SCHEME),
+                mime_types: names("data", id::MIME_TYPE),
+            }
+        })
+        .collect()
+}
+
 fn has_main_launcher(el: &Element) -> bool {
     el.children_named("intent-filter").any(|f| {
         let has = |tag: &str, val: &str| {
@@ -402,6 +444,7 @@ pub fn from_axml(
                 has_intent_filter,
                 enabled,
                 target_activity,
+                intent_filters: intent_filters(c, res),
             });
         }
     }

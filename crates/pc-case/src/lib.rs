@@ -189,6 +189,10 @@ pub struct Phase {
     /// NSS key log files (`SSLKEYLOGFILE`) for TLS decryption, relative to the case file.
     #[serde(default)]
     pub keylogs: Vec<PathBuf>,
+    /// System logs saved during the phase (text, e.g. `adb logcat -d`), relative to the case
+    /// file: searched for identifiers.
+    #[serde(default)]
+    pub logs: Vec<PathBuf>,
 }
 
 /// Optional header of the case.

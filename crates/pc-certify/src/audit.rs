@@ -30,6 +30,10 @@ pub struct RequirementResult {
     pub level: Level,
     pub check: String,
     pub references: Vec<String>,
+    /// When the scheme lets the requirement not apply (its decision tree's condition, from
+    /// the catalogue); a NOT_APPLICABLE review is read against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_applicable_if: Option<String>,
     /// What the check decided.
     pub automatic: Outcome,
     /// The last review of this requirement, if any.
@@ -182,6 +186,9 @@ pub struct AuditReport {
     pub traffic: Option<TrafficEvidence>,
     /// Firmware evidence (apps, risk).
     pub firmware: Option<FirmwareEvidence>,
+    /// System logs searched (a phase's `logs`), with what was found in them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<crate::logs::LogEvidence>,
     /// SHA-256 over every app's package, version, APK digest and signer (see
     /// [`evidence::firmware_digest`]).
     pub firmware_digest: Option<String>,
@@ -228,6 +235,8 @@ pub struct AuditOptions {
     pub apk_sha256: BTreeMap<String, String>,
     /// Show identifier values unmasked.
     pub reveal: bool,
+    /// The system logs searched (default: none; [`crate::logs::scan_case_logs`] makes them).
+    pub logs: Option<crate::logs::LogEvidence>,
 }
 
 /// Audits with default options: no policy, now, the case's captures hashed.
@@ -313,6 +322,11 @@ fn default_inputs(case: &Case) -> Vec<InputDigest> {
             d.path = k.display().to_string();
             out.push(d);
         }
+        for l in &p.logs {
+            let mut d = InputDigest::of_file("log", &case.resolve(l));
+            d.path = l.display().to_string();
+            out.push(d);
+        }
     }
     out
 }
@@ -332,6 +346,7 @@ pub fn audit_with(
         traffic: t.as_ref(),
         firmware: f.as_ref(),
         policy: opts.policy.as_ref(),
+        logs: opts.logs.as_ref(),
     };
     let mut warnings = Vec::new();
     // What the traffic analysis could not read belongs in the report, not only on a terminal.
@@ -392,12 +407,14 @@ pub fn audit_with(
                 level: req.level,
                 check: req.check.clone(),
                 references: req.references.clone(),
+                not_applicable_if: req.not_applicable_if.clone(),
                 automatic,
                 review,
                 verdict,
             }
         })
         .collect();
+    warnings.extend(results.iter().filter_map(unjustified_not_applicable));
     let summary = summarize(&results);
     let mut inputs = opts.inputs.clone().unwrap_or_else(|| default_inputs(case));
     inputs.extend(opts.extra_inputs.iter().cloned());
@@ -425,6 +442,7 @@ pub fn audit_with(
         reveal: opts.reveal,
         traffic: t,
         firmware: f,
+        logs: opts.logs.clone(),
         firmware_digest,
         risk,
         results,
@@ -474,8 +492,28 @@ pub fn apply_reviews(report: &mut AuditReport, reviews: &[Review]) {
             .as_ref()
             .map_or(res.automatic.verdict, |r| r.verdict);
     }
+    for res in &report.results {
+        if let Some(w) = unjustified_not_applicable(res)
+            && !report.warnings.contains(&w)
+        {
+            report.warnings.push(w);
+        }
+    }
     report.summary = summarize(&report.results);
     report.reviews = all;
+}
+
+/// A reviewer's NOT_APPLICABLE on a requirement whose catalogue states no condition under
+/// which it does not apply: the verdict stands on the reviewer's reason alone, and the report
+/// says so.
+fn unjustified_not_applicable(res: &RequirementResult) -> Option<String> {
+    let r = res.review.as_ref()?;
+    (r.verdict == Verdict::NotApplicable && res.not_applicable_if.is_none()).then(|| {
+        format!(
+            "{} set NOT_APPLICABLE by {}: the catalogue gives no condition under which it does not apply; the justification is the reviewer's alone: {}",
+            res.requirement, r.reviewer, r.reason
+        )
+    })
 }
 
 /// Counts verdicts and decides.

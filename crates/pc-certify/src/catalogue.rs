@@ -1,5 +1,9 @@
 //! The requirement catalogue: requirements as data, each decided by one check from a fixed set.
 
+mod build;
+
+use build::build_check;
+pub(crate) use build::tls_rank;
 use pc_case::Consent;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -7,6 +11,52 @@ use std::path::Path;
 
 /// The embedded baseline catalogue (`data/catalogue/phonecert-baseline.toml`).
 pub const BASELINE_TOML: &str = include_str!("../../../data/catalogue/phonecert-baseline.toml");
+
+/// The catalogues shipped with phonecert (`data/catalogue/`), by id: the baseline and the
+/// schemes a lab is audited against.
+pub const EMBEDDED: [(&str, &str); 4] = [
+    ("phonecert-baseline", BASELINE_TOML),
+    (
+        "en-18031-2",
+        include_str!("../../../data/catalogue/en-18031-2.toml"),
+    ),
+    (
+        "taics-ts-0029",
+        include_str!("../../../data/catalogue/taics-ts-0029.toml"),
+    ),
+    (
+        "cn-preload",
+        include_str!("../../../data/catalogue/cn-preload.toml"),
+    ),
+];
+
+/// Which catalogue an audit uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogueChoice {
+    /// One of [`EMBEDDED`], by id.
+    Named(String),
+    /// A catalogue file.
+    File(std::path::PathBuf),
+}
+
+impl CatalogueChoice {
+    /// An embedded catalogue's id, else a file path: what `--catalogue NAME|FILE` means.
+    pub fn from_arg(arg: &str) -> CatalogueChoice {
+        if EMBEDDED.iter().any(|(id, _)| *id == arg) {
+            CatalogueChoice::Named(arg.to_string())
+        } else {
+            CatalogueChoice::File(arg.into())
+        }
+    }
+
+    /// Reads the chosen catalogue.
+    pub fn load(&self) -> Result<Catalogue, CatalogueError> {
+        match self {
+            CatalogueChoice::Named(n) => Catalogue::embedded(n),
+            CatalogueChoice::File(p) => Catalogue::load(p),
+        }
+    }
+}
 
 /// Bounds on catalogue files.
 #[derive(Debug, Clone)]
@@ -118,7 +168,7 @@ pub struct CleartextRule {
     /// Traffic that never leaves the local network (link-local, multicast and broadcast
     /// addresses, and the local services below on private addresses) is reported apart and not
     /// judged: it is not application data leaving for the internet.
-    #[serde(default = "yes")]
+    #[serde(default = "build::yes")]
     pub exempt_local_network: bool,
     /// Services local by design, by UDP/TCP port (DHCP, SSDP, mDNS, ...).
     #[serde(default)]
@@ -175,11 +225,27 @@ pub enum Check {
     RiskScoreMax { max: f64 },
     /// Trackers in privileged apps, listed for review.
     PrivilegedTrackers { include_platform_signed: bool },
+    /// Apps the user cannot uninstall (on the image's read-only partitions) that the launcher
+    /// shows are basic functions of the phone only.
+    NonRemovableBasicOnly {
+        /// Basic functions such an app may provide (`data/rules/basic-functions.toml` names).
+        allowed_functions: Vec<String>,
+        /// Partitions whose apps the user can uninstall (installed as updates or user apps).
+        removable_partitions: Vec<String>,
+    },
+    /// No dangerous permission is granted by `default-permissions` to an app outside the
+    /// given basic functions.
+    NoDangerousDefaultGrants { basic_functions: Vec<String> },
+    /// No identifier in the system logs saved during the phases (a phase's `logs`).
+    NoIdentifierInLogs { identifiers: Vec<String> },
+    /// Not decidable from traffic and firmware evidence: always NOT_TESTED, saying what
+    /// would be needed; a reviewer decides it.
+    NotAutomated { needs: String },
 }
 
 impl Check {
     /// Every check id, as written in catalogues.
-    pub const IDS: [&'static str; 11] = [
+    pub const IDS: [&'static str; 15] = [
         "no_identifier_in_phase",
         "no_cleartext_identifier",
         "no_cleartext",
@@ -191,6 +257,10 @@ impl Check {
         "no_debuggable",
         "risk_score_max",
         "privileged_trackers",
+        "non_removable_basic_only",
+        "no_dangerous_default_grants",
+        "no_identifier_in_logs",
+        "not_automated",
     ];
 
     /// The check id.
@@ -207,6 +277,10 @@ impl Check {
             Check::NoDebuggable => "no_debuggable",
             Check::RiskScoreMax { .. } => "risk_score_max",
             Check::PrivilegedTrackers { .. } => "privileged_trackers",
+            Check::NonRemovableBasicOnly { .. } => "non_removable_basic_only",
+            Check::NoDangerousDefaultGrants { .. } => "no_dangerous_default_grants",
+            Check::NoIdentifierInLogs { .. } => "no_identifier_in_logs",
+            Check::NotAutomated { .. } => "not_automated",
         }
     }
 
@@ -225,7 +299,12 @@ impl Check {
 
     /// Whether the check decides from firmware facts.
     pub fn uses_firmware(&self) -> bool {
-        !self.uses_traffic() || matches!(self, Check::NoCleartext(_))
+        matches!(self, Check::NoCleartext(_))
+            || !(self.uses_traffic()
+                || matches!(
+                    self,
+                    Check::NoIdentifierInLogs { .. } | Check::NotAutomated { .. }
+                ))
     }
 }
 
@@ -241,6 +320,10 @@ pub struct Requirement {
     pub references: Vec<String>,
     /// The check id.
     pub check: String,
+    /// When the requirement does not apply, as the scheme's decision tree says (a reviewer's
+    /// NOT_APPLICABLE is read against it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_applicable_if: Option<String>,
     /// The parameters as written.
     pub params: serde_json::Value,
     /// The parsed check.
@@ -283,220 +366,9 @@ struct RawRequirement {
     references: Vec<String>,
     check: String,
     #[serde(default)]
+    not_applicable_if: Option<String>,
+    #[serde(default)]
     params: toml::Table,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PhaseParams {
-    consent: Consent,
-    #[serde(default)]
-    identifiers: Vec<String>,
-    #[serde(default)]
-    accept_uninspected_tls: bool,
-    #[serde(default = "default_ratio")]
-    max_uninspected_ratio: f64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IdsParams {
-    #[serde(default)]
-    identifiers: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TlsParams {
-    #[serde(default = "default_tls")]
-    min: String,
-}
-
-fn default_tls() -> String {
-    "TLSv1.2".into()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PairParams {
-    persistent: Vec<String>,
-    #[serde(default = "default_adv")]
-    advertising: Vec<String>,
-    #[serde(default)]
-    accept_uninspected_tls: bool,
-    #[serde(default = "default_ratio")]
-    max_uninspected_ratio: f64,
-}
-
-fn default_adv() -> Vec<String> {
-    vec!["advertising_id".into()]
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PermParams {
-    permissions: BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TestKeyParams {
-    #[serde(default = "yes")]
-    include_debug_cert: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Empty {}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RiskParams {
-    max: f64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrackerParams {
-    #[serde(default = "yes")]
-    include_platform_signed: bool,
-}
-
-/// The TLS versions in order; the index is the strength rank.
-pub(crate) const TLS_ORDER: [&str; 6] =
-    ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
-
-/// Rank of a TLS version name (`TLSv1.3-draft` counts as 1.3; DTLS 1.2 as TLS 1.2).
-pub(crate) fn tls_rank(v: &str) -> Option<usize> {
-    let v = match v {
-        "TLSv1.3-draft" => "TLSv1.3",
-        "DTLSv1.2" => "TLSv1.2",
-        "DTLSv1.0" => "TLSv1.1",
-        other => other,
-    };
-    TLS_ORDER.iter().position(|t| *t == v)
-}
-
-fn ratio_ok(r: f64) -> bool {
-    r.is_finite() && (0.0..=1.0).contains(&r)
-}
-
-fn build_check(raw: &RawRequirement, at: u64) -> Result<Check, CatalogueError> {
-    let params = toml::Value::Table(raw.params.clone());
-    fn p<T: serde::de::DeserializeOwned>(v: toml::Value, at: u64) -> Result<T, CatalogueError> {
-        v.try_into()
-            .map_err(|e: toml::de::Error| CatalogueError::Invalid {
-                at,
-                what: "bad check parameters",
-                detail: e.message().to_string(),
-            })
-    }
-    let bad = |what: &'static str, detail: String| CatalogueError::Invalid { at, what, detail };
-    Ok(match raw.check.as_str() {
-        "no_identifier_in_phase" => {
-            let x: PhaseParams = p(params, at)?;
-            if !ratio_ok(x.max_uninspected_ratio) {
-                return Err(bad(
-                    "max_uninspected_ratio must be in 0..=1",
-                    raw.id.clone(),
-                ));
-            }
-            Check::NoIdentifierInPhase {
-                consent: x.consent,
-                identifiers: x.identifiers,
-                coverage: CoverageParams {
-                    accept_uninspected_tls: x.accept_uninspected_tls,
-                    max_uninspected_ratio: x.max_uninspected_ratio,
-                },
-            }
-        }
-        "no_cleartext_identifier" => {
-            let x: IdsParams = p(params, at)?;
-            Check::NoCleartextIdentifier {
-                identifiers: x.identifiers,
-            }
-        }
-        "no_cleartext" => Check::NoCleartext(p(params, at)?),
-        "tls_min_version" => {
-            let x: TlsParams = p(params, at)?;
-            if tls_rank(&x.min).is_none() {
-                return Err(bad("unknown TLS version (use TLSv1.2 or TLSv1.3)", x.min));
-            }
-            Check::TlsMinVersion { min: x.min }
-        }
-        "identifier_recipients" => {
-            let x: CoverageParams = p(params, at)?;
-            if !ratio_ok(x.max_uninspected_ratio) {
-                return Err(bad(
-                    "max_uninspected_ratio must be in 0..=1",
-                    raw.id.clone(),
-                ));
-            }
-            Check::IdentifierRecipients { coverage: x }
-        }
-        "no_persistent_with_advertising_id" => {
-            let x: PairParams = p(params, at)?;
-            if !ratio_ok(x.max_uninspected_ratio) {
-                return Err(bad(
-                    "max_uninspected_ratio must be in 0..=1",
-                    raw.id.clone(),
-                ));
-            }
-            if x.persistent.is_empty() || x.advertising.is_empty() {
-                return Err(bad(
-                    "persistent and advertising must not be empty",
-                    raw.id.clone(),
-                ));
-            }
-            Check::NoPersistentWithAdvertisingId {
-                persistent: x.persistent,
-                advertising: x.advertising,
-                coverage: CoverageParams {
-                    accept_uninspected_tls: x.accept_uninspected_tls,
-                    max_uninspected_ratio: x.max_uninspected_ratio,
-                },
-            }
-        }
-        "identifier_permissions" => {
-            let x: PermParams = p(params, at)?;
-            Check::IdentifierPermissions {
-                permissions: x.permissions,
-            }
-        }
-        "no_test_keys" => {
-            let x: TestKeyParams = p(params, at)?;
-            Check::NoTestKeys {
-                include_debug_cert: x.include_debug_cert,
-            }
-        }
-        "no_debuggable" => {
-            let _: Empty = p(params, at)?;
-            Check::NoDebuggable
-        }
-        "risk_score_max" => {
-            let x: RiskParams = p(params, at)?;
-            if !x.max.is_finite() || x.max < 0.0 {
-                return Err(bad("max must be a finite number >= 0", raw.id.clone()));
-            }
-            Check::RiskScoreMax { max: x.max }
-        }
-        "privileged_trackers" => {
-            let x: TrackerParams = p(params, at)?;
-            Check::PrivilegedTrackers {
-                include_platform_signed: x.include_platform_signed,
-            }
-        }
-        other => {
-            return Err(bad(
-                "unknown check (see Check::IDS)",
-                other.chars().take(100).collect(),
-            ));
-        }
-    })
 }
 
 fn valid_id(id: &str) -> bool {
@@ -511,6 +383,20 @@ impl Catalogue {
     /// The embedded baseline catalogue.
     pub fn baseline() -> Result<Catalogue, CatalogueError> {
         Catalogue::parse(BASELINE_TOML)
+    }
+
+    /// An embedded catalogue by id (see [`EMBEDDED`]).
+    pub fn embedded(id: &str) -> Result<Catalogue, CatalogueError> {
+        let text = EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == id)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| CatalogueError::Invalid {
+                at: 0,
+                what: "no such embedded catalogue",
+                detail: format!("{id} (embedded: {})", EMBEDDED.map(|(n, _)| n).join(", ")),
+            })?;
+        Catalogue::parse(text)
     }
 
     /// Reads a catalogue file.
@@ -598,6 +484,7 @@ impl Catalogue {
                 level: r.level,
                 references: r.references.clone(),
                 check: r.check.clone(),
+                not_applicable_if: r.not_applicable_if.clone(),
                 params: serde_json::to_value(&r.params).unwrap_or(serde_json::Value::Null),
                 decided_by: check,
             });
@@ -623,17 +510,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn baseline_parses_and_covers_every_check() {
+    fn embedded_catalogues_parse_and_together_cover_every_check() {
         let c = Catalogue::baseline().unwrap();
         assert_eq!(c.id, "phonecert-baseline");
-        let used: BTreeSet<&str> = c.requirements.iter().map(|r| r.decided_by.id()).collect();
+        let mut used: BTreeSet<&str> = BTreeSet::new();
+        for (id, _) in EMBEDDED {
+            let c = Catalogue::embedded(id).unwrap();
+            assert_eq!(c.id, id, "an embedded catalogue's id is its name");
+            used.extend(c.requirements.iter().map(|r| r.decided_by.id()));
+            for r in &c.requirements {
+                assert_eq!(r.check, r.decided_by.id());
+                assert!(!r.references.is_empty(), "{} has no references", r.id);
+                if let Check::NotAutomated { needs } = &r.decided_by {
+                    assert!(needs.len() > 20, "{}: say what would decide it", r.id);
+                }
+            }
+        }
         for id in Check::IDS {
-            assert!(used.contains(id), "baseline does not use {id}");
+            assert!(used.contains(id), "no embedded catalogue uses {id}");
         }
-        for r in &c.requirements {
-            assert_eq!(r.check, r.decided_by.id());
-            assert!(!r.references.is_empty(), "{} has no references", r.id);
-        }
+        assert!(Catalogue::embedded("nope").is_err());
+        assert_eq!(
+            CatalogueChoice::from_arg("en-18031-2"),
+            CatalogueChoice::Named("en-18031-2".into())
+        );
+        assert!(matches!(
+            CatalogueChoice::from_arg("my/catalogue.toml"),
+            CatalogueChoice::File(_)
+        ));
+    }
+
+    #[test]
+    fn omitted_tables_come_from_the_baseline() {
+        let c = Catalogue::embedded("cn-preload").unwrap();
+        let base = Catalogue::baseline().unwrap();
+        let table = |c: &Catalogue| {
+            c.requirements.iter().find_map(|r| match &r.decided_by {
+                Check::IdentifierPermissions { permissions } => Some(permissions.clone()),
+                _ => None,
+            })
+        };
+        assert!(table(&c).is_some());
+        assert_eq!(table(&c), table(&base));
     }
 
     #[test]

@@ -247,6 +247,24 @@ pub struct AppFact {
     pub endpoints: Vec<String>,
     /// Why the app could not be analysed.
     pub error: Option<String>,
+    /// Shown by the launcher (a user-facing app).
+    #[serde(default)]
+    pub launcher: bool,
+    /// Basic functions of the phone it provides, each with what shows it.
+    #[serde(default)]
+    pub functions: Vec<FunctionFact>,
+    /// Dangerous (runtime) permissions granted to it by the image's `default-permissions`
+    /// files, without the user being asked.
+    #[serde(default)]
+    pub default_granted_dangerous: Vec<String>,
+}
+
+/// A basic function an app provides (`settings`, `camera`, `phone`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionFact {
+    pub name: String,
+    /// The component and intent that show it.
+    pub because: String,
 }
 
 impl AppFact {
@@ -439,6 +457,20 @@ pub fn from_firmware(
             let mut pre: BTreeSet<String> = a.privileged_granted.iter().cloned().collect();
             pre.extend(a.default_granted.iter().map(|(p, _)| p.clone()));
             pre.extend(a.granted_at_boot.iter().cloned());
+            let table = pc_firmware::perms::PermissionTable::embedded();
+            let mut dangerous: Vec<String> = a
+                .default_granted
+                .iter()
+                .map(|(p, _)| p)
+                .filter(|p| {
+                    table
+                        .protection(p)
+                        .is_some_and(|x| x.base == pc_firmware::perms::Base::Dangerous)
+                })
+                .cloned()
+                .collect();
+            dangerous.sort();
+            dangerous.dedup();
             let mut trackers: Vec<String> = a.trackers.iter().map(|t| t.name.clone()).collect();
             trackers.sort();
             trackers.dedup();
@@ -478,6 +510,16 @@ pub fn from_firmware(
                 trackers,
                 endpoints: a.endpoints.iter().map(|e| e.value.clone()).collect(),
                 error: a.error.clone(),
+                launcher: a.launcher,
+                functions: a
+                    .functions
+                    .iter()
+                    .map(|f| FunctionFact {
+                        name: f.name.clone(),
+                        because: f.because.clone(),
+                    })
+                    .collect(),
+                default_granted_dangerous: dangerous,
             }
         })
         .collect();

@@ -21,6 +21,7 @@ mod checks;
 pub mod diff;
 pub mod evidence;
 pub mod html;
+pub mod logs;
 pub mod outcome;
 pub mod output;
 pub mod pipeline;
@@ -32,7 +33,9 @@ pub use audit::{
     AuditOptions, AuditReport, Decision, InputDigest, RequirementResult, Summary, TOOL_NAME,
     TOOL_VERSION, apply_reviews, audit, audit_with,
 };
-pub use catalogue::{Catalogue, CatalogueError, Check, Level, Requirement};
+pub use catalogue::{
+    Catalogue, CatalogueChoice, CatalogueError, Check, EMBEDDED, Level, Requirement,
+};
 pub use cert::{
     CertError, CertOptions, CertReview, CertificatePayload, KeyError, VerifyError,
     certificate_html, issue_certificate, keygen, read_public_key, read_secret_key, sign, verify,

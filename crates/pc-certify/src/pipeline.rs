@@ -3,7 +3,7 @@
 //! the command line and from the service.
 
 use crate::audit::{AuditOptions, AuditReport, InputDigest};
-use crate::catalogue::{Catalogue, CatalogueError};
+use crate::catalogue::{Catalogue, CatalogueChoice, CatalogueError};
 use crate::policy::PolicyError;
 use crate::review::ReviewError;
 use pc_case::Case;
@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 /// Options of [`audit_case`].
 #[derive(Debug, Clone, Default)]
 pub struct PipelineOptions {
-    /// A catalogue file instead of the embedded baseline.
-    pub catalogue: Option<PathBuf>,
+    /// The catalogue (default: the embedded baseline).
+    pub catalogue: Option<CatalogueChoice>,
     /// A review file (its digest is listed among the inputs).
     pub review_file: Option<PathBuf>,
     /// Show identifier values unmasked.
@@ -80,7 +80,7 @@ pub fn audit_case(
 ) -> Result<PipelineOutput, PipelineError> {
     let case = Case::load(case_path)?;
     let catalogue = match &opts.catalogue {
-        Some(p) => Catalogue::load(p)?,
+        Some(c) => c.load()?,
         None => Catalogue::baseline()?,
     };
     let reviews = match &opts.review_file {
@@ -97,7 +97,7 @@ pub fn audit_case(
             source,
         })?;
     let mut extra = vec![InputDigest::of_file("case", case_path)];
-    if let Some(p) = &opts.catalogue {
+    if let Some(CatalogueChoice::File(p)) = &opts.catalogue {
         extra.push(InputDigest::of_file("catalogue", p));
     }
     if let Some(p) = &opts.review_file {
@@ -163,6 +163,7 @@ pub fn audit_case(
         extra_inputs: extra,
         apk_sha256,
         reveal: opts.reveal,
+        logs: crate::logs::scan_case_logs(&case, opts.reveal),
         ..Default::default()
     };
     let report = crate::audit_with(

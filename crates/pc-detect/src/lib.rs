@@ -19,6 +19,7 @@ mod arg;
 mod forms;
 pub mod geo;
 pub mod ident;
+pub mod lines;
 mod mask;
 mod matcher;
 

@@ -207,6 +207,12 @@ pub struct AppFacts {
     pub declared_permissions: Vec<DeclaredPermission>,
     /// Exported components.
     pub components: Vec<Component>,
+    /// Has an activity the launcher shows (action MAIN, category LAUNCHER): an app the user
+    /// sees, as opposed to a provider, service or overlay.
+    pub launcher: bool,
+    /// Basic functions of the phone it provides (`data/rules/basic-functions.toml`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<crate::functions::AppFunction>,
     /// `android:debuggable`.
     pub debuggable: bool,
     /// `android:allowBackup`.
@@ -422,6 +428,8 @@ fn analyze_parts(
         .filter(|c| c.exported)
         .cloned()
         .collect();
+    f.launcher = mf.main_activity.is_some();
+    f.functions = crate::functions::FunctionRules::embedded().functions_of(&mf.components);
     f.debuggable = mf.debuggable;
     f.allow_backup = mf.allow_backup;
     f.has_code = mf.has_code;

@@ -17,6 +17,7 @@ pub mod adapters;
 pub mod endpoints;
 pub mod facts;
 pub mod firmware;
+pub mod functions;
 pub mod loose;
 pub mod perms;
 pub mod risk;

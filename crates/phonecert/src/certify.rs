@@ -36,9 +36,13 @@ pub struct AuditArgs {
     /// The lab's Ed25519 secret key (from `phonecert keygen`), to sign a certificate.
     #[arg(long, value_name = "PREFIX.key")]
     signing_key: Option<PathBuf>,
-    /// A requirement catalogue other than the embedded phonecert-baseline.
-    #[arg(long)]
-    catalogue: Option<PathBuf>,
+    /// The requirement catalogue: an embedded one by name (phonecert-baseline, the default;
+    /// en-18031-2: EN 18031-2 secure communication, cryptography, updates, logs, the rest
+    /// NOT_TESTED with what would decide it; taics-ts-0029: TAICS TS-0029/0030 application,
+    /// communication and OS layers; cn-preload: the Chinese preload rules) or a catalogue file
+    /// (see data/catalogue/ for the format).
+    #[arg(long, value_name = "NAME|FILE")]
+    catalogue: Option<String>,
     /// The issuing lab's name on the certificate (default: the case's [case] lab).
     #[arg(long)]
     lab: Option<String>,
@@ -94,7 +98,10 @@ pub fn run_audit(args: AuditArgs) -> Result<u8> {
         .map(|p| pc_certify::read_secret_key(p))
         .transpose()?;
     let opts = PipelineOptions {
-        catalogue: args.catalogue.clone(),
+        catalogue: args
+            .catalogue
+            .as_deref()
+            .map(pc_certify::CatalogueChoice::from_arg),
         review_file: args.review.clone(),
         reveal: args.reveal,
         geoip: args.geoip.clone(),

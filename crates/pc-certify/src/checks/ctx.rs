@@ -10,6 +10,8 @@ pub(crate) struct Ctx<'a> {
     pub traffic: Option<&'a TrafficEvidence>,
     pub firmware: Option<&'a FirmwareEvidence>,
     pub policy: Option<&'a Policy>,
+    /// System logs searched, when the case gives any.
+    pub logs: Option<&'a crate::logs::LogEvidence>,
 }
 
 impl<'a> Ctx<'a> {

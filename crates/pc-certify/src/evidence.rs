@@ -100,6 +100,10 @@ pub struct DestFact {
     pub tls_versions: Vec<String>,
     pub phases: Vec<String>,
     pub apps: Vec<String>,
+    /// Trackers the destination belongs to (its host or SNI matches their Exodus network
+    /// signature).
+    #[serde(default)]
+    pub tracker_network: Vec<String>,
 }
 
 impl DestFact {
@@ -241,7 +245,7 @@ pub struct AppFact {
     /// Whether its code was analysed: `Some(true)` DEX analysed, `Some(false)` it has code
     /// that was not analysed (odex only, unreadable), `None` no code.
     pub code_analysed: Option<bool>,
-    /// Tracker names.
+    /// Names of the trackers the app embeds (code signatures, as exodus-core decides them).
     pub trackers: Vec<String>,
     /// Endpoint values (URLs, hosts, addresses).
     pub endpoints: Vec<String>,
@@ -347,6 +351,7 @@ pub fn from_traffic(t: &TrafficReport, case: &Case) -> TrafficEvidence {
             tls_versions: d.tls_versions.clone(),
             phases: d.phases.clone(),
             apps: d.apps.clone(),
+            tracker_network: d.tracker_network.clone(),
         })
         .collect();
     let connections = t

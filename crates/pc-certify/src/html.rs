@@ -132,6 +132,7 @@ pub fn report_html(r: &AuditReport) -> String {
                     h2 { "Data flows" }
                     p class="muted" { "App → destination → country for every destination contacted; red dashed lines carried cleartext application data to the internet, grey dotted lines cleartext that stays on the local network (DHCP, SSDP, mDNS, broadcast), bold destinations received identifiers." }
                     (flow_svg(t, &local_destinations(r)))
+                    (tracker_destinations(t))
                     h2 { "Identifiers × destinations" }
                     (matrix(t))
                     h2 { "Timeline of transmissions" }
@@ -371,6 +372,35 @@ fn flow_svg(t: &TrafficEvidence, local: &BTreeSet<usize>) -> Markup {
         }
         @if more_a + more_h + more_c > 0 {
             p class="muted" { "Not drawn: " (more_a) " app(s), " (more_h) " destination(s), " (more_c) " country(ies)." }
+        }
+    }
+}
+
+/// Destinations that belong to a tracker (host or SNI matches its Exodus network signature).
+fn tracker_destinations(t: &TrafficEvidence) -> Markup {
+    let rows: Vec<_> = t
+        .destinations
+        .iter()
+        .filter(|d| !d.tracker_network.is_empty())
+        .collect();
+    if rows.is_empty() {
+        return html! {};
+    }
+    html! {
+        h2 { "Tracker destinations (" (rows.len()) ")" }
+        p class="muted" { "Destinations contacted whose host name matches a tracker's Exodus network signature." }
+        table {
+            tr { th { "Destination" } th { "Port" } th { "Protocol" } th { "Tracker" } th { "Apps" } th { "Phases" } }
+            @for d in rows {
+                tr {
+                    td { (d.name()) }
+                    td { (d.port) }
+                    td { (d.protocol) }
+                    td { (d.tracker_network.join(", ")) }
+                    td { (d.apps.join(", ")) }
+                    td { (d.phases.join(", ")) }
+                }
+            }
         }
     }
 }

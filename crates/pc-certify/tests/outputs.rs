@@ -48,6 +48,16 @@ fn scenarios() -> Vec<pc_certify::AuditReport> {
         1 << 20,
         &["TLSv1.2"],
     ));
+    // A destination that belongs to a tracker (as pc-traffic annotates it).
+    let mut ga = dest(
+        "ssl.google-analytics.com",
+        "tls",
+        &["first-boot"],
+        900,
+        &["TLSv1.3"],
+    );
+    ga.tracker_network = vec!["Google Analytics".into()];
+    failing_t.destinations.push(ga);
     let mut failing_f = clean_firmware();
     failing_f.apps[0].debuggable = true;
     failing_f.apps[0].privileged = true;
@@ -176,6 +186,11 @@ fn html_is_self_contained_masked_and_escaped() {
         "identifier × destination matrix"
     );
     assert!(h.contains("Timeline") && h.contains("<circle"));
+    assert!(
+        h.contains("Tracker destinations (1)") && h.contains("Google Analytics"),
+        "destinations that belong to a tracker"
+    );
+    assert!(!pc_certify::html::report_html(&all[0]).contains("Tracker destinations"));
     assert!(h.contains("@media print"));
     assert!(h.contains("NOT CERTIFIABLE"));
     assert!(!h.contains("356938035643809"), "identifier masked");

@@ -3,6 +3,7 @@
 mod common;
 use common::*;
 use pc_certify::{Decision, Review, Verdict::*};
+use std::path::Path;
 
 #[test]
 fn clean_unit_passes_everything_but_the_review_item() {
@@ -466,6 +467,37 @@ fn test_keys_debuggable_risk_trackers() {
             .contains("Acme Analytics")
     );
     assert_eq!(on(None, None, "PCB-APP-05"), NotTested);
+}
+
+/// PCB-APP-05 reads the trackers an app embeds (code signatures, as exodus-core decides), not
+/// the hosts its strings mention: a real APK naming `pagead2.googlesyndication.com` and
+/// `plus.google.com` (exodus-core finds no tracker code in it) installed as a privileged app
+/// passes; before issue 13 it was INCONCLUSIVE with "Google Ads, Google AdMob" listed.
+#[test]
+fn privileged_trackers_ignore_hosts_the_app_only_mentions() {
+    use pc_firmware::endpoints::EndpointKind;
+    let apk = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/apk/androguard/com.example.android.wearable.wear.weardrawers.apk");
+    let bytes = std::fs::read(&apk).unwrap();
+    let mut a = pc_firmware::analyze_apk(
+        "priv-app/Wear/Wear.apk",
+        &bytes,
+        &pc_firmware::DexCode::new(),
+        &pc_firmware::ApkSig,
+        pc_firmware::TrackerDb::embedded(),
+    );
+    assert!(a.error.is_none(), "{:?}", a.error);
+    assert!(
+        a.endpoints
+            .iter()
+            .any(|e| e.kind == EndpointKind::Host && !e.tracker_network.is_empty()),
+        "the fixture mentions tracker hosts"
+    );
+    assert!(a.trackers.is_empty(), "{:?}", a.trackers);
+    a.privileged = true;
+    let mut f = clean_firmware();
+    f.apps = vec![a];
+    assert_eq!(on(None, Some(&f), "PCB-APP-05"), Pass);
 }
 
 fn review(req: &str, v: pc_certify::Verdict, date: &str) -> Review {

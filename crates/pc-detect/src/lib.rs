@@ -4,7 +4,8 @@
 //! national phone forms, URL encoding, base64 at every alignment, hex, MD5/SHA-1/SHA-256) and
 //! searches them all with one Aho-Corasick automaton, over the raw payload and over URL- and
 //! base64-decoded layers that cheap prefilters point at. [`snippet`] renders masked evidence;
-//! [`geo`] does offline country and ASN look-ups.
+//! [`geo`] does offline country and ASN look-ups; [`trackers`] holds the Exodus tracker list
+//! and matches host names against its network signatures.
 //!
 //! Locations are searched as decimal-degree strings at 3 to 6 decimals (rounded and
 //! truncated) and reported only when latitude and longitude both occur in one payload. The
@@ -22,6 +23,7 @@ pub mod ident;
 pub mod lines;
 mod mask;
 mod matcher;
+pub mod trackers;
 
 pub use arg::{DEFAULT_LOCATION_RADIUS_M, IdArgError, id_arg_kind, parse_id_arg};
 pub use forms::{MAX_VALUE_LEN, MIN_VALUE_LEN, Skipped, calling_code_of};

@@ -122,6 +122,21 @@ pub struct Endpoint {
     pub sources: Vec<String>,
     /// Country of an IP literal (ISO 3166 alpha-2), from the offline GeoIP database.
     pub country: Option<String>,
+    /// For a host name: the trackers whose Exodus network signature it matches, by id. Only
+    /// a hint (the signatures are broad: any `*.google.com` is "Google Ads"); whether the
+    /// app embeds a tracker is decided by code signatures (`AppFacts::trackers`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tracker_network: Vec<String>,
+}
+
+/// Fills [`Endpoint::tracker_network`] of the host names from `list`'s network signatures.
+pub fn annotate_trackers(endpoints: &mut [Endpoint], list: &pc_detect::trackers::TrackerList) {
+    for e in endpoints
+        .iter_mut()
+        .filter(|e| e.kind == EndpointKind::Host)
+    {
+        e.tracker_network = list.network_names([e.value.as_str()]);
+    }
 }
 
 /// A deduplicating collection of endpoints.
@@ -169,6 +184,7 @@ impl EndpointSet {
                 value,
                 sources: s.into_iter().collect(),
                 country: None,
+                tracker_network: Vec::new(),
             })
             .collect()
     }

@@ -232,7 +232,9 @@ pub struct AppFacts {
     pub signing: Option<SigningSummary>,
     /// Identifier-reading call sites.
     pub identifier_calls: Vec<IdentifierCall>,
-    /// Trackers (code and network matches).
+    /// Trackers the app embeds, as exodus-core decides them: a class of its code matches the
+    /// tracker's code signature. (Hosts matching a network signature are annotated on
+    /// `endpoints`, not claimed here.)
     pub trackers: Vec<TrackerHit>,
     /// Endpoints.
     pub endpoints: Vec<Endpoint>,
@@ -556,13 +558,13 @@ fn analyze_parts(
             lim.max_native_libs
         ));
     }
-    let mut hits = ctx
+    // Claims as exodus-core makes them: code signatures only. A host the strings mention is
+    // annotated with the trackers whose network signature it matches, never claimed.
+    f.trackers = ctx
         .trackers
         .match_classes(code.class_names.iter().map(String::as_str));
-    hits.extend(ctx.trackers.match_hosts(eps.hosts()));
-    hits.sort_by_key(|h| (h.id, h.matched_by));
-    f.trackers = hits;
     f.endpoints = locate_endpoints(eps.into_vec(), f.version_name.as_deref());
+    crate::endpoints::annotate_trackers(&mut f.endpoints, ctx.trackers.list());
 
     f.signing = Some(ctx.sig.verify(base, &archive, min_sdk));
 }
@@ -701,6 +703,7 @@ mod endpoint_tests {
             value: value.into(),
             sources: vec!["dex".into()],
             country: None,
+            tracker_network: vec![],
         }
     }
 

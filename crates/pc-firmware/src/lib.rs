@@ -3,7 +3,8 @@
 //! identifier-reading code, trackers and endpoints, plus a device risk score.
 //!
 //! * [`tree`]: walks the firmware folder (apps, split sets, bundles, permission XML files).
-//! * [`trackers`]: Exodus Privacy tracker signatures, matched exactly like exodus-core.
+//! * [`trackers`]: the trackers an app embeds, by Exodus code signatures exactly as exodus-core
+//!   decides them (network signatures only annotate [`endpoints`]).
 //! * [`endpoints`]: URLs, host names and IP literals in strings and native libraries.
 //! * [`perms`]: the AOSP permission table and the phone-identifier permissions.
 //! * [`risk`]: the Uraniborg-compatible device score and the identifier readers.

@@ -1,4 +1,5 @@
-//! Exodus Privacy tracker detection, reproducing exodus-core's `detect_trackers`.
+//! Exodus Privacy tracker detection, reproducing exodus-core's `detect_trackers`: the trackers
+//! an app embeds, decided by *code* signatures only, as exodus-core decides them.
 //!
 //! exodus-core (`static_analysis.py`, 1.3.x) builds its class list by running `dexdump` over
 //! every `classes*.dex` and keeping, for each output line, the first match of the Perl regex
@@ -9,93 +10,23 @@
 //!
 //! [`exodus_class_name`] applies that normalisation to a class name given as a descriptor
 //! (`Lcom/foo/Bar;`), in slash form or in dot form, and [`TrackerDb::match_classes`] runs every
-//! signature with the same search semantics: all signatures are compiled into one
-//! [`regex::RegexSet`] run once over the class names joined by `\n` (`.` never matches `\n`,
-//! so no match can span two names), and the few matching trackers are then searched name by
-//! name for evidence.
+//! signature with the same search semantics (one [`SignatureSet`] over all class names).
+//!
+//! Network signatures are not claims: a host an app's strings mention is only annotated with
+//! the trackers whose network signature it matches (`Endpoint::tracker_network`), and a
+//! destination the phone contacted is annotated in the traffic report. Both read the list and
+//! its network matcher from `pc_detect::trackers`.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use regex::{Regex, RegexSet, RegexSetBuilder};
+use pc_detect::trackers::{SignatureSet, TrackerList, usable};
+use regex::Regex;
 
-/// Embedded copy of `data/trackers/exodus_trackers.json` (see its SOURCES.md).
-const EMBEDDED: &[u8] = include_bytes!("../../../data/trackers/exodus_trackers.json");
+pub use pc_detect::trackers::{Limits, Tracker, TrackerError};
 
-/// Limits on a tracker database and on matching.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Most trackers loaded.
-    pub max_trackers: usize,
-    /// Longest signature compiled.
-    pub max_signature_len: usize,
-    /// Most class names (or hosts) examined per call.
-    pub max_names: usize,
-    /// Longest class name (or host) examined; longer ones are skipped.
-    pub max_name_len: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_trackers: 10_000,
-            max_signature_len: 16_384,
-            max_names: 5_000_000,
-            max_name_len: 4096,
-        }
-    }
-}
-
-/// Errors loading a tracker database.
-#[derive(Debug, thiserror::Error)]
-pub enum TrackerError {
-    /// Not the Exodus JSON shape.
-    #[error("bad tracker database at {at}: {what}")]
-    Format {
-        /// Byte offset, when known (0 otherwise).
-        at: u64,
-        /// What is wrong.
-        what: &'static str,
-    },
-    /// The combined signature set does not compile.
-    #[error("tracker signatures do not compile (at {at}): {what}")]
-    Compile {
-        /// Always 0.
-        at: u64,
-        /// What failed.
-        what: &'static str,
-    },
-}
-
-/// One tracker of the database.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Tracker {
-    /// Exodus id.
-    pub id: u32,
-    /// Name.
-    pub name: String,
-    /// Website.
-    pub website: Option<String>,
-    /// Categories (Analytics, Advertisement, ...).
-    pub categories: Vec<String>,
-    /// Code signature (regex over class names).
-    pub code_signature: String,
-    /// Network signature (regex over host names).
-    pub network_signature: String,
-}
-
-/// How a tracker was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MatchedBy {
-    /// A class name matched the code signature.
-    Code,
-    /// A host matched the network signature.
-    Network,
-}
-
-/// A detected tracker.
+/// A tracker an app embeds: a class of its code matched the tracker's code signature.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TrackerHit {
     /// Exodus id.
@@ -106,70 +37,31 @@ pub struct TrackerHit {
     pub website: Option<String>,
     /// Categories.
     pub categories: Vec<String>,
-    /// Code or network.
-    pub matched_by: MatchedBy,
-    /// The first matching class (Exodus form, in sorted order) or host.
+    /// The first matching class (Exodus form, in sorted order).
     pub evidence: String,
 }
 
-struct Compiled {
-    set: RegexSet,
-    /// Pattern index → tracker index.
-    owner: Vec<usize>,
-    /// Pattern index → individual regex (for evidence).
-    single: Vec<Regex>,
+/// The list a [`TrackerDb`] reads: the embedded one, shared, or one loaded from a file.
+enum List {
+    Embedded(&'static TrackerList),
+    Loaded(Box<TrackerList>),
 }
 
-/// The tracker database with compiled signatures.
+/// The tracker list with its code signatures compiled.
 pub struct TrackerDb {
-    trackers: Vec<Tracker>,
-    code: Option<Compiled>,
-    network: Option<Compiled>,
-    /// Signatures that the regex engine rejected (tracker id, which): reported, not matched.
-    pub skipped: Vec<(u32, MatchedBy)>,
-    limits: Limits,
+    list: List,
+    code: Option<SignatureSet>,
+    /// Ids of trackers whose code signature the regex engine rejected: reported, not matched.
+    pub skipped: Vec<u32>,
 }
 
 impl std::fmt::Debug for TrackerDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrackerDb")
-            .field("trackers", &self.trackers.len())
+            .field("trackers", &self.len())
             .field("skipped", &self.skipped)
             .finish()
     }
-}
-
-fn compile(
-    pats: Vec<(usize, String)>,
-    skipped: &mut Vec<(u32, MatchedBy)>,
-    trackers: &[Tracker],
-    by: MatchedBy,
-) -> Result<Option<Compiled>, TrackerError> {
-    let mut owner = Vec::new();
-    let mut single = Vec::new();
-    let mut srcs = Vec::new();
-    for (i, p) in pats {
-        match Regex::new(&p) {
-            Ok(r) => {
-                owner.push(i);
-                single.push(r);
-                srcs.push(p);
-            }
-            Err(_) => skipped.push((trackers.get(i).map_or(0, |t| t.id), by)),
-        }
-    }
-    if srcs.is_empty() {
-        return Ok(None);
-    }
-    let set = RegexSetBuilder::new(&srcs)
-        .size_limit(256 << 20)
-        .dfa_size_limit(64 << 20)
-        .build()
-        .map_err(|_| TrackerError::Compile {
-            at: 0,
-            what: "regex set too large",
-        })?;
-    Ok(Some(Compiled { set, owner, single }))
 }
 
 /// exodus-core's class-name form of `name`: the first match of Perl's
@@ -199,178 +91,92 @@ impl TrackerDb {
     pub fn embedded() -> &'static TrackerDb {
         static DB: OnceLock<TrackerDb> = OnceLock::new();
         DB.get_or_init(|| {
-            TrackerDb::from_json(EMBEDDED).unwrap_or_else(|_| TrackerDb {
-                trackers: Vec::new(),
+            Self::from_list(List::Embedded(TrackerList::embedded())).unwrap_or(TrackerDb {
+                list: List::Embedded(TrackerList::embedded()),
                 code: None,
-                network: None,
                 skipped: Vec::new(),
-                limits: Limits::default(),
             })
         })
     }
 
-    /// Loads the Exodus `/api/trackers` shape: `{"trackers": {"<id>": {id, name, website,
-    /// categories, code_signature, network_signature, ...}}}`.
+    /// Loads the Exodus `/api/trackers` shape (see [`TrackerList::from_json`]).
     pub fn from_json(bytes: &[u8]) -> Result<TrackerDb, TrackerError> {
         Self::from_json_with(bytes, Limits::default())
     }
 
     /// [`from_json`](Self::from_json) with explicit limits.
     pub fn from_json_with(bytes: &[u8], limits: Limits) -> Result<TrackerDb, TrackerError> {
-        let v: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| TrackerError::Format {
-                at: e.column() as u64,
-                what: "not JSON",
-            })?;
-        let map = v
-            .get("trackers")
-            .and_then(|t| t.as_object())
-            .ok_or(TrackerError::Format {
-                at: 0,
-                what: "no \"trackers\" object",
-            })?;
-        let s = |t: &serde_json::Value, k: &str| {
-            t.get(k)
-                .and_then(|x| x.as_str())
-                .unwrap_or_default()
-                .to_string()
+        let list = TrackerList::from_json_with(bytes, limits)?;
+        Self::from_list(List::Loaded(Box::new(list)))
+    }
+
+    fn from_list(list: List) -> Result<TrackerDb, TrackerError> {
+        let l = match &list {
+            List::Embedded(l) => *l,
+            List::Loaded(l) => l,
         };
-        let mut trackers = Vec::new();
-        for (key, t) in map.iter().take(limits.max_trackers) {
-            let id = t
-                .get("id")
-                .and_then(|x| x.as_u64())
-                .or_else(|| key.parse().ok())
-                .and_then(|x| u32::try_from(x).ok())
-                .ok_or(TrackerError::Format {
-                    at: 0,
-                    what: "tracker without a numeric id",
-                })?;
-            trackers.push(Tracker {
-                id,
-                name: s(t, "name"),
-                website: Some(s(t, "website")).filter(|w| !w.is_empty()),
-                categories: t
-                    .get("categories")
-                    .and_then(|c| c.as_array())
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                code_signature: s(t, "code_signature"),
-                network_signature: s(t, "network_signature"),
-            });
-        }
-        // Exodus iterates the API's dictionary, ordered by id.
-        trackers.sort_by_key(|t| t.id);
-        let mut skipped = Vec::new();
-        // exodus-core: `len(tracker.code_signature) > 3`.
-        let code_pats = trackers
+        let (code, rejected) =
+            SignatureSet::compile(usable(l.trackers(), l.limits(), |t| &t.code_signature))?;
+        let skipped = rejected
             .iter()
-            .enumerate()
-            .filter(|(_, t)| {
-                t.code_signature.chars().count() > 3
-                    && t.code_signature.len() <= limits.max_signature_len
-            })
-            .map(|(i, t)| (i, t.code_signature.clone()))
+            .filter_map(|&i| l.trackers().get(i).map(|t| t.id))
             .collect();
-        let net_pats = trackers
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| {
-                t.network_signature.chars().count() > 3
-                    && t.network_signature.len() <= limits.max_signature_len
-            })
-            .map(|(i, t)| (i, t.network_signature.clone()))
-            .collect();
-        let code = compile(code_pats, &mut skipped, &trackers, MatchedBy::Code)?;
-        let network = compile(net_pats, &mut skipped, &trackers, MatchedBy::Network)?;
         Ok(TrackerDb {
-            trackers,
+            list,
             code,
-            network,
             skipped,
-            limits,
         })
+    }
+
+    /// The tracker list, with its network signatures (for annotating hosts).
+    pub fn list(&self) -> &TrackerList {
+        match &self.list {
+            List::Embedded(l) => l,
+            List::Loaded(l) => l,
+        }
     }
 
     /// All trackers, by id.
     pub fn trackers(&self) -> &[Tracker] {
-        &self.trackers
+        self.list().trackers()
     }
 
     /// Number of trackers.
     pub fn len(&self) -> usize {
-        self.trackers.len()
+        self.list().len()
     }
 
     /// True when no tracker is loaded.
     pub fn is_empty(&self) -> bool {
-        self.trackers.is_empty()
+        self.list().is_empty()
     }
 
     /// Trackers whose code signature matches a class name. Names may be descriptors, slash or
     /// dot names; they are normalised as Exodus does ([`exodus_class_name`]). Sorted by id.
     pub fn match_classes<'a>(&self, classes: impl Iterator<Item = &'a str>) -> Vec<TrackerHit> {
-        let names: BTreeSet<String> = classes
-            .take(self.limits.max_names)
-            .filter(|c| c.len() <= self.limits.max_name_len)
-            .filter_map(|c| exodus_class_name(c).map(Cow::into_owned))
-            .collect();
-        self.run(self.code.as_ref(), &names, MatchedBy::Code)
-    }
-
-    /// Trackers whose network signature matches a host name (compared in lower case).
-    /// Exodus itself does not run network signatures statically; this applies the same
-    /// `re.search` semantics to hosts found in the app. Sorted by id.
-    pub fn match_hosts<'a>(&self, hosts: impl Iterator<Item = &'a str>) -> Vec<TrackerHit> {
-        let names: BTreeSet<String> = hosts
-            .take(self.limits.max_names)
-            .filter(|h| h.len() <= self.limits.max_name_len && !h.contains('\n'))
-            .map(str::to_ascii_lowercase)
-            .collect();
-        self.run(self.network.as_ref(), &names, MatchedBy::Network)
-    }
-
-    fn run(
-        &self,
-        compiled: Option<&Compiled>,
-        names: &BTreeSet<String>,
-        by: MatchedBy,
-    ) -> Vec<TrackerHit> {
-        let Some(c) = compiled else {
+        let Some(code) = &self.code else {
             return Vec::new();
         };
-        if names.is_empty() {
-            return Vec::new();
-        }
-        let mut hay = String::with_capacity(names.iter().map(|n| n.len() + 1).sum());
-        for n in names {
-            hay.push_str(n);
-            hay.push('\n');
-        }
-        let mut hits = Vec::new();
-        for pi in c.set.matches(&hay).iter() {
-            let (Some(&ti), Some(re)) = (c.owner.get(pi), c.single.get(pi)) else {
-                continue;
-            };
-            let Some(t) = self.trackers.get(ti) else {
-                continue;
-            };
-            let Some(evidence) = names.iter().find(|n| re.is_match(n)) else {
-                continue;
-            };
-            hits.push(TrackerHit {
-                id: t.id,
-                name: t.name.clone(),
-                website: t.website.clone(),
-                categories: t.categories.clone(),
-                matched_by: by,
-                evidence: evidence.clone(),
-            });
-        }
+        let limits = self.list().limits();
+        let names: BTreeSet<String> = classes
+            .take(limits.max_names)
+            .filter(|c| c.len() <= limits.max_name_len)
+            .filter_map(|c| exodus_class_name(c).map(Cow::into_owned))
+            .collect();
+        let mut hits: Vec<TrackerHit> = code
+            .search(&names)
+            .into_iter()
+            .filter_map(|(ti, evidence)| {
+                let t = self.trackers().get(ti)?;
+                Some(TrackerHit {
+                    id: t.id,
+                    name: t.name.clone(),
+                    website: t.website.clone(),
+                    categories: t.categories.clone(),
+                    evidence,
+                })
+            })
+            .collect();
         hits.sort_by_key(|h| h.id);
         hits.dedup_by_key(|h| h.id);
         hits
@@ -412,9 +218,11 @@ mod tests {
             db.match_classes(["com.example.Main"].into_iter())
                 .is_empty()
         );
-        let net = db.match_hosts(["googleads.g.doubleclick.net", "example.org"].into_iter());
-        assert!(net.iter().any(|h| h.name == "Google AdMob"), "{net:?}");
-        assert!(net.iter().all(|h| h.matched_by == MatchedBy::Network));
+        // Code signatures only: a tracker's host named as a class is no claim.
+        assert!(
+            db.match_classes(["Lnet/doubleclick/googleads/g/X;"].into_iter())
+                .is_empty()
+        );
     }
 
     #[test]
@@ -424,7 +232,7 @@ mod tests {
             "2":{"id":2,"name":"Short","code_signature":"abc","network_signature":""},
             "3":{"id":3,"name":"Bad","code_signature":"((((","network_signature":""}}}"#;
         let db = TrackerDb::from_json(j).unwrap();
-        assert_eq!(db.skipped, vec![(3, MatchedBy::Code)]);
+        assert_eq!(db.skipped, vec![3]);
         // '.' is a wildcard: a/b/ matches "a.b.".
         let h = db.match_classes(["La/b/C;", "Labc/D;"].into_iter());
         assert_eq!(h.iter().map(|h| h.id).collect::<Vec<_>>(), vec![1]);

@@ -50,6 +50,8 @@ pub struct DestinationEvent {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub app: Option<String>,
+    /// Trackers whose Exodus network signature `host` (or the SNI) matches, as in the report.
+    pub tracker_network: Vec<String>,
 }
 
 /// A DNS answer: the name asked and the addresses given.

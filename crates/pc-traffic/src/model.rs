@@ -188,6 +188,9 @@ pub struct Destination {
     pub phases: Vec<String>,
     pub apps: Vec<String>,
     pub captures: Vec<String>,
+    /// Trackers this destination belongs to: `host` or an SNI matches their Exodus network
+    /// signature (`data/trackers/exodus_trackers.json`), by tracker id.
+    pub tracker_network: Vec<String>,
 }
 
 /// One HTTP request seen.

@@ -1,5 +1,5 @@
-//! The report: every input's result put together, with countries and network owners, sorted
-//! so that output is deterministic.
+//! The report: every input's result put together, with countries, network owners and the
+//! trackers destinations belong to, sorted so that output is deterministic.
 
 use crate::model::*;
 use crate::result::{CaptureResult, DestAgg, DestKey, DnsAgg, DnsKey};
@@ -25,6 +25,7 @@ pub(crate) fn build_report(
     let ip_list: Vec<IpAddr> = ips.iter().copied().collect();
     let asn = asn_lookup(&ip_list);
     let country = |ip: &IpAddr| geo.country(*ip);
+    let trackers = pc_detect::trackers::TrackerList::embedded();
 
     let mut findings = Vec::new();
     let mut destinations: BTreeMap<DestKey, DestAgg> = BTreeMap::new();
@@ -97,6 +98,10 @@ pub(crate) fn build_report(
             let countries: BTreeSet<String> = d.ips.iter().filter_map(country).collect();
             let first = d.ips.iter().next();
             let info = first.and_then(|ip| asn.get(ip));
+            // The names the phone itself gave the destination (HTTP Host, SNI, DNS), so a
+            // match is traffic to the tracker, not a mention of it.
+            let tracker_network =
+                trackers.network_names(d.host.iter().chain(d.sni.iter()).map(String::as_str));
             Destination {
                 host: d.host,
                 ips: d.ips.iter().map(|i| i.to_string()).collect(),
@@ -117,6 +122,7 @@ pub(crate) fn build_report(
                 phases: d.phases.into_iter().collect(),
                 apps: d.apps.into_iter().collect(),
                 captures: d.captures.into_iter().collect(),
+                tracker_network,
             }
         })
         .collect();

@@ -101,6 +101,24 @@ fn check(capture: &str, keylogs: &[&str]) {
             dest_events, flows,
             "{capture}: one destination event per flow"
         );
+        // A flow's tracker annotation is its destination's (which gathers every flow's SNI).
+        for e in &events {
+            let Event::Destination(d) = e else { continue };
+            let Some(host) = &d.host else { continue };
+            let b = batch
+                .destinations
+                .iter()
+                .find(|b| b.host.as_ref() == Some(host) && b.port == d.port)
+                .unwrap_or_else(|| panic!("{capture}: {host}:{} not reported", d.port));
+            assert!(
+                d.tracker_network
+                    .iter()
+                    .all(|t| b.tracker_network.contains(t)),
+                "{capture}: {host}: {:?} vs {:?}",
+                d.tracker_network,
+                b.tracker_network
+            );
+        }
     }
 }
 

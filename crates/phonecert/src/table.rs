@@ -132,6 +132,11 @@ pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
                 } else {
                     "no".into()
                 },
+                if d.tracker_network.is_empty() {
+                    "-".into()
+                } else {
+                    d.tracker_network.join(", ")
+                },
             ]
         })
         .collect();
@@ -149,6 +154,7 @@ pub fn write_traffic(out: &mut dyn Write, r: &TrafficReport) -> io::Result<()> {
             "SENT",
             "RECEIVED",
             "CLEARTEXT",
+            "TRACKER",
         ],
         &rows,
     )?;

@@ -133,6 +133,31 @@ fn ad_hoc_ids_and_ndjson() {
 }
 
 #[test]
+fn traffic_table_names_the_tracker_a_destination_belongs_to() {
+    let out = run(&[
+        "traffic",
+        "tests/data/pcap/ndpi/facebook.pcap",
+        "--format",
+        "table",
+    ]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("TRACKER"), "{text}");
+    let www = text
+        .lines()
+        .find(|l| l.starts_with("www.facebook.com"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(www.contains("Facebook Login"), "{www}");
+    // The bare name does not match Exodus's `\.facebook\.com`.
+    let bare = text
+        .lines()
+        .find(|l| l.starts_with("facebook.com "))
+        .unwrap_or_else(|| panic!("{text}"));
+    // TRACKER is the last column.
+    assert!(bare.trim_end().ends_with(" -"), "{bare}");
+}
+
+#[test]
 fn garbage_input_is_an_error_naming_the_file_and_the_others_still_run() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("garbage.pcap");
@@ -252,6 +277,31 @@ fn apk_json_has_the_per_app_facts() {
     ] {
         assert!(a.get(key).is_some(), "{key} missing");
     }
+    // Trackers are exodus-core's (none here); the Google host it mentions is only annotated.
+    let oracle: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("tests/data/oracle/apk/androguard/a2dp.Vol_137.apk.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let ids: Vec<&serde_json::Value> = a["trackers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["id"])
+        .collect();
+    let want: Vec<&serde_json::Value> = oracle["exodus"]["tracker_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(ids, want);
+    let maps = a["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "host" && e["value"] == "maps.google.com")
+        .expect("maps.google.com endpoint");
+    assert_eq!(maps["tracker_network"], serde_json::json!(["Google Ads"]));
     assert_eq!(a["version_code"], 137);
     assert_eq!(a["signing"]["verified"], true);
     assert_eq!(

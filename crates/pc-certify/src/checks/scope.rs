@@ -81,6 +81,7 @@ mod tests {
             tls_versions: vec![],
             phases: vec![],
             apps: vec![],
+            tracker_network: vec![],
         }
     }
 

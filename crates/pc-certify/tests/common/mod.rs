@@ -130,6 +130,7 @@ pub fn dest(host: &str, protocol: &str, phases: &[&str], bytes: u64, tls: &[&str
         phases: phases.iter().map(|s| s.to_string()).collect(),
         apps: vec![],
         captures: vec![],
+        tracker_network: vec![],
     }
 }
 
@@ -232,7 +233,6 @@ pub fn tracker(name: &str) -> TrackerHit {
         name: name.into(),
         website: None,
         categories: vec![],
-        matched_by: pc_firmware::trackers::MatchedBy::Code,
         evidence: "com.tracker".into(),
     }
 }

@@ -175,6 +175,8 @@ impl Collector<'_> {
                 bytes_sent: stats.bytes[0],
                 bytes_received: stats.bytes[1],
                 app: app.clone(),
+                tracker_network: pc_detect::trackers::TrackerList::embedded()
+                    .network_names(host.iter().chain(sni.iter()).map(String::as_str)),
             }));
         }
         let d = self.result.destinations.entry(dk).or_default();

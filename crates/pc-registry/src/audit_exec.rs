@@ -9,7 +9,7 @@
 //! file mappings a capture reader may use) because calling `setrlimit` here would need unsafe
 //! code, which this crate forbids.
 //!
-//! The protocol, both ends in this file: the child (`phonecert audit-job CASE OUT`, which calls
+//! The protocol, both ends in this file: the child (`phonecert audit-job CASE OUT --catalogue NAME`, which calls
 //! [`run_child`]) writes one line per pipeline stage on stdout (`firmware-scanned N`, `app-done`,
 //! `traffic-started N`, `traffic-bytes N`), writes the reports into OUT and exits 0; or writes the
 //! error on stderr and exits non-zero. It ends itself when its stdin closes, so an audit never
@@ -40,6 +40,14 @@ pub enum AuditExec {
     },
 }
 
+/// The pipeline's options for a run against the embedded catalogue `catalogue`.
+fn options(catalogue: &str) -> PipelineOptions {
+    PipelineOptions {
+        catalogue: Some(pc_certify::CatalogueChoice::Named(catalogue.to_owned())),
+        ..PipelineOptions::default()
+    }
+}
+
 /// How often the worker looks at the run's cancellation while the child is quiet.
 const POLL: Duration = Duration::from_millis(200);
 /// The end of the child's stderr kept for the run's failure message.
@@ -51,13 +59,14 @@ impl AuditExec {
     pub(crate) fn audit(
         &self,
         case_file: &Path,
+        catalogue: &str,
         out_dir: &Path,
         on: &(dyn Fn(Stage) + Sync),
         cancelled: &dyn Fn() -> bool,
     ) -> Result<AuditReport, JobFailure> {
         match self {
             AuditExec::InProcess => {
-                let out = pc_certify::audit_case(case_file, &PipelineOptions::default(), on)
+                let out = pc_certify::audit_case(case_file, &options(catalogue), on)
                     .map_err(|e| JobFailure(format!("audit: {e}")))?;
                 pc_certify::write_report(out_dir, &out.report, &Default::default())
                     .map_err(|e| JobFailure(format!("writing the reports: {e}")))?;
@@ -66,7 +75,15 @@ impl AuditExec {
             AuditExec::Child {
                 program,
                 memory_limit,
-            } => audit_in_child(program, *memory_limit, case_file, out_dir, on, cancelled),
+            } => audit_in_child(
+                program,
+                *memory_limit,
+                case_file,
+                catalogue,
+                out_dir,
+                on,
+                cancelled,
+            ),
         }
     }
 }
@@ -75,6 +92,7 @@ fn audit_in_child(
     program: &Path,
     memory_limit: Option<u64>,
     case_file: &Path,
+    catalogue: &str,
     out_dir: &Path,
     on: &(dyn Fn(Stage) + Sync),
     cancelled: &dyn Fn() -> bool,
@@ -96,6 +114,8 @@ fn audit_in_child(
     cmd.arg("audit-job")
         .arg(case_file)
         .arg(out_dir)
+        .arg("--catalogue")
+        .arg(catalogue)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -241,7 +261,7 @@ pub enum ChildError {
 /// The child's side (`phonecert audit-job CASE OUT`): audits the case, reports its stages on
 /// stdout and writes the reports into `out_dir`. Exits the process when stdin closes (the worker
 /// that started it is gone).
-pub fn run_child(case_file: &Path, out_dir: &Path) -> Result<(), ChildError> {
+pub fn run_child(case_file: &Path, out_dir: &Path, catalogue: &str) -> Result<(), ChildError> {
     std::thread::spawn(|| {
         let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
         // The worker is gone: nobody will read this audit.
@@ -253,7 +273,7 @@ pub fn run_child(case_file: &Path, out_dir: &Path) -> Result<(), ChildError> {
             let _ = writeln!(out, "{}", stage_line(s));
         }
     };
-    let out = pc_certify::audit_case(case_file, &PipelineOptions::default(), &on)?;
+    let out = pc_certify::audit_case(case_file, &options(catalogue), &on)?;
     pc_certify::write_report(out_dir, &out.report, &Default::default())?;
     Ok(())
 }

@@ -65,7 +65,7 @@ async fn run_audit(
             (a, p)
         })
         .collect();
-    let result = audit_and_store(store, &work, paths, progress, limits, exec).await;
+    let result = audit_and_store(store, &work, paths, progress, limits, exec, &run.catalogue).await;
     // Scratch space, removed whatever happened (a failed extraction leaves a partial tree).
     let _ = tokio::fs::remove_dir_all(&work).await;
     let results = result?;
@@ -88,15 +88,19 @@ async fn audit_and_store(
     progress: &Progress,
     limits: &BundleLimits,
     exec: &AuditExec,
+    catalogue: &str,
 ) -> Result<RunResults, JobFailure> {
     let (report, out_dir, notes) = {
+        let catalogue = catalogue.to_owned();
         let work = work.to_path_buf();
         let limits = limits.clone();
         let progress = progress.clone();
         let exec = exec.clone();
-        tokio::task::spawn_blocking(move || audit_in(&work, &paths, &limits, &progress, &exec))
-            .await
-            .map_err(|e| fail("the audit stopped", e))??
+        tokio::task::spawn_blocking(move || {
+            audit_in(&work, &paths, &limits, &progress, &exec, &catalogue)
+        })
+        .await
+        .map_err(|e| fail("the audit stopped", e))??
     };
     let mut results = results_of(&report);
     // What the layout left out is said with the outcome, where the run's result is read.
@@ -134,6 +138,7 @@ fn audit_in(
     limits: &BundleLimits,
     progress: &Progress,
     exec: &AuditExec,
+    catalogue: &str,
 ) -> Result<(AuditReport, PathBuf, Vec<String>), JobFailure> {
     if work.exists() {
         std::fs::remove_dir_all(work).map_err(|e| fail("clearing the work folder", e))?;
@@ -206,7 +211,9 @@ fn audit_in(
         }
     };
     let out_dir = work.join("out");
-    let report = exec.audit(&case_file, &out_dir, &on, &|| progress.cancelled())?;
+    let report = exec.audit(&case_file, catalogue, &out_dir, &on, &|| {
+        progress.cancelled()
+    })?;
     if progress.cancelled() {
         return Err(lost());
     }
@@ -255,6 +262,8 @@ fn check_case_paths(case_file: &Path, root: &Path) -> Result<(), JobFailure> {
     for p in &case.phases {
         named.extend(p.captures.iter().map(PathBuf::as_path));
         named.extend(p.keylogs.iter().map(PathBuf::as_path));
+        // Logs are read and quoted in the report: a case must not point them at the server's files.
+        named.extend(p.logs.iter().map(PathBuf::as_path));
     }
     if let Some(fw) = &case.firmware {
         named.push(&fw.path);

@@ -84,10 +84,12 @@ pub struct Run {
     pub started_at: Option<i64>,
     /// Completion time.
     pub finished_at: Option<i64>,
+    /// The embedded requirement catalogue it audits against (`pc_certify::EMBEDDED`).
+    pub catalogue: String,
 }
 
 pub(crate) const RUN_COLUMNS: &str = "id, submission_id, state, progress, attempts, lease_owner, lease_until, \
-                           error, created_at, started_at, finished_at";
+                           error, created_at, started_at, finished_at, catalogue";
 
 /// For `#[sqlx(try_from = "String")]`: the column is read as text.
 impl TryFrom<String> for RunState {

@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "security",
         include_str!("../migrations/0003_security.sql"),
     ),
+    (
+        4,
+        "catalogue",
+        include_str!("../migrations/0004_catalogue.sql"),
+    ),
 ];
 
 /// Longest accepted e-mail address (RFC 5321 path limit).

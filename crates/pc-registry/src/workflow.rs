@@ -422,6 +422,7 @@ impl Store {
         &self,
         submission_id: &str,
         user_id: &str,
+        catalogue: &str,
     ) -> Result<Option<String>, RegistryError> {
         if let Some(s) = self.submission(submission_id).await?
             && !s.state.may_become(SubmissionState::Testing)
@@ -433,14 +434,15 @@ impl Store {
         }
         let id = new_id()?;
         let n = sqlx::query(
-            "INSERT INTO runs (id, submission_id, state, created_at, requested_by) \
-             SELECT $1, $2, 'queued', $3, $4 WHERE NOT EXISTS ( \
+            "INSERT INTO runs (id, submission_id, state, created_at, requested_by, catalogue) \
+             SELECT $1, $2, 'queued', $3, $4, $5 WHERE NOT EXISTS ( \
                  SELECT 1 FROM runs WHERE submission_id = $2 AND state IN ('queued', 'running'))",
         )
         .bind(id.clone())
         .bind(submission_id.to_owned())
         .bind(unix_now())
         .bind(user_id.to_owned())
+        .bind(catalogue.to_owned())
         .execute(&self.pool)
         .await?
         .rows_affected();

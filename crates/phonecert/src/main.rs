@@ -51,6 +51,9 @@ enum Command {
     AuditJob {
         case: std::path::PathBuf,
         out: std::path::PathBuf,
+        /// The embedded catalogue the run audits against.
+        #[arg(long, default_value = "phonecert-baseline")]
+        catalogue: String,
     },
 }
 
@@ -72,7 +75,11 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Worker(args) => serve::run_worker(args),
         Command::User(args) => serve::run_user(args),
-        Command::AuditJob { case, out } => pc_registry::audit_exec::run_child(&case, &out)
+        Command::AuditJob {
+            case,
+            out,
+            catalogue,
+        } => pc_registry::audit_exec::run_child(&case, &out, &catalogue)
             .map(|()| EXIT_OK)
             .map_err(Into::into),
     };

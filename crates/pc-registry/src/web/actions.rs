@@ -497,18 +497,39 @@ pub async fn upload<R: AsyncRead + Unpin>(
     Ok(art)
 }
 
-/// Queues an audit run of a submission.
-pub async fn start_run(st: &AppState, c: &Caller, id: &str) -> ActionResult<Run> {
+/// Queues an audit run of a submission against an embedded catalogue (default: the baseline).
+pub async fn start_run(
+    st: &AppState,
+    c: &Caller,
+    id: &str,
+    catalogue: Option<&str>,
+) -> ActionResult<Run> {
     let u = require(c, SUBMITTERS, Need::Ci)?.clone();
     let s = submission_for(st, c, id, Need::Ci).await?;
     check_on(st, c, Op::StartRun, &s).await?;
+    let catalogue = catalogue
+        .filter(|n| !n.is_empty())
+        .unwrap_or("phonecert-baseline");
+    if !pc_certify::EMBEDDED.iter().any(|(n, _)| *n == catalogue) {
+        return Err(WebError::Bad(format!(
+            "no catalogue {catalogue}: choose one of {}",
+            pc_certify::EMBEDDED.map(|(n, _)| n).join(", ")
+        )));
+    }
     // The store queues at most one run at a time even when two requests pass the check at once.
-    let Some(run_id) = st.store.request_run(id, &u.id).await? else {
+    let Some(run_id) = st.store.request_run(id, &u.id, catalogue).await? else {
         return Err(WebError::Conflict(
             "a run of this submission is already under way".into(),
         ));
     };
-    log(st, &u, "run.request", &run_id, id).await?;
+    log(
+        st,
+        &u,
+        "run.request",
+        &run_id,
+        &format!("{id} catalogue {catalogue}"),
+    )
+    .await?;
     st.store
         .get_run(&run_id)
         .await?

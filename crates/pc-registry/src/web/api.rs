@@ -534,7 +534,10 @@ pub(super) async fn upload(
     path = "/api/v1/submissions/{id}/runs",
     tag = "registry",
     summary = "Queue an audit run",
-    params(("id" = String, Path, description = "submission id")),
+    params(
+        ("id" = String, Path, description = "submission id"),
+        RunQuery,
+    ),
     responses((status = 202, description = "success")),
     extensions(("x-roles" = json!(["admin", "engineer", "manufacturer (own)"]))),
 )]
@@ -542,12 +545,23 @@ pub(super) async fn start_run(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
+    Query(q): Query<RunQuery>,
 ) -> ApiResult {
     Ok((
         StatusCode::ACCEPTED,
-        Json(act::start_run(&st, &c, &id).await?),
+        Json(act::start_run(&st, &c, &id, q.catalogue.as_deref()).await?),
     )
         .into_response())
+}
+
+/// Which catalogue a run audits against (the query of `POST .../runs`, the field of the page's
+/// form).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct RunQuery {
+    /// An embedded catalogue: phonecert-baseline (default), en-18031-2, taics-ts-0029,
+    /// cn-preload.
+    pub(super) catalogue: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]

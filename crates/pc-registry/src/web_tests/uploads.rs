@@ -88,6 +88,25 @@ async fn bad_uploads_are_refused_with_clear_messages() {
         assert_eq!(v["run"]["state"], "failed", "{v}");
         let err = v["run"]["error"].as_str().unwrap();
         assert!(err.contains("outside the submission"), "{err}");
+        // The same for a system log: it would be read and quoted in the report.
+        let sub = lab.empty_submission("A1-logs").await;
+        let r = lab.put_file(&lab.app, &sub, "case.toml", b"[device]\nmanufacturer = \"Acme\"\nmodel = \"A1\"\n[[phase]]\nname = \"p\"\nconsent = \"none\"\nlogs = [\"../../../../etc/passwd\"]\n".to_vec()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let r = lab
+            .post(
+                &format!("/api/v1/submissions/{sub}/runs"),
+                &lab.token("acme"),
+                serde_json::Value::Null,
+            )
+            .await;
+        let run = r.json()["id"].as_str().unwrap().to_owned();
+        let v = lab.wait_run(&run).await;
+        assert_eq!(v["run"]["state"], "failed", "{v}");
+        let err = v["run"]["error"].as_str().unwrap();
+        assert!(
+            err.contains("outside the submission") && err.contains("passwd"),
+            "{err}"
+        );
         lab.stop().await;
     }
 }

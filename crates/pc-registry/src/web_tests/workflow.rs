@@ -160,3 +160,57 @@ async fn certification_workflow_over_the_api() {
         lab.stop().await;
     }
 }
+
+/// A run audits against the catalogue it was started with: an embedded scheme by name, the
+/// baseline by default; an unknown name is refused before anything is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_audits_against_the_chosen_catalogue() {
+    for db in test_dbs().await {
+        let name = db.name;
+        let lab = Lab::new(db).await;
+        let sub = lab.submission("A1-14.0.3").await;
+        let path = format!("/api/v1/submissions/{sub}/runs");
+        let r = lab
+            .post(
+                &format!("{path}?catalogue=no-such-scheme"),
+                &lab.token("engineer"),
+                serde_json::Value::Null,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{name}: {}", r.text());
+        assert!(r.text().contains("cn-preload"), "{}", r.text());
+        let r = lab
+            .post(
+                &format!("{path}?catalogue=cn-preload"),
+                &lab.token("engineer"),
+                serde_json::Value::Null,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{name}: {}", r.text());
+        assert_eq!(r.json()["catalogue"], "cn-preload");
+        let run = r.json()["id"].as_str().unwrap().to_owned();
+        let v = lab.wait_run(&run).await;
+        assert_eq!(v["run"]["state"], "done", "{name}: {v}");
+        let ids: Vec<&str> = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["requirement"].as_str().unwrap())
+            .collect();
+        assert!(ids.contains(&"CN-PRE-REMOVABLE"), "{name}: {ids:?}");
+        assert!(
+            !ids.iter().any(|i| i.starts_with("PCB-")),
+            "{name}: {ids:?}"
+        );
+        let rep = api(
+            &lab.app,
+            "GET",
+            &format!("/api/v1/runs/{run}/files/report.json"),
+            &lab.token("acme"),
+            serde_json::Value::Null,
+        )
+        .await;
+        assert_eq!(rep.json()["catalogue"]["id"], "cn-preload");
+        lab.stop().await;
+    }
+}

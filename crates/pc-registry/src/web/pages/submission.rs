@@ -131,7 +131,12 @@ fn runs(c: &Caller, v: &SubmissionView) -> Markup {
             h2 { "Runs" }
             (table("runs", &heads, rows, Some("No run yet.")))
             @if v.allowed.has(Op::StartRun) {
-                (post_form(c, &format!("/submissions/{}/runs", v.submission.id), html! { button #start-run { "Start audit run" } }))
+                (post_form(c, &format!("/submissions/{}/runs", v.submission.id), html! {
+                    label { "Catalogue " select #run-catalogue name="catalogue" {
+                        @for (n, _) in pc_certify::EMBEDDED { option value=(n) { (n) } }
+                    } }
+                    " " button #start-run { "Start audit run" }
+                }))
             }
         }
     }

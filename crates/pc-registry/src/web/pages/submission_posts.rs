@@ -7,7 +7,7 @@ use axum::extract::{Extension, Multipart, Path, State};
 use super::layout::url;
 use super::{PageResult, see_other, to_submission};
 use crate::web::actions as act;
-use crate::web::api::{DecisionBody, OverrideBody};
+use crate::web::api::{DecisionBody, OverrideBody, RunQuery};
 use crate::web::api::{StreamRead, report_response};
 use crate::web::{AppState, Caller, WebError};
 
@@ -53,8 +53,9 @@ pub(super) async fn start_run(
     State(st): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
+    Form(f): Form<RunQuery>,
 ) -> PageResult {
-    act::start_run(&st, &c, &id).await?;
+    act::start_run(&st, &c, &id, f.catalogue.as_deref()).await?;
     to_submission(&id)
 }
 

@@ -16,7 +16,7 @@ use crate::{CodeRef, CodeVisitor, Dex, DexError, OPCODE_NAMES, OpKind};
 const EMBEDDED: &str = include_str!("../../../data/rules/identifier-apis.toml");
 
 /// Identifier kinds a rule may name.
-pub const IDENTIFIER_KINDS: [&str; 11] = [
+pub const IDENTIFIER_KINDS: [&str; 16] = [
     "imei",
     "meid",
     "imsi",
@@ -28,6 +28,12 @@ pub const IDENTIFIER_KINDS: [&str; 11] = [
     "android_id",
     "advertising_id",
     "location",
+    // API kinds: read by code, not searched in traffic (no value form of their own).
+    "cell_location",
+    "wifi_network",
+    "carrier",
+    "imeisv",
+    "tac",
 ];
 
 /// Max rules in one file (the file is ours, but may be edited by hand).
@@ -727,6 +733,57 @@ mod tests {
             );
         }
         assert!(RuleSet::embedded().len() == rs.len());
+        // Issue 13: cell and Wi-Fi location proxies, IMEISV, TAC, carrier. Each with the kind
+        // it reads and the permission Android documents for it.
+        let kind_perm = |class: &str, member: &str| {
+            let r = rs
+                .rules()
+                .iter()
+                .find(|r| r.class == class && r.member == member)
+                .unwrap_or_else(|| panic!("{class}->{member}"));
+            (r.identifiers.join(","), r.permissions.clone())
+        };
+        let fine = "android.permission.ACCESS_FINE_LOCATION".to_string();
+        for m in ["getCellLocation", "getAllCellInfo", "requestCellInfoUpdate"] {
+            let (k, p) = kind_perm(tm, m);
+            assert_eq!(k, "cell_location", "{m}");
+            assert!(p.contains(&fine), "{m}");
+        }
+        for (c, m) in [
+            ("Landroid/net/wifi/WifiInfo;", "getBSSID"),
+            ("Landroid/net/wifi/WifiInfo;", "getSSID"),
+            ("Landroid/net/wifi/WifiManager;", "getScanResults"),
+        ] {
+            let (k, p) = kind_perm(c, m);
+            assert_eq!(k, "wifi_network", "{m}");
+            assert!(p.contains(&fine), "{m}");
+        }
+        assert_eq!(kind_perm(tm, "getDeviceSoftwareVersion").0, "imeisv");
+        for m in ["getTypeAllocationCode", "getManufacturerCode"] {
+            assert_eq!(kind_perm(tm, m), ("tac".to_string(), vec![]), "{m}");
+        }
+        for m in [
+            "getSimOperator",
+            "getSimOperatorName",
+            "getNetworkOperator",
+            "getNetworkOperatorName",
+        ] {
+            assert_eq!(kind_perm(tm, m), ("carrier".to_string(), vec![]), "{m}");
+        }
+        assert!(
+            kind_perm("Landroid/telephony/SubscriptionManager;", "getPhoneNumber")
+                .1
+                .contains(&"android.permission.READ_PHONE_NUMBERS".to_string())
+        );
+        // Every kind a rule names is one of IDENTIFIER_KINDS, and every kind is used.
+        for k in IDENTIFIER_KINDS {
+            assert!(
+                rs.rules()
+                    .iter()
+                    .any(|r| r.identifiers.iter().any(|i| i == k)),
+                "{k} unused"
+            );
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn luhn_ok(digits: &str) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn digits(s: &str) -> bool {
@@ -63,10 +63,8 @@ pub fn validate(kind: IdentifierKind, value: &str) -> Result<(), InvalidIdentifi
                 return Err(err("IMEI", "fails the Luhn check"));
             }
         }
-        IdentifierKind::Imsi => {
-            if !digits(v) || v.len() != 15 {
-                return Err(err("IMSI", "is not 15 digits"));
-            }
+        IdentifierKind::Imsi if !digits(v) || v.len() != 15 => {
+            return Err(err("IMSI", "is not 15 digits"));
         }
         IdentifierKind::Iccid => {
             if !digits(v) || !(19..=20).contains(&v.len()) {

@@ -122,6 +122,10 @@ pub struct IdentifierTable {
     /// Other named values (account ids, vendor device ids …).
     #[serde(default)]
     pub custom: BTreeMap<String, String>,
+    /// Search values that fail their kind's check (IMEI Luhn digit, IMSI length, MAC …)
+    /// anyway: `force = true` in `[identifiers]`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 impl IdentifierTable {
@@ -277,10 +281,18 @@ impl Case {
             }
         }
         for id in self.identifiers.to_identifiers() {
-            if let IdentifierValue::Text(v) = &id.value
-                && v.is_empty()
-            {
-                return Err(format!("identifier `{}` is empty", id.name));
+            if let IdentifierValue::Text(v) = &id.value {
+                if v.is_empty() {
+                    return Err(format!("identifier `{}` is empty", id.name));
+                }
+                if !self.identifiers.force
+                    && let Err(e) = pc_detect::validate(id.kind, v)
+                {
+                    return Err(format!(
+                        "identifier `{}`: {e} (set `force = true` in [identifiers] to search it anyway)",
+                        id.name
+                    ));
+                }
             }
         }
         if let Some(p) = self.identifiers.location
@@ -384,6 +396,29 @@ captures = ["/abs/declined.har"]
         assert!(Case::parse(&consent, Path::new("c.toml"), PathBuf::new()).is_err());
         let loc = SAMPLE.replace("lat = 48.8566", "lat = 148.8566");
         assert!(Case::parse(&loc, Path::new("c.toml"), PathBuf::new()).is_err());
+    }
+
+    #[test]
+    fn identifiers_are_validated_unless_forced() {
+        let bad = SAMPLE.replace("356938035643817", "356938035643818");
+        let err = Case::parse(&bad, Path::new("c.toml"), PathBuf::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: identifier `imei2`: IMEI 356938035643818 fails the Luhn check (set `force = true` in [identifiers] to search it anyway)"
+        );
+        let forced = bad.replace("[identifiers]\n", "[identifiers]\nforce = true\n");
+        let case = Case::parse(&forced, Path::new("c.toml"), PathBuf::new()).unwrap();
+        assert_eq!(
+            case.identifiers()[1].value,
+            IdentifierValue::Text("356938035643818".into())
+        );
+        let mac = SAMPLE.replace("02:00:5e:10:00:01", "02:00:5e:10:00");
+        let err = Case::parse(&mac, Path::new("c.toml"), PathBuf::new()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("MAC 02:00:5e:10:00 is not 6 hex octets"),
+            "{err}"
+        );
     }
 
     #[test]

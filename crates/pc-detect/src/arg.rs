@@ -5,6 +5,7 @@
 
 use std::str::FromStr;
 
+use crate::valid::{InvalidIdentifier, validate};
 use crate::{GeoPoint, Identifier, IdentifierKind, IdentifierValue};
 
 /// Radius given to a location written without one (`location=LAT,LON`), in metres.
@@ -33,12 +34,24 @@ pub enum IdArgError {
     /// A location that is not two or three decimal numbers.
     #[error("location is LAT,LON[,RADIUS_M]")]
     BadLocation,
+    /// A value without its kind's shape (see [`crate::valid`]); `--force` searches it anyway.
+    #[error("{0} (--force searches it anyway)")]
+    Invalid(InvalidIdentifier),
 }
 
 /// Parses one `KIND=VALUE` argument. `n` is how many identifiers of the same kind come before
 /// it (from the case file and earlier arguments): the first is named after its kind (`imei`),
 /// later ones get a number (`imei2`, `imei3`). Custom identifiers are named by their NAME.
 pub fn parse_id_arg(s: &str, n: usize) -> Result<Identifier, IdArgError> {
+    let id = parse_id_arg_forced(s, n)?;
+    if let IdentifierValue::Text(v) = &id.value {
+        validate(id.kind, v).map_err(IdArgError::Invalid)?;
+    }
+    Ok(id)
+}
+
+/// [`parse_id_arg`] without the check of the value's shape (`--force`).
+pub fn parse_id_arg_forced(s: &str, n: usize) -> Result<Identifier, IdArgError> {
     let (kind, value) = s.split_once('=').ok_or(IdArgError::NoEquals)?;
     if value.is_empty() {
         return Err(IdArgError::EmptyValue);
@@ -141,6 +154,8 @@ mod tests {
         );
         assert_eq!(id_arg_kind("imei=1=2"), "imei");
         assert_eq!(id_arg_kind("imei"), "imei");
+        assert!(parse_id_arg("imei=49015420323751", 0).is_ok());
+        assert!(parse_id_arg_forced("imei=490154203237512", 0).is_ok());
     }
 
     #[test]
@@ -164,6 +179,12 @@ mod tests {
             assert!(e.contains(k.as_str()), "{k:?} missing from {e}");
         }
         assert!(e.ends_with(", or custom:NAME)"), "{e}");
+        assert_eq!(
+            parse_id_arg("imei=490154203237512", 0)
+                .unwrap_err()
+                .to_string(),
+            "IMEI 490154203237512 fails the Luhn check (--force searches it anyway)"
+        );
         // Kinds are case-sensitive, as in case files.
         assert!(matches!(
             "IMEI=1".parse::<Identifier>(),

@@ -24,9 +24,13 @@ pub mod lines;
 mod mask;
 mod matcher;
 pub mod trackers;
+pub mod valid;
 
-pub use arg::{DEFAULT_LOCATION_RADIUS_M, IdArgError, id_arg_kind, parse_id_arg};
+pub use arg::{
+    DEFAULT_LOCATION_RADIUS_M, IdArgError, id_arg_kind, parse_id_arg, parse_id_arg_forced,
+};
 pub use forms::{MAX_VALUE_LEN, MIN_VALUE_LEN, Skipped, calling_code_of};
 pub use ident::{GeoPoint, Identifier, IdentifierKind, IdentifierValue};
 pub use mask::{CONTEXT, snippet};
 pub use matcher::{Hit, MAX_DEPTH, MAX_RAW_HITS, MIN_BASE64_RUN, Matcher, ScanOptions, Scanned};
+pub use valid::{InvalidIdentifier, validate};

@@ -65,7 +65,7 @@ pub struct CodeRef {
     pub opcode: u8,
     /// What `index` refers to.
     pub kind: OpKind,
-    /// Method, field or string index operand.
+    /// Method, field, string or type index operand.
     pub index: u32,
     /// Instruction address in code units.
     pub pc: u32,
@@ -120,7 +120,8 @@ impl<'a> Dex<'a> {
 
     /// Walks every method with code in every class, reporting each method, field and string
     /// reference in the bytecode to `v` (`invoke-*` incl. polymorphic, `iget*`/`sget*`,
-    /// `iput*`/`sput*`, `const-string[/jumbo]`; `invoke-custom` is skipped: it names a call site,
+    /// `iput*`/`sput*`, `const-string[/jumbo]`, and type references of `const-class`;
+    /// `invoke-custom` is skipped: it names a call site,
     /// not a method). Bounded by the work budget in [`Limits`].
     pub fn walk_code<V: CodeVisitor>(&self, v: &mut V) -> Result<(), DexError> {
         let mut budget = Budget::new(self.region.len(), self.limits.work_factor);

@@ -15,6 +15,8 @@ pub enum OpKind {
     ConstString,
     /// `const-string/jumbo` (string index in units 1-2, 32 bits).
     ConstStringJumbo,
+    /// `const-class` (type index in unit 1): `X.class`, how reflective code names a class.
+    ConstClass,
     /// `invoke-*` and `invoke-*/range` (method index in unit 1).
     Invoke,
     /// `invoke-polymorphic[/range]`: method index in unit 1 (e.g. `MethodHandle.invoke`), proto in
@@ -341,6 +343,7 @@ const fn build_kinds() -> [OpKind; 256] {
         k[op] = match op {
             0x1a => OpKind::ConstString,
             0x1b => OpKind::ConstStringJumbo,
+            0x1c => OpKind::ConstClass,
             0x52..=0x58 | 0x60..=0x66 => OpKind::FieldRead,
             0x59..=0x5f | 0x67..=0x6d => OpKind::FieldWrite,
             0x6e..=0x72 | 0x74..=0x78 => OpKind::Invoke,
@@ -521,6 +524,8 @@ mod tests {
         assert_eq!(OPCODE_WIDTHS[0xfa], 4);
         assert_eq!(OPCODE_WIDTHS[0x0e], 1);
         assert_eq!(OPCODE_KINDS[0x1b], OpKind::ConstStringJumbo);
+        assert_eq!(OPCODE_KINDS[0x1c], OpKind::ConstClass);
+        assert_eq!(OPCODE_NAMES[0x1c], "const-class");
     }
 
     #[test]

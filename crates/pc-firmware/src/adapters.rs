@@ -87,6 +87,7 @@ impl CodeAnalyzer for DexCode {
                         caller: c.caller,
                         identifiers: c.identifiers,
                         count: c.count,
+                        indirect: c.indirect,
                     }));
             }
         }
@@ -101,10 +102,11 @@ impl CodeAnalyzer for DexCode {
     }
 
     fn finish(&self, facts: &mut CodeFacts) {
-        // Several dex files may call the same API from the same caller: count them together.
-        let mut calls: BTreeMap<(String, String), IdentifierCall> = BTreeMap::new();
+        // Several dex files may call the same API from the same caller: count them together
+        // (direct and indirect calls apart).
+        let mut calls: BTreeMap<(String, String, bool), IdentifierCall> = BTreeMap::new();
         for c in std::mem::take(&mut facts.identifier_calls) {
-            match calls.entry((c.api.clone(), c.caller.clone())) {
+            match calls.entry((c.api.clone(), c.caller.clone(), c.indirect)) {
                 std::collections::btree_map::Entry::Occupied(mut o) => {
                     let e = o.get_mut();
                     e.count = e.count.saturating_add(c.count);

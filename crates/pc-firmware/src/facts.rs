@@ -89,6 +89,10 @@ pub struct IdentifierCall {
     pub identifiers: Vec<String>,
     /// Number of call sites.
     pub count: u32,
+    /// Called by name through reflection (`const-string "getDeviceId"` and `Method.invoke` in
+    /// the caller), not through a method reference. Absent from JSON when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub indirect: bool,
 }
 
 /// What the code analyzer found in an app's DEX files.

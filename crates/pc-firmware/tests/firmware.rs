@@ -185,6 +185,7 @@ fn synthetic_firmware() {
             caller: "Lcom/teleca/jamendo/Stub;->id".into(),
             identifiers: vec!["imei".into()],
             count: 2,
+            indirect: false,
         },
     );
     let mut sig = common::StubSig::default();

@@ -46,6 +46,10 @@ pub struct TrafficArgs {
     /// custom:NAME=VALUE. Repeatable; added to the case's identifiers.
     #[arg(long = "id", value_name = "KIND=VALUE")]
     ids: Vec<String>,
+    /// Search --id values that fail their kind's check (IMEI/ICCID Luhn digit, IMSI length,
+    /// E.164 number, MAC, UUID) anyway.
+    #[arg(long)]
+    force: bool,
     /// Phase name for captures given on the command line.
     #[arg(long, default_value = "adhoc")]
     phase: String,
@@ -100,6 +104,11 @@ pub fn parse_id(s: &str, n: usize) -> Result<Identifier> {
     pc_detect::parse_id_arg(s, n).with_context(|| format!("--id {s}"))
 }
 
+/// `--id KIND=VALUE` with `--force`: the value's shape is not checked.
+pub fn parse_id_forced(s: &str, n: usize) -> Result<Identifier> {
+    pc_detect::parse_id_arg_forced(s, n).with_context(|| format!("--id {s}"))
+}
+
 pub fn run(args: TrafficArgs) -> Result<u8> {
     let mut ids = Vec::new();
     let mut inputs = Vec::new();
@@ -111,7 +120,11 @@ pub fn run(args: TrafficArgs) -> Result<u8> {
     for s in &args.ids {
         let kind = s.split('=').next().unwrap_or_default();
         let n = ids.iter().filter(|i| i.kind.as_str() == kind).count();
-        ids.push(parse_id(s, n)?);
+        ids.push(if args.force {
+            parse_id_forced(s, n)?
+        } else {
+            parse_id(s, n)?
+        });
     }
     for c in &args.captures {
         inputs.push(Input {

@@ -224,6 +224,7 @@ pub fn call(api: &str, ids: &[&str]) -> IdentifierCall {
         caller: "Lcom/acme/X;->run".into(),
         identifiers: ids.iter().map(|s| s.to_string()).collect(),
         count: 2,
+        indirect: false,
     }
 }
 

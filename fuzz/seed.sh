@@ -53,6 +53,7 @@ hars=$(fixtures -name '*.har')
 apks=$(fixtures -name '*.apk')
 tomls=$(fixtures -name '*.toml')
 keylogs=$(fixtures \( -name '*.keys' -o -name '*keylog*' \))
+logs=$(fixtures \( -name '*.logcat' -o -name '*.txt' \))
 permission_xmls=$(fixtures -path '*/etc/*permissions*/*.xml')
 extract
 dexes=$(find "$tmp" -name 'classes*.dex' | sort)
@@ -73,7 +74,8 @@ seed() {
     axml) add axml $manifests ;;
     arsc) add arsc $arscs ;;
     firmware_permissions_xml) add "$1" $permission_xmls ;;
-    certify_parse) add "$1" $tomls ;;
+    certify_parse | basic_functions) add "$1" $tomls ;;
+    log_lines) add "$1" $logs $hars ;;
     certify_verify) add "$1" $tomls $keylogs ;;
     *)
         echo "seed.sh: no seeds known for target $1 (add it to fuzz/seed.sh)" >&2

@@ -211,6 +211,10 @@ pub struct CallFact {
     pub api: String,
     pub identifiers: Vec<String>,
     pub count: u32,
+    /// Called by name through reflection (`const-string` of the method name near
+    /// `Method.invoke`), as obfuscated preloads do.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub indirect: bool,
 }
 
 /// Everything the firmware checks (and diffs) use about one app.
@@ -505,6 +509,7 @@ pub fn from_firmware(
                         api: c.api.clone(),
                         identifiers: c.identifiers.clone(),
                         count: c.count,
+                        indirect: c.indirect,
                     })
                     .collect(),
                 code_analysed: if !a.has_code {

@@ -211,3 +211,20 @@ fn a_not_applicable_review_is_read_against_the_catalogues_condition() {
         r.warnings
     );
 }
+
+#[test]
+fn identifier_reads_by_reflection_are_named_in_the_evidence() {
+    let mut a = app("com.acme.obfuscated");
+    let mut c = call("android.telephony.TelephonyManager.getDeviceId", &["imei"]);
+    c.indirect = true;
+    a.identifier_calls = vec![c];
+    let r = run(None, Some(&firmware(vec![a], 2.0)), &[], None);
+    assert_eq!(verdict(&r, "PCB-APP-01"), Verdict::Fail);
+    let ev = evidence(&r, "PCB-APP-01");
+    assert!(
+        ev.iter()
+            .any(|e| e.contains("2 of them by name through reflection")),
+        "{ev:#?}"
+    );
+    assert!(r.apps()[0].identifier_calls[0].indirect);
+}

@@ -57,10 +57,20 @@ pub(super) fn identifier_permissions(
             .filter(|p| a.pre_granted.iter().any(|g| g == p))
             .collect();
         let read_list: Vec<&str> = read.iter().copied().collect();
+        let indirect: u32 = a
+            .identifier_calls
+            .iter()
+            .filter(|c| c.indirect)
+            .fold(0u32, |s, c| s.saturating_add(c.count));
         let desc = format!(
-            "reads {} ({} call site(s)); requests {}{}",
+            "reads {} ({} call site(s){}); requests {}{}",
             read_list.join(", "),
             sites,
+            if indirect > 0 {
+                format!(", {indirect} of them by name through reflection")
+            } else {
+                String::new()
+            },
             if held.is_empty() {
                 "no matching permission".to_string()
             } else {

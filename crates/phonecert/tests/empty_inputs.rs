@@ -1,20 +1,9 @@
 //! Empty evidence is never a clean result: a capture with no packet and a firmware folder with
 //! no app are warnings on the command line and NOT_TESTED in the audit.
 
+mod support;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phonecert"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .expect("runs")
-}
+use support::cli::{root, run};
 
 /// A real capture cut to its 24-byte pcap file header: well-formed, zero packets.
 fn empty_pcap(dir: &Path) -> PathBuf {

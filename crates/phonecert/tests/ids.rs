@@ -1,20 +1,9 @@
 //! `--id KIND=VALUE` and case-file identifiers are checked by kind; `--force` and
 //! `force = true` search a value that fails the check anyway.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phonecert"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .expect("runs")
-}
+mod support;
+use std::process::Output;
+use support::cli::{root, run};
 
 const CAPTURE: &str = "examples/acme-a1/captures/first-boot.pcapng";
 

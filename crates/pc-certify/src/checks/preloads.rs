@@ -61,25 +61,17 @@ pub(super) fn non_removable_basic_only(
             )),
         }
     }
-    let unknown = unreadable(&f.apps);
-    if let Some(o) = when_any(Verdict::Fail, fails, &unknown, |n| {
-        format!(
-            "{n} app(s) the user cannot uninstall are not basic functions ({}).",
-            allowed.join(", ")
-        )
-    }) {
-        return o;
-    }
-    if let Some(o) = when_any(Verdict::Inconclusive, unknown, &fine, |n| {
-        format!("{n} app(s) could not be analysed.")
-    }) {
-        return o;
-    }
-    let n = fine.len();
-    Outcome::new(
-        Verdict::Pass,
-        format!("All {n} non-removable app(s) shown by the launcher are basic functions."),
+    decide(
+        &f.apps,
+        fails,
         fine,
+        |n| {
+            format!(
+                "{n} app(s) the user cannot uninstall are not basic functions ({}).",
+                allowed.join(", ")
+            )
+        },
+        |n| format!("All {n} non-removable app(s) shown by the launcher are basic functions."),
     )
 }
 
@@ -112,12 +104,34 @@ pub(super) fn no_dangerous_default_grants(ctx: &Ctx<'_>, basic_functions: &[Stri
             )),
         }
     }
-    let unknown = unreadable(&f.apps);
-    if let Some(o) = when_any(Verdict::Fail, fails, &unknown, |n| {
-        format!(
-            "{n} app(s) outside the basic functions are granted dangerous permissions without asking."
-        )
-    }) {
+    decide(
+        &f.apps,
+        fails,
+        fine,
+        |n| {
+            format!(
+                "{n} app(s) outside the basic functions are granted dangerous permissions without asking."
+            )
+        },
+        |n| {
+            format!(
+                "No app outside the basic functions is granted a dangerous permission by default ({n} basic-function app(s) are)."
+            )
+        },
+    )
+}
+
+/// FAIL on any failing app (unreadable apps listed after), else INCONCLUSIVE on any app whose
+/// manifest could not be read, else PASS on the apps that were fine.
+fn decide(
+    apps: &[AppFact],
+    fails: Vec<EvidenceRef>,
+    fine: Vec<EvidenceRef>,
+    failed: impl FnOnce(usize) -> String,
+    passed: impl FnOnce(usize) -> String,
+) -> Outcome {
+    let unknown = unreadable(apps);
+    if let Some(o) = when_any(Verdict::Fail, fails, &unknown, failed) {
         return o;
     }
     if let Some(o) = when_any(Verdict::Inconclusive, unknown, &fine, |n| {
@@ -126,11 +140,5 @@ pub(super) fn no_dangerous_default_grants(ctx: &Ctx<'_>, basic_functions: &[Stri
         return o;
     }
     let n = fine.len();
-    Outcome::new(
-        Verdict::Pass,
-        format!(
-            "No app outside the basic functions is granted a dangerous permission by default ({n} basic-function app(s) are)."
-        ),
-        fine,
-    )
+    Outcome::new(Verdict::Pass, passed(n), fine)
 }

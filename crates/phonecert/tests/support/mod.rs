@@ -3,6 +3,7 @@
 // Each test binary uses only some of the helpers.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod http;
 pub mod tar;
 pub mod webdriver;

@@ -73,40 +73,39 @@ async fn bad_uploads_are_refused_with_clear_messages() {
         let v = lab.get_as_acme(&format!("/api/v1/submissions/{sub}")).await;
         assert_eq!(v["files"], serde_json::json!([]));
         lab.assert_no_upload_left_behind();
-        // A case that names files outside its own: the run fails and says why.
-        let r = put("case.toml", b"[device]\nmanufacturer = \"Acme\"\nmodel = \"A1\"\n[[phase]]\nname = \"p\"\nconsent = \"none\"\ncaptures = [\"/etc/passwd\"]\n".to_vec()).await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-        let r = lab
-            .post(
-                &format!("/api/v1/submissions/{sub}/runs"),
-                &lab.token("acme"),
-                serde_json::Value::Null,
-            )
-            .await;
-        let run = r.json()["id"].as_str().unwrap().to_owned();
-        let v = lab.wait_run(&run).await;
-        assert_eq!(v["run"]["state"], "failed", "{v}");
-        let err = v["run"]["error"].as_str().unwrap();
-        assert!(err.contains("outside the submission"), "{err}");
-        // The same for a system log: it would be read and quoted in the report.
-        let sub = lab.empty_submission("A1-logs").await;
-        let r = lab.put_file(&lab.app, &sub, "case.toml", b"[device]\nmanufacturer = \"Acme\"\nmodel = \"A1\"\n[[phase]]\nname = \"p\"\nconsent = \"none\"\nlogs = [\"../../../../etc/passwd\"]\n".to_vec()).await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-        let r = lab
-            .post(
-                &format!("/api/v1/submissions/{sub}/runs"),
-                &lab.token("acme"),
-                serde_json::Value::Null,
-            )
-            .await;
-        let run = r.json()["id"].as_str().unwrap().to_owned();
-        let v = lab.wait_run(&run).await;
-        assert_eq!(v["run"]["state"], "failed", "{v}");
-        let err = v["run"]["error"].as_str().unwrap();
-        assert!(
-            err.contains("outside the submission") && err.contains("passwd"),
-            "{err}"
-        );
+        // A case that names files outside its own, as a capture or as a system log (which would
+        // be read and quoted in the report): the run fails and says why.
+        for (i, named) in [
+            "captures = [\"/etc/passwd\"]",
+            "logs = [\"../../../../etc/passwd\"]",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let sub = lab.empty_submission(&format!("A1-outside-{i}")).await;
+            let case = format!(
+                "[device]\nmanufacturer = \"Acme\"\nmodel = \"A1\"\n[[phase]]\nname = \"p\"\nconsent = \"none\"\n{named}\n"
+            );
+            let r = lab
+                .put_file(&lab.app, &sub, "case.toml", case.into_bytes())
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+            let r = lab
+                .post(
+                    &format!("/api/v1/submissions/{sub}/runs"),
+                    &lab.token("acme"),
+                    serde_json::Value::Null,
+                )
+                .await;
+            let run = r.json()["id"].as_str().unwrap().to_owned();
+            let v = lab.wait_run(&run).await;
+            assert_eq!(v["run"]["state"], "failed", "{named}: {v}");
+            let err = v["run"]["error"].as_str().unwrap();
+            assert!(
+                err.contains("outside the submission") && err.contains("passwd"),
+                "{named}: {err}"
+            );
+        }
         lab.stop().await;
     }
 }

@@ -1,10 +1,7 @@
 //! Check parameters as catalogues write them, parsed and validated into [`Check`]s: one
 //! parameter table per check, unknown keys refused, every bound checked before an audit runs.
 
-use super::{
-    CatalogueError, Check, CleartextRule, CoverageParams, LocalService, RawRequirement,
-    default_ratio,
-};
+use super::{CatalogueError, Check, CleartextRule, CoverageParams, RawRequirement, default_ratio};
 use pc_case::Consent;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -89,34 +86,22 @@ struct PermParams {
     permissions: Option<BTreeMap<String, Vec<String>>>,
 }
 
-/// The local-network services of the embedded baseline.
-fn baseline_local_services(at: u64) -> Result<Vec<LocalService>, CatalogueError> {
-    let base = super::Catalogue::baseline()?;
-    base.requirements
-        .iter()
-        .find_map(|r| match &r.decided_by {
-            Check::NoCleartext(rule) => Some(rule.local_services.clone()),
-            _ => None,
-        })
+/// A table the scheme catalogues may omit, taken from the embedded baseline (parsed once per
+/// process: every catalogue that omits a table would otherwise parse the baseline again). The
+/// baseline itself must carry its tables, which the embedded-catalogue test checks.
+fn from_baseline<T>(
+    at: u64,
+    what: &'static str,
+    pick: impl Fn(&Check) -> Option<T>,
+) -> Result<T, CatalogueError> {
+    static BASELINE: std::sync::OnceLock<Option<super::Catalogue>> = std::sync::OnceLock::new();
+    BASELINE
+        .get_or_init(|| super::Catalogue::baseline().ok())
+        .as_ref()
+        .and_then(|b| b.requirements.iter().find_map(|r| pick(&r.decided_by)))
         .ok_or(CatalogueError::Invalid {
             at,
-            what: "no local_services given, and the baseline has none",
-            detail: String::new(),
-        })
-}
-
-/// The identifier → permission table of the embedded baseline.
-fn baseline_permissions(at: u64) -> Result<BTreeMap<String, Vec<String>>, CatalogueError> {
-    let base = super::Catalogue::baseline()?;
-    base.requirements
-        .iter()
-        .find_map(|r| match &r.decided_by {
-            Check::IdentifierPermissions { permissions } => Some(permissions.clone()),
-            _ => None,
-        })
-        .ok_or(CatalogueError::Invalid {
-            at,
-            what: "no permission table given, and the baseline has none",
+            what,
             detail: String::new(),
         })
 }
@@ -207,7 +192,14 @@ pub(super) fn build_check(raw: &RawRequirement, at: u64) -> Result<Check, Catalo
             let mut rule: CleartextRule = p(params, at)?;
             // Omitted: the baseline's list (PCB-TRAFFIC-02), one list for every catalogue.
             if !raw.params.contains_key("local_services") {
-                rule.local_services = baseline_local_services(at)?;
+                rule.local_services = from_baseline(
+                    at,
+                    "no local_services given, and the baseline has none",
+                    |c| match c {
+                        Check::NoCleartext(r) => Some(r.local_services.clone()),
+                        _ => None,
+                    },
+                )?;
             }
             Check::NoCleartext(rule)
         }
@@ -255,7 +247,14 @@ pub(super) fn build_check(raw: &RawRequirement, at: u64) -> Result<Check, Catalo
             let x: PermParams = p(params, at)?;
             let permissions = match x.permissions {
                 Some(t) => t,
-                None => baseline_permissions(at)?,
+                None => from_baseline(
+                    at,
+                    "no permission table given, and the baseline has none",
+                    |c| match c {
+                        Check::IdentifierPermissions { permissions } => Some(permissions.clone()),
+                        _ => None,
+                    },
+                )?,
             };
             Check::IdentifierPermissions { permissions }
         }

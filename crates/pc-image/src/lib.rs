@@ -10,10 +10,12 @@
 //! image, the partition and the offset; nothing here panics on input.
 
 pub mod avb;
+pub mod dir;
 pub mod erofs;
 pub mod error;
 pub mod ext4;
 pub mod lp;
+pub mod mounts;
 pub mod payload;
 pub mod props;
 pub mod source;

@@ -16,10 +16,12 @@ pub mod error;
 pub mod ext4;
 pub mod lp;
 pub mod mounts;
+pub mod open;
 pub mod payload;
 pub mod props;
 pub mod source;
 pub mod sparse;
+pub mod tar;
 pub mod transfer;
 pub mod tree;
 

@@ -211,15 +211,59 @@ pub struct CaseInfo {
     pub lab: Option<String>,
 }
 
-/// The firmware under test: the folder holding its extracted partitions.
+/// The firmware under test: the folder of its extracted partitions, or what the manufacturer
+/// shipped (images, a factory or OTA package), one path or a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FirmwareSpec {
-    /// Folder with `system/`, `product/`, `vendor/` … (relative to the case file).
-    pub path: PathBuf,
+    /// `path = "firmware/"` (a folder with `system/`, `product/`, `vendor/` …),
+    /// `path = "factory.tgz"`, or `path = ["super.img", "vbmeta.img"]` (relative to the case
+    /// file).
+    pub path: FirmwarePaths,
     /// The firmware version as the manufacturer names it.
     #[serde(default)]
     pub version: Option<String>,
+}
+
+/// One path or several (`path = "x"` or `path = ["x", "y"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirmwarePaths(pub Vec<PathBuf>);
+
+impl FirmwarePaths {
+    /// The paths, in the order given.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.0
+    }
+}
+
+impl Serialize for FirmwarePaths {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FirmwarePaths {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(PathBuf),
+            Many(Vec<PathBuf>),
+        }
+        let v = match OneOrMany::deserialize(d)? {
+            OneOrMany::One(p) => vec![p],
+            OneOrMany::Many(v) => v,
+        };
+        if v.is_empty() {
+            return Err(serde::de::Error::custom(
+                "[firmware] path: the list is empty",
+            ));
+        }
+        Ok(FirmwarePaths(v))
+    }
 }
 
 /// A whole case file.

@@ -418,7 +418,9 @@ pub fn audit_with(
     let summary = summarize(&results);
     let mut inputs = opts.inputs.clone().unwrap_or_else(|| default_inputs(case));
     inputs.extend(opts.extra_inputs.iter().cloned());
-    let firmware_digest = f.as_ref().map(|f| evidence::firmware_digest(&f.apps));
+    let firmware_digest = f
+        .as_ref()
+        .map(|f| evidence::firmware_digest(&f.apps, &f.images));
     let risk = f.as_ref().map(|f| RiskSummary {
         total: f.risk_total,
         max: f.risk_max,

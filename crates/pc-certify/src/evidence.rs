@@ -286,10 +286,27 @@ impl AppFact {
     }
 }
 
+/// One input file of the firmware and its SHA-256.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageDigest {
+    /// File name as given (without its folder: the digest, not the lab's disk layout, is
+    /// what identifies it).
+    pub name: String,
+    /// SHA-256 (hex).
+    pub sha256: String,
+}
+
 /// Everything the firmware checks use.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FirmwareEvidence {
     pub apps: Vec<AppFact>,
+    /// The build's own facts (build.prop, verified boot).
+    #[serde(default)]
+    pub build: pc_firmware::buildinfo::BuildFacts,
+    /// The image and package files the firmware was read from, with their digests (none for
+    /// an extracted folder).
+    #[serde(default)]
+    pub images: Vec<ImageDigest>,
     /// Uraniborg-compatible score (0..=max) and its maximum.
     pub risk_total: Option<f64>,
     pub risk_max: Option<f64>,
@@ -490,7 +507,10 @@ pub fn from_firmware(
                 privileged: a.privileged,
                 version_code: a.version_code,
                 version_name: a.version_name.clone(),
-                apk_sha256: apk_sha256.get(&a.path).cloned(),
+                apk_sha256: apk_sha256
+                    .get(&a.path)
+                    .cloned()
+                    .or_else(|| a.sha256.clone()),
                 permissions: a.permissions.clone(),
                 pre_granted: pre.into_iter().collect(),
                 debuggable: a.debuggable,
@@ -538,6 +558,21 @@ pub fn from_firmware(
     let scored = !u.config_version.is_empty() || u.max > 0.0;
     FirmwareEvidence {
         apps,
+        build: fw.build.clone(),
+        images: fw
+            .inputs
+            .iter()
+            .filter_map(|i| {
+                let name = std::path::Path::new(&i.path)
+                    .file_name()?
+                    .to_string_lossy()
+                    .into_owned();
+                Some(ImageDigest {
+                    name,
+                    sha256: i.sha256.clone()?,
+                })
+            })
+            .collect(),
         risk_total: scored.then_some(u.total),
         risk_max: scored.then_some(u.max),
         errors: fw.errors.clone(),
@@ -594,8 +629,9 @@ pub fn sha256_file(path: &Path, max: u64) -> std::io::Result<String> {
 
 /// The firmware digest a certificate names: SHA-256 over the sorted lines
 /// `package TAB version_code TAB version_name TAB apk_sha256 TAB signer LF` of every app
-/// (`-` for unknown values), as `sha256:<hex>`.
-pub fn firmware_digest(apps: &[AppFact]) -> String {
+/// (`-` for unknown values), and `image TAB file name TAB sha256 LF` of every image or package
+/// the firmware was read from, as `sha256:<hex>`.
+pub fn firmware_digest(apps: &[AppFact], images: &[ImageDigest]) -> String {
     let dash = |s: Option<&str>| s.unwrap_or("-").replace(['\t', '\n'], " ");
     let mut lines: Vec<String> = apps
         .iter()
@@ -610,6 +646,13 @@ pub fn firmware_digest(apps: &[AppFact]) -> String {
             )
         })
         .collect();
+    // Images add `image TAB name TAB sha256 LF` lines; a firmware read from a folder has
+    // none, so its digest is what it always was.
+    lines.extend(
+        images
+            .iter()
+            .map(|i| format!("image\t{}\t{}\n", dash(Some(&i.name)), i.sha256)),
+    );
     lines.sort();
     let mut h = Sha256::new();
     for l in &lines {

@@ -52,8 +52,8 @@ pub enum PipelineError {
         #[source]
         source: PolicyError,
     },
-    #[error("{case}: [firmware] path {path} is not a folder")]
-    FirmwareNotFolder { case: String, path: String },
+    #[error("{case}: [firmware] path {path} does not exist")]
+    FirmwareMissing { case: String, path: String },
     #[error(transparent)]
     Traffic(#[from] pc_traffic::TrafficError),
     /// A capture could not be read: the audit would rest on missing evidence.
@@ -104,24 +104,31 @@ pub fn audit_case(
         extra.push(InputDigest::of_file("review", p));
     }
 
-    let mut apk_sha256 = Default::default();
+    // APK digests come with the firmware report (pc-firmware hashes what it reads).
+    let apk_sha256 = Default::default();
     let firmware = match &case.firmware {
         Some(fw) => {
-            let root = case.resolve(&fw.path);
-            if !root.is_dir() {
-                return Err(PipelineError::FirmwareNotFolder {
+            let paths: Vec<PathBuf> = fw.path.paths().iter().map(|p| case.resolve(p)).collect();
+            if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+                return Err(PipelineError::FirmwareMissing {
                     case: case_path.display().to_string(),
-                    path: root.display().to_string(),
+                    path: missing.display().to_string(),
                 });
             }
-            let report =
-                pc_firmware::analyze_firmware(&root, &DexCode::new(), &ApkSig, &|p| match p {
+            let report = pc_firmware::analyze_inputs(
+                &paths,
+                &Default::default(),
+                &Default::default(),
+                pc_firmware::TrackerDb::embedded(),
+                &DexCode::new(),
+                &ApkSig,
+                &|p| match p {
                     FirmwareProgress::Scanned { apps } => {
                         progress(Stage::FirmwareScanned { apps: apps as u64 })
                     }
                     FirmwareProgress::AppDone { .. } => progress(Stage::AppDone),
-                });
-            apk_sha256 = crate::evidence::apk_digests(&root, &report);
+                },
+            );
             Some(report)
         }
         None => None,

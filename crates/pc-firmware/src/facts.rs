@@ -174,6 +174,9 @@ impl SignatureVerifier for NoSignatures {
 pub struct AppFacts {
     /// Path relative to the firmware root (base APK or bundle).
     pub path: String,
+    /// SHA-256 of the base APK (or bundle) file, as read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// Split APKs (relative paths, or `bundle!entry`).
     pub splits: Vec<String>,
     /// Partition.
@@ -633,6 +636,10 @@ fn analyze_app_from(loc: &AppLocation, ctx: &Context<'_>, read: &ReadFn<'_>) -> 
             return f;
         }
     };
+    {
+        use sha2::Digest;
+        f.sha256 = Some(hex::encode(sha2::Sha256::digest(&bytes)));
+    }
     match loc.kind {
         AppKind::Apk => analyze_parts(&mut f, &bytes, &[], ctx, &mut budget),
         AppKind::SplitSet => {

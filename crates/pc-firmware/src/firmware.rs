@@ -61,6 +61,12 @@ pub struct FirmwareReport {
     /// Apps that can read phone identifiers, have INTERNET and identifier call sites (same as
     /// `risk.identifiers.readers`).
     pub identifier_readers: Vec<IdentifierReader>,
+    /// The build's own security facts (build.prop, verified boot).
+    pub build: crate::buildinfo::BuildFacts,
+    /// Inputs as given (images and packages; a folder when the firmware came extracted).
+    pub inputs: Vec<pc_image::open::InputInfo>,
+    /// Partitions found in the inputs.
+    pub partitions: Vec<pc_image::open::PartitionInfo>,
     /// Problems met (walk errors, per-app errors are in each app's `error`).
     pub errors: Vec<String>,
 }
@@ -135,7 +141,10 @@ fn analyze_walked(
     sig: &dyn SignatureVerifier,
     progress: &(dyn Fn(FirmwareProgress) + Sync),
 ) -> FirmwareReport {
-    let mut report = FirmwareReport::default();
+    let mut report = FirmwareReport {
+        build: crate::buildinfo::from_props(&t.prop_files),
+        ..FirmwareReport::default()
+    };
     report.errors.extend(t.errors.iter().map(|e| e.to_string()));
     report.api_level = t.api_level();
     report.manufacturer = t.manufacturer().map(String::from);

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod adapters;
+pub mod buildinfo;
 pub mod endpoints;
 pub mod facts;
 pub mod firmware;
@@ -22,6 +23,7 @@ pub mod functions;
 pub mod loose;
 pub mod perms;
 pub mod risk;
+pub mod sources;
 pub mod trackers;
 pub mod tree;
 pub mod xml;
@@ -36,4 +38,6 @@ pub use firmware::{
     analyze_tree,
 };
 pub use loose::{LOOSE_PARTITION, loose_app_location, loose_app_locations};
+pub use pc_image::open::OpenOptions;
+pub use sources::analyze_inputs;
 pub use trackers::{TrackerDb, TrackerHit};

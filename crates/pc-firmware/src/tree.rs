@@ -431,7 +431,14 @@ impl Walker<'_> {
                         })
                     }
                     "xml" => self.permission_file(e.id, &rel),
-                    "prop" if e.name == "build.prop" => self.build_prop(e.id, &rel),
+                    // build.prop, and the defaults init reads before it (ro.debuggable, ...).
+                    _ if matches!(
+                        e.name.as_str(),
+                        "build.prop" | "default.prop" | "prop.default"
+                    ) =>
+                    {
+                        self.build_prop(e.id, &rel)
+                    }
                     _ => {}
                 },
                 // Links are the tree's business: a folder on disk resolves those inside it,

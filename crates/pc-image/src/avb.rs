@@ -24,7 +24,7 @@ pub const FLAG_HASHTREE_DISABLED: u32 = 1;
 pub const FLAG_VERIFICATION_DISABLED: u32 = 2;
 
 /// A hash descriptor: the digest a partition's bytes must have.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HashDescriptor {
     /// Partition name.
     pub partition: String,
@@ -39,7 +39,7 @@ pub struct HashDescriptor {
 }
 
 /// A chain descriptor: a partition verified with its own key.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainDescriptor {
     /// Partition name.
     pub partition: String,
@@ -50,7 +50,7 @@ pub struct ChainDescriptor {
 }
 
 /// A parsed vbmeta structure.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Vbmeta {
     /// Required libavb version `major.minor`.
     pub version: (u32, u32),
@@ -59,6 +59,8 @@ pub struct Vbmeta {
     /// SHA-256 of the public key blob (AVB's own key format), as `avbtool info_image` and
     /// bootloaders' key pinning use it; none when unsigned.
     pub public_key_sha256: Option<String>,
+    /// SHA-1 of the same blob (what `avbtool info_image` prints as "Public key (sha1)").
+    pub public_key_sha1: Option<String>,
     /// Flags (1 hashtree disabled, 2 verification disabled).
     pub flags: u32,
     /// Rollback index.
@@ -97,7 +99,9 @@ fn cstr(b: &[u8]) -> String {
 /// The vbmeta structure an AVB footer (last 64 bytes, magic `AVBf`) points to, if any.
 pub fn footer_vbmeta(src: &dyn ReadAt) -> Option<Vec<u8>> {
     let size = src.size();
-    let f = src.read_vec(size.checked_sub(FOOTER as u64)?, FOOTER).ok()?;
+    let f = src
+        .read_vec(size.checked_sub(FOOTER as u64)?, FOOTER)
+        .ok()?;
     if &f[..4] != b"AVBf" {
         return None;
     }
@@ -126,14 +130,22 @@ impl Vbmeta {
             return Err(err(12, "block sizes overflow".into()));
         };
         if aux_end > b.len() as u64 {
-            return Err(err(20, format!("blocks end at {aux_end}, past the {} bytes given", b.len())));
+            return Err(err(
+                20,
+                format!("blocks end at {aux_end}, past the {} bytes given", b.len()),
+            ));
         }
         let aux_b = &b[aux_start as usize..aux_end as usize];
         let in_aux = |off: u64, len: u64, what: &str| -> Result<&[u8]> {
             off.checked_add(len)
                 .filter(|e| *e <= aux)
                 .map(|e| &aux_b[off as usize..e as usize])
-                .ok_or_else(|| err(aux_start as usize, format!("{what} lies outside the auxiliary block")))
+                .ok_or_else(|| {
+                    err(
+                        aux_start as usize,
+                        format!("{what} lies outside the auxiliary block"),
+                    )
+                })
         };
         let key = in_aux(u64f(64), u64f(72), "public key")?;
         let desc = in_aux(u64f(96), u64f(104), "descriptors")?;
@@ -141,6 +153,7 @@ impl Vbmeta {
             version: (u32f(4), u32f(8)),
             algorithm: algorithm(u32f(28)),
             public_key_sha256: (!key.is_empty()).then(|| hex::encode(Sha256::digest(key))),
+            public_key_sha1: (!key.is_empty()).then(|| hex::encode(sha1::Sha1::digest(key))),
             rollback_index: u64f(112),
             flags: u32f(120),
             release: cstr(&b[128..176]),
@@ -154,14 +167,22 @@ impl Vbmeta {
         while pos + 16 <= desc.len() {
             count += 1;
             if count > 4096 {
-                return Err(err(aux_start as usize + pos, "more than 4096 descriptors".into()));
+                return Err(err(
+                    aux_start as usize + pos,
+                    "more than 4096 descriptors".into(),
+                ));
             }
             let tag = be::u64(desc, pos).unwrap_or(0);
             let n = be::u64(desc, pos + 8).unwrap_or(0);
             let body_end = (pos as u64 + 16)
                 .checked_add(n)
                 .filter(|e| *e <= desc.len() as u64)
-                .ok_or_else(|| err(aux_start as usize + pos, format!("descriptor of {n} bytes runs past the block")))?;
+                .ok_or_else(|| {
+                    err(
+                        aux_start as usize + pos,
+                        format!("descriptor of {n} bytes runs past the block"),
+                    )
+                })?;
             let d = &desc[pos + 16..body_end as usize];
             let at = aux_start as usize + pos;
             let field = |o: usize, l: usize| -> Result<&[u8]> {
@@ -245,7 +266,11 @@ impl HashDescriptor {
             "sha256" => run!(Sha256::new()),
             "sha512" => run!(Sha512::new()),
             other => {
-                return Err(ImageError::new(src.name(), 0, format!("hash algorithm {other} not known")));
+                return Err(ImageError::new(
+                    src.name(),
+                    0,
+                    format!("hash algorithm {other} not known"),
+                ));
             }
         };
         Ok(got == self.digest)

@@ -358,7 +358,9 @@ impl PartitionSource {
             pos += e.len;
         }
         Ok(PartitionSource {
-            name: format!("{}:{}", inner.name(), p.name),
+            // Errors name the image; the opener adds the partition and the offset is the
+            // partition's own.
+            name: inner.name().to_string(),
             inner,
             map,
             size: pos,

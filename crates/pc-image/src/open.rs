@@ -150,11 +150,17 @@ fn sniff(src: &dyn ReadAt) -> Option<Format> {
 fn encrypted_container(name: &str) -> Option<&'static str> {
     let l = name.to_ascii_lowercase();
     if l.ends_with(".ozip") {
-        Some("an OPPO/realme .ozip is encrypted with a per-model key: ask the manufacturer for the decrypted factory images, or decrypt it with the vendor's tool and give the images")
+        Some(
+            "an OPPO/realme .ozip is encrypted with a per-model key: ask the manufacturer for the decrypted factory images, or decrypt it with the vendor's tool and give the images",
+        )
     } else if l.ends_with(".ofp") {
-        Some("an OPPO/realme .ofp is an encrypted flash package: ask the manufacturer for the decrypted images, or decrypt it with the vendor's tool and give the images")
+        Some(
+            "an OPPO/realme .ofp is an encrypted flash package: ask the manufacturer for the decrypted images, or decrypt it with the vendor's tool and give the images",
+        )
     } else if l.ends_with(".ops") {
-        Some("a OnePlus .ops is an encrypted flash package: ask the manufacturer for the decrypted images, or decrypt it with the vendor's tool and give the images")
+        Some(
+            "a OnePlus .ops is an encrypted flash package: ask the manufacturer for the decrypted images, or decrypt it with the vendor's tool and give the images",
+        )
     } else {
         None
     }
@@ -164,7 +170,9 @@ fn encrypted_container(name: &str) -> Option<&'static str> {
 fn hint_of(name: &str) -> String {
     let file = name.rsplit('/').next().unwrap_or(name);
     let mut s = file;
-    for ext in [".lz4", ".br", ".img", ".new.dat", ".simg", ".raw", ".ext4", ".erofs", ".bin"] {
+    for ext in [
+        ".lz4", ".br", ".img", ".new.dat", ".simg", ".raw", ".ext4", ".erofs", ".bin",
+    ] {
         if let Some(t) = s.strip_suffix(ext) {
             s = t;
         }
@@ -209,7 +217,8 @@ pub fn open(paths: &[PathBuf], opts: &OpenOptions) -> Firmware {
     for p in paths {
         fw.open_path(p);
     }
-    fw.partitions.sort_by(|a, b| a.name.cmp(&b.name).then(a.source.cmp(&b.source)));
+    fw.partitions
+        .sort_by(|a, b| a.name.cmp(&b.name).then(a.source.cmp(&b.source)));
     fw.sources.sort_by(|a, b| a.0.cmp(&b.0));
     fw
 }
@@ -242,7 +251,8 @@ impl Firmware {
             match file_digest(p) {
                 Ok(d) => Some(d),
                 Err(e) => {
-                    self.errors.push(ImageError::new(&shown, 0, format!("read: {e}")));
+                    self.errors
+                        .push(ImageError::new(&shown, 0, format!("read: {e}")));
                     None
                 }
             }
@@ -267,8 +277,7 @@ impl Firmware {
                 .map(|e| e.path())
                 .filter(|f| f.is_file())
                 .filter(|f| {
-                    FileSource::open(f, &f.display().to_string())
-                        .is_ok_and(|s| sniff(&s).is_some())
+                    FileSource::open(f, &f.display().to_string()).is_ok_and(|s| sniff(&s).is_some())
                 })
                 .collect(),
             Err(e) => return self.errors.push(ImageError::new(shown, 0, e.to_string())),
@@ -380,10 +389,14 @@ impl Firmware {
     /// inside a package, files that are not images are passed over).
     fn process(&mut self, src: Source, hint: &str, chain: &str, depth: usize, top: bool) {
         if depth > self.opts.max_depth {
-            return self.errors.push(ImageError::new(chain, 0, "containers nested too deep"));
+            return self
+                .errors
+                .push(ImageError::new(chain, 0, "containers nested too deep"));
         }
         if let Some(why) = encrypted_container(hint_name(chain)) {
-            return self.errors.push(ImageError::new(chain, 0, format!("not read: {why}")));
+            return self
+                .errors
+                .push(ImageError::new(chain, 0, format!("not read: {why}")));
         }
         let Some(fmt) = sniff(src.as_ref()) else {
             if top {
@@ -404,11 +417,25 @@ impl Firmware {
                 }
                 Format::Super => {
                     let sup = lp::Super::open(src.as_ref())?;
-                    for p in sup.named("_a") {
-                        match lp::PartitionSource::new(src.clone(), &p) {
+                    let parts = sup.named("_a");
+                    for p in &parts {
+                        // Slot B of the same firmware: recorded, not analysed twice.
+                        if let Some(base) = p.name.strip_suffix("_b")
+                            && parts
+                                .iter()
+                                .any(|q| q.name.strip_suffix("_a") == Some(base))
+                        {
+                            let c = format!("{} > {}", here(fmt), p.name);
+                            self.record(&p.name, &c, "slot b (not analysed: slot a is)", p.size);
+                            continue;
+                        }
+                        // `system_a` is mounted as `system`: the tree reads as the extracted
+                        // folder of the same firmware does.
+                        let mount = p.name.strip_suffix("_a").unwrap_or(&p.name).to_string();
+                        match lp::PartitionSource::new(src.clone(), p) {
                             Ok(ps) => {
                                 let c = format!("{} > {}", here(fmt), p.name);
-                                self.process(Arc::new(ps), &p.name, &c, depth + 1, true);
+                                self.process(Arc::new(ps), &mount, &c, depth + 1, true);
                             }
                             Err(e) => self.errors.push(e.in_part(&p.name)),
                         }
@@ -461,7 +488,14 @@ impl Firmware {
                     self.process(s, hint, &here(fmt), depth + 1, top);
                 }
                 Format::Ozip => {
-                    return Err(ImageError::new(chain, 0, format!("not read: {}", encrypted_container("x.ozip").unwrap_or_default())));
+                    return Err(ImageError::new(
+                        chain,
+                        0,
+                        format!(
+                            "not read: {}",
+                            encrypted_container("x.ozip").unwrap_or_default()
+                        ),
+                    ));
                 }
             }
             Ok(())
@@ -476,7 +510,8 @@ impl Firmware {
         let zerr = |e: pc_apk::zip::ZipError| ImageError::new(chain, 0, format!("zip: {e}"));
         let mut cur = Cursor::new(src.as_ref());
         let tail = Tail::read(&mut cur, 64 << 20).map_err(zerr)?;
-        let ar = Archive::parse_file(&tail, &mut cur, pc_apk::zip::Limits::default()).map_err(zerr)?;
+        let ar =
+            Archive::parse_file(&tail, &mut cur, pc_apk::zip::Limits::default()).map_err(zerr)?;
         let mut transfer: Vec<String> = Vec::new();
         for e in ar.entries() {
             if e.is_dir() || e.uncompressed_size == 0 {
@@ -497,7 +532,11 @@ impl Firmware {
                 if e.uncompressed_size <= 1 << 20 {
                     let mut v = Vec::new();
                     if let Err(x) = r.read_to_end(&mut v) {
-                        self.errors.push(ImageError::new(&c, e.local_header_offset, format!("inflate: {x}")));
+                        self.errors.push(ImageError::new(
+                            &c,
+                            e.local_header_offset,
+                            format!("inflate: {x}"),
+                        ));
                         continue;
                     }
                     Arc::new(MemSource::new(&e.name, v))
@@ -528,7 +567,11 @@ fn hint_name(chain: &str) -> &str {
 
 impl Firmware {
     fn payload(&mut self, _src: Source, chain: &str, _depth: usize) -> Result<()> {
-        Err(ImageError::new(chain, 0, "payload.bin: reader being merged"))
+        Err(ImageError::new(
+            chain,
+            0,
+            "payload.bin: reader being merged",
+        ))
     }
 
     fn transfer(
@@ -539,6 +582,10 @@ impl Firmware {
         chain: &str,
         _depth: usize,
     ) -> Result<()> {
-        Err(ImageError::new(chain, 0, format!("{list}: reader being merged")))
+        Err(ImageError::new(
+            chain,
+            0,
+            format!("{list}: reader being merged"),
+        ))
     }
 }

@@ -24,13 +24,16 @@ pub struct Member {
 
 /// Whether `head` (at least 512 bytes) is a tar header with a valid checksum.
 pub fn is_tar(head: &[u8]) -> bool {
-    head.get(..BLOCK as usize).is_some_and(|h| checksum_ok(h) && h.iter().any(|&b| b != 0))
+    head.get(..BLOCK as usize)
+        .is_some_and(|h| checksum_ok(h) && h.iter().any(|&b| b != 0))
 }
 
 fn octal(f: &[u8]) -> Option<u64> {
     if f.first().is_some_and(|b| b & 0x80 != 0) {
         // GNU base-256: big-endian after the marker byte.
-        return f[1..].iter().try_fold(0u64, |a, &b| a.checked_mul(256)?.checked_add(u64::from(b)));
+        return f[1..]
+            .iter()
+            .try_fold(0u64, |a, &b| a.checked_mul(256)?.checked_add(u64::from(b)));
     }
     let s: String = f
         .iter()
@@ -51,7 +54,13 @@ fn checksum_ok(h: &[u8]) -> bool {
     let sum: u64 = h
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u64::from(b) })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u64::from(b)
+            }
+        })
         .sum();
     sum == want
 }
@@ -131,7 +140,10 @@ fn parse_pax(b: &[u8]) -> (Option<String>, Option<u64>) {
         let Some(sp) = rest.iter().position(|&c| c == b' ') else {
             break;
         };
-        let Some(len) = std::str::from_utf8(&rest[..sp]).ok().and_then(|s| s.parse::<usize>().ok()) else {
+        let Some(len) = std::str::from_utf8(&rest[..sp])
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+        else {
             break;
         };
         let Some(rec) = rest.get(sp + 1..len) else {

@@ -266,7 +266,7 @@ fn check_case_paths(case_file: &Path, root: &Path) -> Result<(), JobFailure> {
         named.extend(p.logs.iter().map(PathBuf::as_path));
     }
     if let Some(fw) = &case.firmware {
-        named.push(&fw.path);
+        named.extend(fw.path.paths().iter().map(PathBuf::as_path));
     }
     for p in named {
         let full = case.resolve(p);

@@ -39,21 +39,33 @@ pub struct ApkArgs {
     output: Option<PathBuf>,
 }
 
-/// Analyse a firmware: every pre-installed app of the extracted partitions, the permissions the
-/// image pre-grants, and a device risk score (Uraniborg-compatible, plus the apps that can read
-/// phone identifiers and have code that does).
+/// Analyse a firmware: every pre-installed app, the permissions the image pre-grants, the
+/// build's own security facts (build type and keys, patch level, verified boot) and a device
+/// risk score (Uraniborg-compatible, plus the apps that can read phone identifiers and have
+/// code that does).
 ///
-///   phonecert firmware extracted/            # a folder with system/, product/, vendor/ …
-///   phonecert firmware --case case.toml      # the case's [firmware] path
+///   phonecert firmware extracted/                 # a folder with system/, product/, vendor/ …
+///   phonecert firmware factory.tgz                # a fastboot/factory package (.tgz .tar .zip)
+///   phonecert firmware super.img vbmeta.img       # loose images: sparse or raw
+///   phonecert firmware ota.zip                    # an A/B OTA (payload.bin) or block OTA
+///   phonecert firmware --case case.toml           # the case's [firmware] path
 ///
-/// Exit status: 0 the analysis ran (apps that failed are listed with their error), 2 the
-/// folder could not be read.
+/// Inputs are recognised by their content, not their names: Android sparse images, super.img
+/// (dynamic partitions, slot _a read), EROFS and ext4 filesystems, vbmeta, payload.bin,
+/// system.transfer.list + system.new.dat[.br], zip, tar (Samsung .tar.md5 too), gzip, lz4.
+/// Nothing is unpacked to disk (compressed containers are spooled to a temporary file that is
+/// deleted at the end); `phonecert unpack` writes the files for people who want them.
+/// A partition that cannot be read is reported with its image, partition and offset; the
+/// others are still analysed.
+///
+/// Exit status: 0 the analysis ran (apps or partitions that failed are listed with their
+/// error), 2 nothing could be read.
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct FirmwareArgs {
-    /// The folder holding the extracted partitions.
-    dir: Option<PathBuf>,
-    /// Take the folder from this case file's [firmware] table.
+    /// A folder of extracted partitions, or images and packages as the manufacturer ships them.
+    paths: Vec<PathBuf>,
+    /// Take the firmware from this case file's [firmware] table.
     #[arg(long, short = 'c')]
     case: Option<PathBuf>,
     /// Output format [default: table on a terminal, json otherwise].
@@ -132,40 +144,57 @@ fn tool() -> String {
     format!("phonecert {}", env!("CARGO_PKG_VERSION"))
 }
 
-pub fn run_firmware(args: FirmwareArgs) -> Result<u8> {
-    let dir = match (&args.dir, &args.case) {
-        (Some(d), None) => d.clone(),
-        (None, Some(c)) => {
+/// The firmware inputs named on the command line or by the case.
+pub fn firmware_paths(paths: &[PathBuf], case: &Option<PathBuf>) -> Result<Vec<PathBuf>> {
+    let paths = match (paths.is_empty(), case) {
+        (false, None) => paths.to_vec(),
+        (true, Some(c)) => {
             let case = pc_case::Case::load(c)?;
             let fw = case
                 .firmware
                 .as_ref()
                 .with_context(|| format!("{}: no [firmware] table", c.display()))?;
-            case.resolve(&fw.path)
+            fw.path.paths().iter().map(|p| case.resolve(p)).collect()
         }
-        (Some(_), Some(_)) => bail!("give either a folder or --case, not both"),
-        (None, None) => bail!(
-            "no firmware: give the extracted partitions' folder or --case CASE.toml (see --help)"
+        (false, Some(_)) => bail!("give either firmware paths or --case, not both"),
+        (true, None) => bail!(
+            "no firmware: give the extracted partitions' folder, the images or the package, or --case CASE.toml (see --help)"
         ),
     };
-    if !dir.is_dir() {
-        bail!("{}: not a folder", dir.display());
+    for p in &paths {
+        if !p.exists() {
+            bail!("{}: no such file or folder", p.display());
+        }
     }
+    Ok(paths)
+}
+
+pub fn run_firmware(args: FirmwareArgs) -> Result<u8> {
+    let paths = firmware_paths(&args.paths, &args.case)?;
     let code = DexCode::new();
     let sig = ApkSig;
     let bar = crate::table::count_bar(0, "apps");
-    let report = pc_firmware::analyze_firmware(&dir, &code, &sig, &|p| match p {
-        FirmwareProgress::Scanned { apps } => bar.set_length(apps as u64),
-        FirmwareProgress::AppDone { .. } => bar.inc(1),
-    });
+    let report = pc_firmware::analyze_inputs(
+        &paths,
+        &Default::default(),
+        &Default::default(),
+        TrackerDb::embedded(),
+        &code,
+        &sig,
+        &|p| match p {
+            FirmwareProgress::Scanned { apps } => bar.set_length(apps as u64),
+            FirmwareProgress::AppDone { .. } => bar.inc(1),
+        },
+    );
     bar.finish_and_clear();
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let mut out = Vec::new();
     match pick(args.format, &args.output) {
         Format::Json => {
             let mut v = serde_json::to_value(&report)?;
             if let Some(o) = v.as_object_mut() {
                 o.insert("tool".into(), tool().into());
-                o.insert("root".into(), dir.display().to_string().into());
+                o.insert("root".into(), shown.join(" ").into());
             }
             serde_json::to_writer_pretty(&mut out, &v)?;
             out.push(b'\n');
@@ -183,11 +212,22 @@ pub fn run_firmware(args: FirmwareArgs) -> Result<u8> {
     for e in &report.errors {
         eprintln!("phonecert: warning: {e}");
     }
+    let readable = report
+        .partitions
+        .iter()
+        .any(|p| matches!(p.filesystem.as_str(), "folder" | "erofs" | "ext4"));
+    if !readable {
+        eprintln!(
+            "phonecert: error: {}: no partition could be read (see the warnings above)",
+            shown.join(", ")
+        );
+        return Ok(EXIT_ERROR);
+    }
     if report.apps.is_empty() {
         // An empty folder analysed is not a firmware without problems.
         eprintln!(
             "phonecert: warning: {}: no APK found: nothing was analysed (is this the folder of the extracted partitions, with system/, product/, vendor/ ...?)",
-            dir.display()
+            shown.join(", ")
         );
     }
     Ok(EXIT_OK)

@@ -154,7 +154,8 @@ impl PartitionSource {
             pos: op.data_off,
             end: op.data_off + op.data_len,
         };
-        let mut out = Vec::with_capacity(want as usize);
+        // Capacity grows with what the stream really yields, not with what the extents claim.
+        let mut out = Vec::with_capacity(want.min(8 << 20) as usize);
         // One byte more than the extents hold tells an oversized stream from an exact one.
         let read = match op.kind {
             OpKind::ReplaceBz => bzip2::read::BzDecoder::new(input)

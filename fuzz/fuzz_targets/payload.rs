@@ -2,8 +2,8 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use pc_image::payload::Payload;
 use pc_image::MemSource;
+use pc_image::payload::Payload;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(p) = Payload::inspect(Arc::new(MemSource::new("payload.bin", data.to_vec()))) else {
@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = p.is_incremental();
     for part in p.partitions() {
-        let Ok(src) = p.partition(&part.name) else { continue };
+        let Ok(src) = p.partition(&part.name) else {
+            continue;
+        };
         // A few reads, not the whole partition: a manifest may claim terabytes of zeros.
         let mut buf = vec![0u8; 1 << 16];
         for off in [0, src.size() / 2, src.size().saturating_sub(1 << 16)] {

@@ -6,7 +6,9 @@ use pc_image::transfer::{TransferImage, TransferList};
 use pc_image::{MemSource, ReadAt};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(list) = TransferList::parse("system.transfer.list", data) else { return };
+    let Ok(list) = TransferList::parse("system.transfer.list", data) else {
+        return;
+    };
     let blocks = list.new_blocks();
     if blocks > 256 {
         return;
@@ -17,7 +19,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut buf = vec![0u8; 3 * 4096 + 7];
-    for off in [0, 4095, img.size() / 2, img.size().saturating_sub(buf.len() as u64)] {
+    for off in [
+        0,
+        4095,
+        img.size() / 2,
+        img.size().saturating_sub(buf.len() as u64),
+    ] {
         let n = (img.size() - off.min(img.size())).min(buf.len() as u64) as usize;
         let _ = img.read_at(off, &mut buf[..n]);
     }

@@ -253,6 +253,19 @@ fn malformed_operations() {
     odm.read_at(0, &mut buf).unwrap();
     assert!(p.verify("odm").is_err());
 
+    // A REPLACE op whose blob is a block short of its extents.
+    let data = rewrite(|m| {
+        let op = &mut m.partitions[2].operations[2];
+        assert_eq!(op.kind, Some(0));
+        op.data_length = Some(op.data_length.unwrap() - 4096);
+    });
+    let p = Payload::open(mem("short.bin", data)).unwrap();
+    let e = p.partition("odm").err().unwrap();
+    assert!(
+        e.what.contains("operation 2 (REPLACE)") && e.what.contains("bytes of data for"),
+        "{e}"
+    );
+
     // A corrupt zstd blob: an error naming the blob's offset in the payload, not a panic.
     let full = bytes("full.bin");
     let p = Payload::open(mem("full.bin", full.clone())).unwrap();

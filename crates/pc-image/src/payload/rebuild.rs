@@ -65,7 +65,8 @@ impl PartitionSource {
         for (i, op) in p.ops.iter().enumerate() {
             let dst_bytes = op.dst_blocks().saturating_mul(bs);
             match op.kind {
-                OpKind::Replace if op.data_len > dst_bytes => {
+                // As for the compressed kinds: only the last block may be padded with zeros.
+                OpKind::Replace if op.data_len > dst_bytes || op.data_len + bs <= dst_bytes => {
                     return Err(err(
                         op,
                         format!(

@@ -591,8 +591,31 @@ fn is_base_entry(name: &str) -> bool {
     !(file.starts_with("split_") || file.starts_with("config.") || file.contains(".split"))
 }
 
-/// Analyses one app located in the firmware tree (reads its files).
+/// Analyses one app located in a firmware folder (reads its files under `root`).
 pub fn analyze_app(root: &Path, loc: &AppLocation, ctx: &Context<'_>) -> AppFacts {
+    analyze_app_from(loc, ctx, &|rel, max| read_file(&root.join(rel), max))
+}
+
+/// Analyses one app of a walked tree (a folder or firmware images): its files are read
+/// through the nodes the walk recorded.
+pub fn analyze_app_in(
+    tree: &dyn pc_image::Tree,
+    nodes: &std::collections::BTreeMap<String, pc_image::NodeId>,
+    loc: &AppLocation,
+    ctx: &Context<'_>,
+) -> AppFacts {
+    analyze_app_from(loc, ctx, &|rel, max| {
+        let id = nodes
+            .get(rel)
+            .ok_or_else(|| format!("open: {rel} is not in the tree walked"))?;
+        tree.read(*id, max).map_err(|e| e.to_string())
+    })
+}
+
+/// Reads a file of the app (relative path, size limit).
+type ReadFn<'a> = dyn Fn(&str, u64) -> Result<Vec<u8>, String> + 'a;
+
+fn analyze_app_from(loc: &AppLocation, ctx: &Context<'_>, read: &ReadFn<'_>) -> AppFacts {
     let mut f = AppFacts {
         path: loc.path.clone(),
         splits: loc.splits.clone(),
@@ -603,7 +626,7 @@ pub fn analyze_app(root: &Path, loc: &AppLocation, ctx: &Context<'_>) -> AppFact
     };
     let max = ctx.limits.max_apk_size;
     let mut budget = Budget::new(ctx.limits.max_inflated_total);
-    let bytes = match read_file(&root.join(&loc.path), max) {
+    let bytes = match read(&loc.path, max) {
         Ok(b) => b,
         Err(e) => {
             f.error = Some(e);
@@ -615,7 +638,7 @@ pub fn analyze_app(root: &Path, loc: &AppLocation, ctx: &Context<'_>) -> AppFact
         AppKind::SplitSet => {
             let mut splits = Vec::new();
             for s in &loc.splits {
-                match read_file(&root.join(s), max) {
+                match read(s, max) {
                     Ok(b) => splits.push((s.clone(), b)),
                     Err(e) => f.anomalies.push(format!("split {s}: {e}")),
                 }

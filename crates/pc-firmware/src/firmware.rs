@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::facts::{AppFacts, CodeAnalyzer, Context, Limits, SignatureVerifier, analyze_app};
+use crate::facts::{AppFacts, CodeAnalyzer, Context, Limits, SignatureVerifier, analyze_app_in};
 use crate::perms::{self, Base, PermissionTable};
 use crate::risk::{self, IdentifierReader, IdentifierRisk, RiskApp, RiskReport, UraniborgConfig};
 use crate::trackers::TrackerDb;
@@ -92,14 +92,50 @@ pub fn analyze_firmware_with(
     sig: &dyn SignatureVerifier,
     progress: &(dyn Fn(FirmwareProgress) + Sync),
 ) -> FirmwareReport {
-    let mut report = FirmwareReport::default();
-    let t: FirmwareTree = match tree::scan_with(root, &opts.tree) {
-        Ok(t) => t,
+    // One tree for the walk and the reads: node ids belong to the tree that gave them.
+    let dir = match pc_image::dir::DirTree::open(root) {
+        Ok(d) => d,
         Err(e) => {
-            report.errors.push(e.to_string());
+            let mut report = FirmwareReport::default();
+            report.errors.push(
+                tree::TreeError::Root {
+                    path: root.display().to_string(),
+                    at: 0,
+                    what: e.what,
+                }
+                .to_string(),
+            );
             return report;
         }
     };
+    let t = tree::scan_tree(&dir, &opts.tree);
+    analyze_walked(&dir, t, opts, db, code, sig, progress)
+}
+
+/// Analyses firmware given as a [`pc_image::Tree`] (the partitions of firmware images, or a
+/// folder): the same analysis as [`analyze_firmware_with`], reading files through the tree.
+pub fn analyze_tree(
+    source: &dyn pc_image::Tree,
+    opts: &Options,
+    db: &TrackerDb,
+    code: &dyn CodeAnalyzer,
+    sig: &dyn SignatureVerifier,
+    progress: &(dyn Fn(FirmwareProgress) + Sync),
+) -> FirmwareReport {
+    let t = tree::scan_tree(source, &opts.tree);
+    analyze_walked(source, t, opts, db, code, sig, progress)
+}
+
+fn analyze_walked(
+    source: &dyn pc_image::Tree,
+    t: FirmwareTree,
+    opts: &Options,
+    db: &TrackerDb,
+    code: &dyn CodeAnalyzer,
+    sig: &dyn SignatureVerifier,
+    progress: &(dyn Fn(FirmwareProgress) + Sync),
+) -> FirmwareReport {
+    let mut report = FirmwareReport::default();
     report.errors.extend(t.errors.iter().map(|e| e.to_string()));
     report.api_level = t.api_level();
     report.manufacturer = t.manufacturer().map(String::from);
@@ -118,7 +154,7 @@ pub fn analyze_firmware_with(
         .map(|loc| {
             // A panic in a plugged-in analyzer must not stop the scan either.
             let f = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                analyze_app(root, loc, &ctx)
+                analyze_app_in(source, &t.nodes, loc, &ctx)
             }))
             .unwrap_or_else(|_| AppFacts {
                 path: loc.path.clone(),

@@ -29,10 +29,11 @@ pub mod xml;
 pub use adapters::{ApkSig, DexCode};
 pub use facts::{
     AppFacts, CodeAnalyzer, CodeFacts, IdentifierCall, NoCode, NoSignatures, SignatureVerifier,
-    SigningSummary, analyze_apk, analyze_apk_with, analyze_app,
+    SigningSummary, analyze_apk, analyze_apk_with, analyze_app, analyze_app_in,
 };
 pub use firmware::{
     FirmwareProgress, FirmwareReport, Options, analyze_firmware, analyze_firmware_with,
+    analyze_tree,
 };
 pub use loose::{LOOSE_PARTITION, loose_app_location, loose_app_locations};
 pub use trackers::{TrackerDb, TrackerHit};

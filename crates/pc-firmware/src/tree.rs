@@ -17,7 +17,10 @@
 //!   API level and manufacturer.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use pc_image::dir::DirTree;
+use pc_image::{ImageError, Kind, NodeId, Tree};
 
 use crate::xml::{self, Tag};
 
@@ -248,6 +251,11 @@ pub struct FirmwareTree {
     pub build_props: BTreeMap<String, String>,
     /// Permission files read (relative paths).
     pub permission_files: Vec<String>,
+    /// Each `build.prop` read: its relative path and its properties in file order.
+    pub prop_files: BTreeMap<String, Vec<(String, String)>>,
+    /// Node of every app file (APKs, splits, bundles) in the tree walked, by relative path.
+    #[serde(skip)]
+    pub nodes: BTreeMap<String, NodeId>,
     /// Problems met.
     pub errors: Vec<TreeError>,
 }
@@ -322,12 +330,12 @@ pub fn is_privileged(rel: &str) -> bool {
     rel.split('/').any(|c| c == "priv-app")
 }
 
-fn rel_of(root: &Path, p: &Path) -> String {
-    let r = p.strip_prefix(root).unwrap_or(p);
-    r.components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 fn is_split_name(file: &str) -> bool {
@@ -339,10 +347,9 @@ fn is_split_name(file: &str) -> bool {
 }
 
 struct Walker<'a> {
-    root: PathBuf,
-    canon_root: PathBuf,
+    tree: &'a dyn Tree,
     limits: &'a Limits,
-    visited: BTreeSet<PathBuf>,
+    visited: BTreeSet<NodeId>,
     entries: usize,
     xml_files: usize,
     out: FirmwareTree,
@@ -354,29 +361,28 @@ fn ext_lower(name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// An APK met in a folder: name, relative path, node, size.
+type Found = (String, String, NodeId, u64);
+
 impl Walker<'_> {
-    fn io_err(&mut self, p: &Path, e: std::io::Error) {
+    fn io_err(&mut self, rel: &str, e: ImageError) {
         if self.out.errors.len() < 10_000 {
             self.out.errors.push(TreeError::Io {
-                path: rel_of(&self.root, p),
-                at: 0,
-                what: e.to_string(),
+                path: rel.to_string(),
+                at: e.offset,
+                what: e.what,
             });
         }
     }
 
-    fn read_small(&mut self, p: &Path) -> Option<Vec<u8>> {
-        use std::io::Read;
-        let f = std::fs::File::open(p).map_err(|e| self.io_err(p, e)).ok()?;
-        let mut buf = Vec::new();
-        f.take(self.limits.max_xml_size)
-            .read_to_end(&mut buf)
-            .map_err(|e| self.io_err(p, e))
-            .ok()?;
-        Some(buf)
+    fn read_small(&mut self, id: NodeId, rel: &str) -> Option<Vec<u8>> {
+        self.tree
+            .read(id, self.limits.max_xml_size)
+            .map_err(|e| self.io_err(rel, e))
+            .ok()
     }
 
-    fn walk(&mut self, dir: &Path, depth: usize) {
+    fn walk(&mut self, dir: NodeId, rel_dir: &str, depth: usize) {
         if depth > self.limits.max_depth {
             self.out.errors.push(TreeError::Limit {
                 at: 0,
@@ -384,75 +390,61 @@ impl Walker<'_> {
             });
             return;
         }
-        let rd = match std::fs::read_dir(dir) {
+        let mut names = match self.tree.list(dir) {
             Ok(r) => r,
-            Err(e) => return self.io_err(dir, e),
+            Err(e) => return self.io_err(rel_dir, e),
         };
-        let mut names: Vec<(String, PathBuf)> = Vec::new();
-        for e in rd {
-            self.entries += 1;
-            if self.entries > self.limits.max_entries {
-                self.out.errors.push(TreeError::Limit {
-                    at: 0,
-                    what: "directory entries",
-                });
-                break;
-            }
-            match e {
-                Ok(e) => names.push((e.file_name().to_string_lossy().into_owned(), e.path())),
-                Err(e) => self.io_err(dir, e),
-            }
+        let room = self.limits.max_entries.saturating_sub(self.entries);
+        self.entries += names.len();
+        if names.len() > room {
+            names.truncate(room);
+            self.out.errors.push(TreeError::Limit {
+                at: 0,
+                what: "directory entries",
+            });
         }
-        names.sort();
-        let mut apks: Vec<(String, PathBuf, u64)> = Vec::new();
+        names.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut apks: Vec<Found> = Vec::new();
         let mut subdirs = Vec::new();
-        for (name, path) in names {
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            let (is_dir, is_file, size) = if meta.file_type().is_symlink() {
-                // Follow only links that stay inside the image.
-                let Ok(target) = std::fs::canonicalize(&path) else {
-                    continue;
-                };
-                if !target.starts_with(&self.canon_root) {
-                    continue;
+        let mut oat = None;
+        for e in names {
+            let rel = join(rel_dir, &e.name);
+            match e.kind {
+                Kind::Dir => {
+                    if e.name == "oat" {
+                        oat = Some(e.id);
+                    }
+                    subdirs.push((e.id, rel));
                 }
-                match std::fs::metadata(&target) {
-                    Ok(m) => (m.is_dir(), m.is_file(), m.len()),
-                    Err(_) => continue,
-                }
-            } else {
-                (meta.is_dir(), meta.is_file(), meta.len())
-            };
-            if is_dir {
-                subdirs.push(path);
-            } else if is_file {
-                let rel = rel_of(&self.root, &path);
-                match ext_lower(&name).as_str() {
-                    "apk" => apks.push((name, path, size)),
-                    "xapk" | "apks" => self.push_app(AppLocation {
-                        path: rel.clone(),
-                        kind: AppKind::Bundle,
-                        splits: Vec::new(),
-                        partition: partition_of(&rel),
-                        privileged: is_privileged(&rel),
-                        oat_files: Vec::new(),
-                        size,
-                    }),
-                    "xml" => self.permission_file(&path, &rel),
-                    "prop" if name == "build.prop" => self.build_prop(&path),
+                Kind::File { size } => match ext_lower(&e.name).as_str() {
+                    "apk" => apks.push((e.name, rel, e.id, size)),
+                    "xapk" | "apks" => {
+                        self.out.nodes.insert(rel.clone(), e.id);
+                        self.push_app(AppLocation {
+                            partition: partition_of(&rel),
+                            privileged: is_privileged(&rel),
+                            path: rel,
+                            kind: AppKind::Bundle,
+                            splits: Vec::new(),
+                            oat_files: Vec::new(),
+                            size,
+                        })
+                    }
+                    "xml" => self.permission_file(e.id, &rel),
+                    "prop" if e.name == "build.prop" => self.build_prop(e.id, &rel),
                     _ => {}
-                }
+                },
+                // Links are the tree's business: a folder on disk resolves those inside it,
+                // an image's links (to `/vendor`, ...) point at other partitions' paths.
+                Kind::Symlink(_) | Kind::Other => {}
             }
         }
-        self.group_apks(dir, apks);
-        for d in subdirs {
-            let canon = std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone());
-            if !self.visited.insert(canon) {
+        self.group_apks(rel_dir, oat, apks);
+        for (id, rel) in subdirs {
+            if !self.visited.insert(id) {
                 continue;
             }
-            self.walk(&d, depth + 1);
+            self.walk(id, &rel, depth + 1);
         }
     }
 
@@ -474,44 +466,47 @@ impl Walker<'_> {
         self.out.apps.push(app);
     }
 
-    fn oat_files(&mut self, dir: &Path, stems: &BTreeSet<String>) -> Vec<String> {
+    fn oat_files(
+        &mut self,
+        rel_dir: &str,
+        oat: Option<NodeId>,
+        stems: &BTreeSet<String>,
+    ) -> Vec<String> {
         let mut out = Vec::new();
-        let oat = dir.join("oat");
-        let Ok(archs) = std::fs::read_dir(&oat) else {
+        let Some(oat) = oat else {
             return out;
         };
-        let mut archs: Vec<PathBuf> = archs.flatten().map(|e| e.path()).take(64).collect();
-        archs.sort();
-        for a in archs {
-            let Ok(files) = std::fs::read_dir(&a) else {
+        let Ok(mut archs) = self.tree.list(oat) else {
+            return out;
+        };
+        archs.truncate(64);
+        archs.sort_by(|a, b| a.name.cmp(&b.name));
+        for a in archs.iter().filter(|a| a.kind == Kind::Dir) {
+            let Ok(mut files) = self.tree.list(a.id) else {
                 continue;
             };
-            let mut files: Vec<PathBuf> = files.flatten().map(|e| e.path()).take(1024).collect();
-            files.sort();
+            files.truncate(1024);
+            files.sort_by(|a, b| a.name.cmp(&b.name));
             for f in files {
-                let name = f
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let (stem, ext) = name.rsplit_once('.').unwrap_or((&name, ""));
+                let (stem, ext) = f.name.rsplit_once('.').unwrap_or((&f.name, ""));
                 if matches!(ext, "odex" | "vdex" | "art") && stems.contains(stem) {
-                    out.push(rel_of(&self.root, &f));
+                    out.push(format!("{}/oat/{}/{}", rel_dir, a.name, f.name));
                 }
             }
         }
         out
     }
 
-    fn group_apks(&mut self, dir: &Path, apks: Vec<(String, PathBuf, u64)>) {
+    fn group_apks(&mut self, rel_dir: &str, oat: Option<NodeId>, apks: Vec<Found>) {
         if apks.is_empty() {
             return;
         }
-        let dir_name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        for (_, rel, id, _) in &apks {
+            self.out.nodes.insert(rel.clone(), *id);
+        }
+        let dir_name = rel_dir.rsplit('/').next().unwrap_or_default().to_string();
         let (splits, bases): (Vec<_>, Vec<_>) =
-            apks.into_iter().partition(|(n, _, _)| is_split_name(n));
+            apks.into_iter().partition(|(n, _, _, _)| is_split_name(n));
         let base_idx = if splits.is_empty() {
             None
         } else if bases.len() == 1 {
@@ -519,33 +514,29 @@ impl Walker<'_> {
         } else {
             bases
                 .iter()
-                .position(|(n, _, _)| n == "base.apk")
+                .position(|(n, _, _, _)| n == "base.apk")
                 .or_else(|| {
                     bases
                         .iter()
-                        .position(|(n, _, _)| *n == format!("{dir_name}.apk"))
+                        .position(|(n, _, _, _)| *n == format!("{dir_name}.apk"))
                 })
         };
         let stems = |n: &str| n.strip_suffix(".apk").unwrap_or(n).to_string();
         match base_idx {
             Some(bi) => {
-                for (i, (name, path, size)) in bases.iter().enumerate() {
-                    let rel = rel_of(&self.root, path);
+                for (i, (name, rel, _, size)) in bases.iter().enumerate() {
                     let mut stemset: BTreeSet<String> = [stems(name)].into();
                     let split_rels = if i == bi {
-                        stemset.extend(splits.iter().map(|(n, _, _)| stems(n)));
-                        splits
-                            .iter()
-                            .map(|(_, p, _)| rel_of(&self.root, p))
-                            .collect()
+                        stemset.extend(splits.iter().map(|(n, _, _, _)| stems(n)));
+                        splits.iter().map(|(_, r, _, _)| r.clone()).collect()
                     } else {
                         Vec::new()
                     };
-                    let oat = self.oat_files(dir, &stemset);
+                    let oat = self.oat_files(rel_dir, oat, &stemset);
                     self.push_app(AppLocation {
-                        partition: partition_of(&rel),
-                        privileged: is_privileged(&rel),
-                        path: rel,
+                        partition: partition_of(rel),
+                        privileged: is_privileged(rel),
+                        path: rel.clone(),
                         kind: if i == bi {
                             AppKind::SplitSet
                         } else {
@@ -559,13 +550,12 @@ impl Walker<'_> {
             }
             None => {
                 // No identifiable base: every APK is its own app.
-                for (name, path, size) in bases.iter().chain(splits.iter()) {
-                    let rel = rel_of(&self.root, path);
-                    let oat = self.oat_files(dir, &[stems(name)].into());
+                for (name, rel, _, size) in bases.iter().chain(splits.iter()) {
+                    let oat = self.oat_files(rel_dir, oat, &[stems(name)].into());
                     self.push_app(AppLocation {
-                        partition: partition_of(&rel),
-                        privileged: is_privileged(&rel),
-                        path: rel,
+                        partition: partition_of(rel),
+                        privileged: is_privileged(rel),
+                        path: rel.clone(),
                         kind: AppKind::Apk,
                         splits: Vec::new(),
                         oat_files: oat,
@@ -576,7 +566,7 @@ impl Walker<'_> {
         }
     }
 
-    fn permission_file(&mut self, path: &Path, rel: &str) {
+    fn permission_file(&mut self, id: NodeId, rel: &str) {
         let comps: Vec<&str> = rel.split('/').collect();
         let n = comps.len();
         let (Some(parent), Some(grand)) = (
@@ -598,7 +588,7 @@ impl Walker<'_> {
             }
             return;
         }
-        let Some(data) = self.read_small(path) else {
+        let Some(data) = self.read_small(id, rel) else {
             return;
         };
         let err = if *parent == "permissions" {
@@ -615,24 +605,20 @@ impl Walker<'_> {
         }
     }
 
-    fn build_prop(&mut self, path: &Path) {
-        let Some(data) = self.read_small(path) else {
+    fn build_prop(&mut self, id: NodeId, rel: &str) {
+        let Some(data) = self.read_small(id, rel) else {
             return;
         };
-        for line in String::from_utf8_lossy(&data).lines().take(100_000) {
-            let line = line.trim();
-            if line.starts_with('#') {
-                continue;
-            }
-            if let Some((k, v)) = line.split_once('=')
-                && self.out.build_props.len() < 100_000
-            {
+        let props = pc_image::props::parse(&data);
+        for (k, v) in &props {
+            if self.out.build_props.len() < 100_000 {
                 self.out
                     .build_props
-                    .entry(k.trim().to_string())
-                    .or_insert_with(|| v.trim().to_string());
+                    .entry(k.clone())
+                    .or_insert_with(|| v.clone());
             }
         }
+        self.out.prop_files.insert(rel.to_string(), props);
     }
 }
 
@@ -641,35 +627,32 @@ pub fn scan(root: &Path) -> Result<FirmwareTree, TreeError> {
     scan_with(root, &Limits::default())
 }
 
-/// Walks `root`. Fails only when the root itself cannot be read; other problems are recorded
-/// in [`FirmwareTree::errors`].
+/// Walks the folder `root`. Fails only when the root itself cannot be read; other problems
+/// are recorded in [`FirmwareTree::errors`].
 pub fn scan_with(root: &Path, limits: &Limits) -> Result<FirmwareTree, TreeError> {
-    let canon_root = std::fs::canonicalize(root).map_err(|e| TreeError::Root {
+    let tree = DirTree::open(root).map_err(|e| TreeError::Root {
         path: root.display().to_string(),
         at: 0,
-        what: e.to_string(),
+        what: e.what,
     })?;
-    if !canon_root.is_dir() {
-        return Err(TreeError::Root {
-            path: root.display().to_string(),
-            at: 0,
-            what: "not a directory".to_string(),
-        });
-    }
+    Ok(scan_tree(&tree, limits))
+}
+
+/// Walks any tree (a folder, or the partitions of firmware images).
+pub fn scan_tree(tree: &dyn Tree, limits: &Limits) -> FirmwareTree {
     let mut w = Walker {
-        root: root.to_path_buf(),
-        canon_root: canon_root.clone(),
+        tree,
         limits,
-        visited: [canon_root].into(),
+        visited: [tree.root()].into(),
         entries: 0,
         xml_files: 0,
         out: FirmwareTree::default(),
     };
-    w.walk(root, 0);
+    w.walk(tree.root(), "", 0);
     let mut out = w.out;
     out.apps.sort_by(|a, b| a.path.cmp(&b.path));
     out.apps.dedup_by(|a, b| a.path == b.path);
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

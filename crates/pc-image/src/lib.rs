@@ -10,14 +10,18 @@
 //! image, the partition and the offset; nothing here panics on input.
 
 pub mod avb;
+pub mod dir;
 pub mod erofs;
 pub mod error;
 pub mod ext4;
 pub mod lp;
+pub mod mounts;
+pub mod open;
 pub mod payload;
 pub mod props;
 pub mod source;
 pub mod sparse;
+pub mod tar;
 pub mod transfer;
 pub mod tree;
 

@@ -62,6 +62,21 @@ impl FileSource {
     }
 }
 
+impl FileSource {
+    /// An already open file (a spooled temporary file, say).
+    pub fn from_file(file: File, name: &str) -> Result<FileSource> {
+        let size = file
+            .metadata()
+            .map_err(|e| ImageError::new(name, 0, format!("stat: {e}")))?
+            .len();
+        Ok(FileSource {
+            file,
+            size,
+            name: name.to_string(),
+        })
+    }
+}
+
 impl ReadAt for FileSource {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<()> {
         self.file
@@ -106,7 +121,11 @@ impl ReadAt for MemSource {
             None => Err(ImageError::new(
                 &self.name,
                 off,
-                format!("read {} bytes past the end ({} bytes)", buf.len(), self.data.len()),
+                format!(
+                    "read {} bytes past the end ({} bytes)",
+                    buf.len(),
+                    self.data.len()
+                ),
             )),
         }
     }
@@ -133,7 +152,10 @@ impl Slice {
             return Err(ImageError::new(
                 inner.name(),
                 off,
-                format!("{name}: {len} bytes at {off} lie past the end ({} bytes)", inner.size()),
+                format!(
+                    "{name}: {len} bytes at {off} lie past the end ({} bytes)",
+                    inner.size()
+                ),
             ));
         }
         Ok(Slice {
@@ -147,7 +169,10 @@ impl Slice {
 
 impl ReadAt for Slice {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<()> {
-        if off.checked_add(buf.len() as u64).is_none_or(|e| e > self.len) {
+        if off
+            .checked_add(buf.len() as u64)
+            .is_none_or(|e| e > self.len)
+        {
             return Err(ImageError::new(
                 &self.name,
                 off,
@@ -169,15 +194,21 @@ impl ReadAt for Slice {
 pub mod le {
     /// `u16` at `at`.
     pub fn u16(b: &[u8], at: usize) -> Option<u16> {
-        Some(u16::from_le_bytes(b.get(at..at.checked_add(2)?)?.try_into().ok()?))
+        Some(u16::from_le_bytes(
+            b.get(at..at.checked_add(2)?)?.try_into().ok()?,
+        ))
     }
     /// `u32` at `at`.
     pub fn u32(b: &[u8], at: usize) -> Option<u32> {
-        Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+        Some(u32::from_le_bytes(
+            b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+        ))
     }
     /// `u64` at `at`.
     pub fn u64(b: &[u8], at: usize) -> Option<u64> {
-        Some(u64::from_le_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
+        Some(u64::from_le_bytes(
+            b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+        ))
     }
 }
 
@@ -185,10 +216,52 @@ pub mod le {
 pub mod be {
     /// `u32` at `at`.
     pub fn u32(b: &[u8], at: usize) -> Option<u32> {
-        Some(u32::from_be_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+        Some(u32::from_be_bytes(
+            b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+        ))
     }
     /// `u64` at `at`.
     pub fn u64(b: &[u8], at: usize) -> Option<u64> {
-        Some(u64::from_be_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
+        Some(u64::from_be_bytes(
+            b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+        ))
+    }
+}
+
+/// `Read + Seek` over a [`ReadAt`] (for readers written against std's traits, such as the
+/// zip central-directory reader).
+pub struct Cursor<'a> {
+    src: &'a dyn ReadAt,
+    pos: u64,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at offset 0.
+    pub fn new(src: &'a dyn ReadAt) -> Cursor<'a> {
+        Cursor { src, pos: 0 }
+    }
+}
+
+impl std::io::Read for Cursor<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.src.size().saturating_sub(self.pos);
+        let n = (buf.len() as u64).min(left) as usize;
+        self.src
+            .read_at(self.pos, &mut buf[..n])
+            .map_err(std::io::Error::other)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for Cursor<'_> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let p = match to {
+            std::io::SeekFrom::Start(p) => Some(p),
+            std::io::SeekFrom::End(d) => self.src.size().checked_add_signed(d),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = p.ok_or_else(|| std::io::Error::other("seek out of range"))?;
+        Ok(self.pos)
     }
 }

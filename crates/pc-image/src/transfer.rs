@@ -10,13 +10,11 @@
 //! and `free` patch a source build: an incremental OTA, refused.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use crate::error::{ImageError, Result};
-use crate::source::{ReadAt, Source};
+use crate::source::{Cursor, FileSource, ReadAt, Source};
 
 /// Block size of transfer lists (fixed by the format).
 pub const BLOCK: u64 = 4096;
@@ -347,10 +345,7 @@ pub fn spool_brotli(src: Source, limit: u64) -> Result<Source> {
     let name = src.name().trim_end_matches(".br").to_string();
     let mut file = tempfile::tempfile()
         .map_err(|e| ImageError::new(&name, 0, format!("temporary file: {e}")))?;
-    let input = SourceReader {
-        src: src.clone(),
-        pos: 0,
-    };
+    let input = Cursor::new(src.as_ref());
     let mut dec = brotli::Decompressor::new(input, 1 << 16).take(limit + 1);
     let written = std::io::copy(&mut dec, &mut file)
         .map_err(|e| ImageError::new(src.name(), 0, format!("brotli: {e}")))?;
@@ -361,66 +356,5 @@ pub fn spool_brotli(src: Source, limit: u64) -> Result<Source> {
             format!("decompresses to more than {limit} bytes, all the transfer list can take"),
         ));
     }
-    Ok(Arc::new(Spooled {
-        file,
-        size: written,
-        name,
-    }))
-}
-
-/// A decompressed temporary file.
-struct Spooled {
-    file: File,
-    size: u64,
-    name: String,
-}
-
-impl ReadAt for Spooled {
-    fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<()> {
-        if off
-            .checked_add(buf.len() as u64)
-            .is_none_or(|e| e > self.size)
-        {
-            return Err(ImageError::new(
-                &self.name,
-                off,
-                format!(
-                    "read {} bytes past the end ({} bytes)",
-                    buf.len(),
-                    self.size
-                ),
-            ));
-        }
-        self.file
-            .read_exact_at(buf, off)
-            .map_err(|e| ImageError::new(&self.name, off, format!("read {} bytes: {e}", buf.len())))
-    }
-    fn size(&self) -> u64 {
-        self.size
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-/// `std::io::Read` over a whole source, for the brotli decoder.
-struct SourceReader {
-    src: Source,
-    pos: u64,
-}
-
-impl Read for SourceReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (self.src.size() - self.pos)
-            .min(buf.len() as u64)
-            .min(1 << 20) as usize;
-        if n == 0 {
-            return Ok(0);
-        }
-        self.src
-            .read_at(self.pos, &mut buf[..n])
-            .map_err(std::io::Error::other)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
+    Ok(Arc::new(FileSource::from_file(file, &name)?))
 }

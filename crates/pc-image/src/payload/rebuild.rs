@@ -7,14 +7,14 @@
 //! parallel.
 
 use std::collections::VecDeque;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
 use super::{Op, OpKind, Partition};
 use crate::error::{ImageError, Result};
-use crate::source::{ReadAt, Source};
+use crate::source::{Cursor, ReadAt, Source};
 
 /// The largest operation held decompressed (update_engine writes 2 MiB operations in full
 /// payloads; a larger one is refused rather than allocated).
@@ -150,11 +150,10 @@ impl PartitionSource {
             )
             .in_part(&self.part)
         };
-        let input = SourceReader {
-            src: self.payload.clone(),
-            pos: op.data_off,
-            end: op.data_off + op.data_len,
-        };
+        let mut cur = Cursor::new(self.payload.as_ref());
+        cur.seek(SeekFrom::Start(op.data_off))
+            .map_err(|e| err(format!("seek: {e}")))?;
+        let input = cur.take(op.data_len);
         // Capacity grows with what the stream really yields, not with what the extents claim.
         let mut out = Vec::with_capacity(want.min(8 << 20) as usize);
         // One byte more than the extents hold tells an oversized stream from an exact one.
@@ -267,27 +266,6 @@ impl ReadAt for PartitionSource {
     }
     fn name(&self) -> &str {
         &self.name
-    }
-}
-
-/// `std::io::Read` over `[pos, end)` of a source, for the decompressors.
-struct SourceReader {
-    src: Source,
-    pos: u64,
-    end: u64,
-}
-
-impl Read for SourceReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (self.end - self.pos).min(buf.len() as u64).min(1 << 20) as usize;
-        if n == 0 {
-            return Ok(0);
-        }
-        self.src
-            .read_at(self.pos, &mut buf[..n])
-            .map_err(std::io::Error::other)?;
-        self.pos += n as u64;
-        Ok(n)
     }
 }
 

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-use super::{Op, OpKind, Partition};
+use super::manifest::{Op, Partition};
+use super::proto::OpKind;
 use crate::error::{ImageError, Result};
 use crate::source::{Cursor, ReadAt, Source};
 

@@ -521,6 +521,10 @@ impl Firmware {
                 transfer.push(e.name.clone());
                 continue;
             }
+            // Block OTA data means nothing without its transfer list (read with it below).
+            if [".new.dat", ".new.dat.br", ".patch.dat"].iter().any(|x| e.name.ends_with(x)) {
+                continue;
+            }
             let c = format!("{chain} > {}", e.name);
             let s: Source = if e.method == METHOD_STORED {
                 let (at, len) = ar.data_range(e).map_err(zerr)?;
@@ -566,26 +570,67 @@ fn hint_name(chain: &str) -> &str {
 }
 
 impl Firmware {
-    fn payload(&mut self, _src: Source, chain: &str, _depth: usize) -> Result<()> {
-        Err(ImageError::new(
-            chain,
-            0,
-            "payload.bin: reader being merged",
-        ))
+    /// A full A/B OTA payload: each partition rebuilt lazily from its operations.
+    fn payload(&mut self, src: Source, chain: &str, depth: usize) -> Result<()> {
+        let p = crate::payload::Payload::open(src)?;
+        for part in p.partitions() {
+            let c = format!("{chain} > {}", part.name);
+            match p.partition(&part.name) {
+                Ok(s) => self.process(s, &part.name, &c, depth + 1, true),
+                Err(e) => self.errors.push(e.in_part(&part.name)),
+            }
+        }
+        Ok(())
     }
 
+    /// A block-based (non-A/B) OTA: `X.transfer.list` with `X.new.dat` or `X.new.dat.br`.
     fn transfer(
         &mut self,
-        _ar: &pc_apk::zip::Archive<'_>,
-        _src: Source,
+        ar: &pc_apk::zip::Archive<'_>,
+        src: Source,
         list: &str,
         chain: &str,
-        _depth: usize,
+        depth: usize,
     ) -> Result<()> {
-        Err(ImageError::new(
-            chain,
-            0,
-            format!("{list}: reader being merged"),
-        ))
+        use crate::transfer::{TransferImage, TransferList, spool_brotli};
+        let zerr = |e: pc_apk::zip::ZipError| ImageError::new(chain, 0, format!("zip: {e}"));
+        let stem = list.strip_suffix(".transfer.list").unwrap_or(list);
+        let entry = |name: &str| ar.entries().iter().find(|e| e.name == name);
+        let le = entry(list).ok_or_else(|| ImageError::new(chain, 0, format!("{list}: gone")))?;
+        let text = ar
+            .read_from(&mut Cursor::new(src.as_ref()), le, 64 << 20)
+            .map_err(zerr)?;
+        let tl = TransferList::parse(&format!("{chain} > {list}"), &text)?;
+        let read_entry = |me: &mut Self, name: &str| -> Result<Option<Source>> {
+            let Some(e) = entry(name) else {
+                return Ok(None);
+            };
+            if e.method == pc_apk::zip::METHOD_STORED {
+                let (at, len) = ar.data_range(e).map_err(zerr)?;
+                return Ok(Some(Arc::new(Slice::new(src.clone(), at, len, name)?)));
+            }
+            let mut cur = Cursor::new(src.as_ref());
+            let mut r = ar.open(&mut cur, e, me.opts.max_spool).map_err(zerr)?;
+            me.spool(&mut r, &format!("{chain} > {name}"), e.uncompressed_size)
+                .map(Some)
+        };
+        let dat = match read_entry(self, &format!("{stem}.new.dat"))? {
+            Some(d) => d,
+            None => match read_entry(self, &format!("{stem}.new.dat.br"))? {
+                Some(br) => spool_brotli(br, tl.new_blocks() * 4096)?,
+                None => {
+                    return Err(ImageError::new(
+                        chain,
+                        0,
+                        format!("{list}: no {stem}.new.dat or {stem}.new.dat.br beside it"),
+                    ));
+                }
+            },
+        };
+        let name = hint_of(stem);
+        let img = TransferImage::new(&tl, dat, &name)?;
+        let c = format!("{chain} > {list}");
+        self.process(Arc::new(img), &name, &c, depth + 1, true);
+        Ok(())
     }
 }

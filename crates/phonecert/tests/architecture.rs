@@ -53,7 +53,8 @@ const LAYERS: &[&[&str]] = &[
         "pc-dex",
         "pc-apksig",
     ],
-    &["pc-tlsdec", "pc-h2"],
+    // Formats built on formats (pc-image reads zips with pc-apk's reader).
+    &["pc-tlsdec", "pc-h2", "pc-image"],
     &["pc-h3"],
     // What to look for, and the unit under test.
     &["pc-detect"],

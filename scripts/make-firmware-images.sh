@@ -6,7 +6,8 @@
 #   product -> EROFS, plain   (mkfs.erofs)
 #   vendor  -> ext4           (mke2fs -d, e2fsprogs; default features incl. metadata_csum)
 #   super.img of system_a/vendor_a/product_a (+ empty _b slots) (scripts/make-super.py),
-#   made sparse with img2simg (android-sdk-libsparse-utils) -> super.simg (committed).
+#   made sparse with img2simg (android-sdk-libsparse-utils) -> super.simg (committed);
+#   vbmeta.img (scripts/make-vbmeta.py) describing them.
 # Oracles, by independent readers, into the same folder:
 #   super.lpunpack.json  sha256 of every partition lpunpack (PyPI liblp) extracts from super.img
 #   simg2img.sha256      sha256 of what simg2img expands super.simg to
@@ -43,6 +44,14 @@ python3 scripts/make-super.py "$work/super.img" --slots 2 \
     --part system_a="$work/system.img" --part vendor_a="$work/vendor.img" \
     --part product_a="$work/product.img" --empty system_b --empty vendor_b --empty product_b
 img2simg "$work/super.img" "$out/super.simg"
+# vbmeta: the AOSP test key (public half, tests/data/images/firmware/testkey_rsa4096.avbpubkey),
+# a hash descriptor that matches vendor and one that does not (product, hashed before a byte
+# was changed), a hashtree for system, and the flags of a device with verification switched off.
+cp "$work/product.img" "$work/product.orig" && printf 'X' | dd of="$work/product.orig" bs=1 seek=8192 conv=notrunc status=none
+python3 scripts/make-vbmeta.py "$out/vbmeta.img" --key "$out/testkey_rsa4096.avbpubkey" \
+    --algorithm 2 --flags 2 --rollback 7 --hash vendor="$work/vendor.img" \
+    --hash product="$work/product.orig" --hashtree system \
+    --prop com.android.build.system.fingerprint=acme/a1/a1:14/AP1A.240305.019/11:user/release-keys
 simg2img "$out/super.simg" "$work/expanded.img"
 sha256sum "$work/expanded.img" | cut -d' ' -f1 > "$out/simg2img.sha256"
 mkdir "$work/lp"
@@ -69,4 +78,5 @@ mkdir "$work/x-vendor"
 debugfs -R "rdump / $work/x-vendor" "$work/vendor.img" >/dev/null 2>&1
 rm -rf "$work/x-vendor/lost+found"
 listing "$work/x-vendor" > "$out/vendor.listing"
+e2fsck -fn "$work/vendor.img" >/dev/null
 ls -l "$out"

@@ -199,8 +199,9 @@ impl Vbmeta {
                     v.properties.push((cstr(k), cstr(val)));
                 }
                 1 => {
-                    // hashtree: name after 164 fixed bytes (image_size .. flags, reserved 60)
-                    let nl = be::u32(d, 152).unwrap_or(0) as usize;
+                    // hashtree: dm-verity version, sizes and offsets, algorithm, three lengths,
+                    // flags, 60 reserved bytes: the name starts at 164
+                    let nl = be::u32(d, 88).unwrap_or(0) as usize;
                     v.hashtrees.push(cstr(field(164, nl)?));
                 }
                 2 => {

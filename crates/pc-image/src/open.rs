@@ -522,7 +522,10 @@ impl Firmware {
                 continue;
             }
             // Block OTA data means nothing without its transfer list (read with it below).
-            if [".new.dat", ".new.dat.br", ".patch.dat"].iter().any(|x| e.name.ends_with(x)) {
+            if [".new.dat", ".new.dat.br", ".patch.dat"]
+                .iter()
+                .any(|x| e.name.ends_with(x))
+            {
                 continue;
             }
             let c = format!("{chain} > {}", e.name);

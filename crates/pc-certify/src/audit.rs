@@ -347,6 +347,7 @@ pub fn audit_with(
         firmware: f.as_ref(),
         policy: opts.policy.as_ref(),
         logs: opts.logs.as_ref(),
+        now: opts.now.unwrap_or_else(pc_base::time::now),
     };
     let mut warnings = Vec::new();
     // What the traffic analysis could not read belongs in the report, not only on a terminal.

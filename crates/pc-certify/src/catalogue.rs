@@ -241,11 +241,20 @@ pub enum Check {
     /// Not decidable from traffic and firmware evidence: always NOT_TESTED, saying what
     /// would be needed; a reviewer decides it.
     NotAutomated { needs: String },
+    /// A user build (`ro.build.type=user`) signed with release keys (`ro.build.tags`).
+    ReleaseBuild,
+    /// Verified boot on, not signed with a public AVB test key, hashes matching.
+    VerifiedBoot,
+    /// Security patch level at most `months` old at the audit date (`[policy]
+    /// security_patch_max_age_months` overrides).
+    PatchLevelMaxAge { months: u32 },
+    /// `ro.debuggable=0`, `ro.adb.secure=1`.
+    DebugPropsOff,
 }
 
 impl Check {
     /// Every check id, as written in catalogues.
-    pub const IDS: [&'static str; 15] = [
+    pub const IDS: [&'static str; 19] = [
         "no_identifier_in_phase",
         "no_cleartext_identifier",
         "no_cleartext",
@@ -261,6 +270,10 @@ impl Check {
         "no_dangerous_default_grants",
         "no_identifier_in_logs",
         "not_automated",
+        "release_build",
+        "verified_boot",
+        "patch_level_max_age",
+        "debug_props_off",
     ];
 
     /// The check id.
@@ -281,6 +294,10 @@ impl Check {
             Check::NoDangerousDefaultGrants { .. } => "no_dangerous_default_grants",
             Check::NoIdentifierInLogs { .. } => "no_identifier_in_logs",
             Check::NotAutomated { .. } => "not_automated",
+            Check::ReleaseBuild => "release_build",
+            Check::VerifiedBoot => "verified_boot",
+            Check::PatchLevelMaxAge { .. } => "patch_level_max_age",
+            Check::DebugPropsOff => "debug_props_off",
         }
     }
 

@@ -5,6 +5,7 @@
 //! traffic seen is enough, [`refs`] names the facts. This file only dispatches.
 
 mod apps;
+mod build_facts;
 mod coverage;
 mod ctx;
 mod identifiers;
@@ -57,6 +58,10 @@ pub(crate) fn run(check: &Check, ctx: &Ctx<'_>) -> Outcome {
             preloads::no_dangerous_default_grants(ctx, basic_functions)
         }
         Check::NoIdentifierInLogs { identifiers } => logs::no_identifier_in_logs(ctx, identifiers),
+        Check::ReleaseBuild => build_facts::release_build(ctx),
+        Check::VerifiedBoot => build_facts::verified_boot(ctx),
+        Check::PatchLevelMaxAge { months } => build_facts::patch_level_max_age(ctx, *months),
+        Check::DebugPropsOff => build_facts::debug_props_off(ctx),
         // What traffic and firmware cannot show is said, never guessed: a reviewer decides it.
         Check::NotAutomated { needs } => Outcome::new(
             Verdict::NotTested,

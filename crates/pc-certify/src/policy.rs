@@ -56,6 +56,10 @@ pub struct Policy {
     /// Declared recipients. `None`: not declared.
     #[serde(default, rename = "recipient")]
     pub recipients: Option<Vec<Recipient>>,
+    /// Oldest security patch level accepted, in months before the audit date (the
+    /// catalogue's number when not set).
+    #[serde(default)]
+    pub security_patch_max_age_months: Option<u32>,
 }
 
 /// Most recipients or countries in a policy.

@@ -40,6 +40,17 @@ fn default_removable() -> Vec<String> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct PatchParams {
+    #[serde(default = "twelve")]
+    months: u32,
+}
+
+fn twelve() -> u32 {
+    12
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct GrantParams {
     #[serde(default)]
     basic_functions: Vec<String>,
@@ -302,6 +313,16 @@ pub(super) fn build_check(raw: &RawRequirement, at: u64) -> Result<Check, Catalo
             Check::NoIdentifierInLogs {
                 identifiers: x.identifiers,
             }
+        }
+        "release_build" => Check::ReleaseBuild,
+        "verified_boot" => Check::VerifiedBoot,
+        "debug_props_off" => Check::DebugPropsOff,
+        "patch_level_max_age" => {
+            let x: PatchParams = p(params, at)?;
+            if x.months == 0 {
+                return Err(bad("months must be at least 1", raw.id.clone()));
+            }
+            Check::PatchLevelMaxAge { months: x.months }
         }
         "not_automated" => {
             let x: ManualParams = p(params, at)?;

@@ -12,6 +12,8 @@ pub(crate) struct Ctx<'a> {
     pub policy: Option<&'a Policy>,
     /// System logs searched, when the case gives any.
     pub logs: Option<&'a crate::logs::LogEvidence>,
+    /// The audit time (Unix seconds): the date patch levels are aged at.
+    pub now: i64,
 }
 
 impl<'a> Ctx<'a> {

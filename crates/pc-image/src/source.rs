@@ -106,7 +106,11 @@ impl ReadAt for MemSource {
             None => Err(ImageError::new(
                 &self.name,
                 off,
-                format!("read {} bytes past the end ({} bytes)", buf.len(), self.data.len()),
+                format!(
+                    "read {} bytes past the end ({} bytes)",
+                    buf.len(),
+                    self.data.len()
+                ),
             )),
         }
     }
@@ -133,7 +137,10 @@ impl Slice {
             return Err(ImageError::new(
                 inner.name(),
                 off,
-                format!("{name}: {len} bytes at {off} lie past the end ({} bytes)", inner.size()),
+                format!(
+                    "{name}: {len} bytes at {off} lie past the end ({} bytes)",
+                    inner.size()
+                ),
             ));
         }
         Ok(Slice {
@@ -147,7 +154,10 @@ impl Slice {
 
 impl ReadAt for Slice {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<()> {
-        if off.checked_add(buf.len() as u64).is_none_or(|e| e > self.len) {
+        if off
+            .checked_add(buf.len() as u64)
+            .is_none_or(|e| e > self.len)
+        {
             return Err(ImageError::new(
                 &self.name,
                 off,
@@ -169,15 +179,21 @@ impl ReadAt for Slice {
 pub mod le {
     /// `u16` at `at`.
     pub fn u16(b: &[u8], at: usize) -> Option<u16> {
-        Some(u16::from_le_bytes(b.get(at..at.checked_add(2)?)?.try_into().ok()?))
+        Some(u16::from_le_bytes(
+            b.get(at..at.checked_add(2)?)?.try_into().ok()?,
+        ))
     }
     /// `u32` at `at`.
     pub fn u32(b: &[u8], at: usize) -> Option<u32> {
-        Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+        Some(u32::from_le_bytes(
+            b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+        ))
     }
     /// `u64` at `at`.
     pub fn u64(b: &[u8], at: usize) -> Option<u64> {
-        Some(u64::from_le_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
+        Some(u64::from_le_bytes(
+            b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+        ))
     }
 }
 
@@ -185,10 +201,14 @@ pub mod le {
 pub mod be {
     /// `u32` at `at`.
     pub fn u32(b: &[u8], at: usize) -> Option<u32> {
-        Some(u32::from_be_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+        Some(u32::from_be_bytes(
+            b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+        ))
     }
     /// `u64` at `at`.
     pub fn u64(b: &[u8], at: usize) -> Option<u64> {
-        Some(u64::from_be_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
+        Some(u64::from_be_bytes(
+            b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+        ))
     }
 }

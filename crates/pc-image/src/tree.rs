@@ -92,8 +92,14 @@ mod tests {
 
     #[test]
     fn links_resolve_inside_the_tree() {
-        assert_eq!(resolve_link("system/app", "../lib").as_deref(), Some("system/lib"));
-        assert_eq!(resolve_link("system/app", "/vendor/app").as_deref(), Some("vendor/app"));
+        assert_eq!(
+            resolve_link("system/app", "../lib").as_deref(),
+            Some("system/lib")
+        );
+        assert_eq!(
+            resolve_link("system/app", "/vendor/app").as_deref(),
+            Some("vendor/app")
+        );
         assert_eq!(resolve_link("a", "../../x"), None);
     }
 }

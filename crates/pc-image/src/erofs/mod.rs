@@ -224,7 +224,7 @@ impl Erofs {
                 )
             };
             let first = le::u16(blk, 8).ok_or_else(|| where_(0))? as usize;
-            if first < 12 || first >= blk.len() || first % 12 != 0 {
+            if first < 12 || first >= blk.len() || !first.is_multiple_of(12) {
                 return Err(self.err(
                     dir.off,
                     format!(

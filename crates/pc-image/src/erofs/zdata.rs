@@ -255,7 +255,7 @@ fn index_bytes(fs: &Erofs, ino: &Inode, off: u64, len: u64) -> Result<Vec<u8>> {
 
 /// FULL index: 8 bytes per lcluster (advise with the type, clusterofs, block or deltas).
 fn full_index(fs: &Erofs, ino: &Inode, ebase: u64, n: u64, lbits: u32) -> Result<(Vec<Lcl>, u64)> {
-    let len = n.checked_mul(8).unwrap_or(u64::MAX);
+    let len = n.saturating_mul(8);
     let b = index_bytes(fs, ino, ebase, len)?;
     let mut out = Vec::with_capacity(n as usize);
     for (k, e) in b.chunks_exact(8).enumerate() {

@@ -2,7 +2,7 @@
 //! consecutive blocks, the tail maybe inline after the inode) and chunk-based (a block map or
 //! chunk indexes after the inode; holes read as zeros).
 
-use super::Erofs;
+use super::image::Image;
 use crate::error::Result;
 use crate::source::le;
 
@@ -47,7 +47,7 @@ pub(crate) struct Inode {
 
 impl Inode {
     /// Reads the inode of `nid`.
-    pub fn load(fs: &Erofs, nid: u64) -> Result<Inode> {
+    pub fn load(fs: &Image, nid: u64) -> Result<Inode> {
         let off = nid
             .checked_mul(32)
             .and_then(|o| o.checked_add(fs.sb.meta_off))
@@ -112,7 +112,7 @@ impl Inode {
 }
 
 /// Allocates the output of a file whose size was checked against the caller's limit.
-fn out_buf(fs: &Erofs, ino: &Inode) -> Result<Vec<u8>> {
+fn out_buf(fs: &Image, ino: &Inode) -> Result<Vec<u8>> {
     usize::try_from(ino.size)
         .map(|n| vec![0u8; n])
         .map_err(|_| {
@@ -125,7 +125,7 @@ fn out_buf(fs: &Erofs, ino: &Inode) -> Result<Vec<u8>> {
 
 /// FLAT_PLAIN and FLAT_INLINE: whole blocks from the start block, and for FLAT_INLINE the last
 /// partial block inline after the inode (which must not cross a block boundary).
-pub(crate) fn read_flat(fs: &Erofs, ino: &Inode) -> Result<Vec<u8>> {
+pub(crate) fn read_flat(fs: &Image, ino: &Inode) -> Result<Vec<u8>> {
     let bs = fs.sb.blksz();
     let (head, tail) = if ino.layout == FLAT_INLINE && ino.size > 0 {
         let head = (ino.size - 1) / bs * bs;
@@ -165,7 +165,7 @@ pub(crate) fn read_flat(fs: &Erofs, ino: &Inode) -> Result<Vec<u8>> {
 
 /// CHUNK_BASED: the file is cut in chunks of 2^n blocks; a table after the inode gives each
 /// chunk's start block (4-byte block map, or 8-byte indexes naming a device).
-pub(crate) fn read_chunked(fs: &Erofs, ino: &Inode) -> Result<Vec<u8>> {
+pub(crate) fn read_chunked(fs: &Image, ino: &Inode) -> Result<Vec<u8>> {
     let format = ino.raw as u16;
     if format & !(CHUNK_BLKBITS_MASK | CHUNK_INDEXES) != 0 || ino.raw >> 16 != 0 {
         return Err(fs.err(

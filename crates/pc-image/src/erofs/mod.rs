@@ -21,9 +21,11 @@
 //! fragment-packed tails give an error for that file only. Extended attributes are skipped
 //! (their size is counted to find what follows the inode).
 //!
-//! Layout of the module: this file is the superblock, directories and the [`Tree`]; [`inode`]
-//! reads inodes and uncompressed data; [`zdata`] the compressed layouts.
+//! Layout of the module: this file opens the superblock and reads directories for the
+//! [`Tree`]; [`image`] holds what every part shares (the source, the superblock's facts);
+//! [`inode`] reads inodes and uncompressed data; [`zdata`] the compressed layouts.
 
+mod image;
 mod inode;
 mod zdata;
 
@@ -31,6 +33,7 @@ use crate::error::{ImageError, Result};
 use crate::source::{Source, le};
 use crate::tree::{Entry, Kind, NodeId, Tree};
 
+use image::{Image, Super};
 use inode::Inode;
 
 /// Where the superblock lies.
@@ -53,47 +56,22 @@ const INCOMPAT: &[(u32, &str, bool)] = &[
     (0x80, "48BIT", false),
     (0x100, "METABOX", false),
 ];
-/// LZ4 input padded with leading zeros (how lz4 pclusters end exactly at their block end).
-pub(crate) const FEAT_ZERO_PADDING: u32 = 0x01;
 
 /// Largest folder read (bytes): a folder of ~300,000 entries; a hostile size stops here.
 const MAX_DIR: u64 = 16 << 20;
 /// Largest symbolic link target (PATH_MAX).
 const MAX_LINK: u64 = 4096;
 
-/// What the superblock says.
-#[derive(Debug, Clone)]
-pub(crate) struct Super {
-    /// log2 of the block size.
-    pub blkbits: u8,
-    /// Root folder's nid.
-    pub root_nid: u64,
-    /// Byte offset of the metadata area (nid 0).
-    pub meta_off: u64,
-    /// Incompatible feature bits.
-    pub incompat: u32,
-    /// Image size in bytes (every offset is checked against it).
-    pub size: u64,
-}
-
-impl Super {
-    /// Block size in bytes.
-    pub fn blksz(&self) -> u64 {
-        1 << self.blkbits
-    }
-}
-
 /// An EROFS image opened for reading; nodes are nids. Cheap to share between threads.
 pub struct Erofs {
-    src: Source,
-    sb: Super,
+    img: Image,
 }
 
 impl std::fmt::Debug for Erofs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Erofs")
-            .field("image", &self.src.name())
-            .field("sb", &self.sb)
+            .field("image", &self.img.src.name())
+            .field("sb", &self.img.sb)
             .finish()
     }
 }
@@ -155,46 +133,27 @@ impl Erofs {
             incompat,
             size: src.size(),
         };
-        let fs = Erofs { src, sb };
+        let fs = Erofs {
+            img: Image { src, sb },
+        };
         let root = fs.inode(root_nid)?;
         if !root.is_dir() {
-            return Err(fs.err(root.off, format!("root nid {root_nid} is not a folder")));
+            return Err(fs
+                .img
+                .err(root.off, format!("root nid {root_nid} is not a folder")));
         }
         Ok(fs)
     }
 
-    /// An error at `off` of this image.
-    pub(crate) fn err(&self, off: u64, what: impl Into<String>) -> ImageError {
-        ImageError::new(self.src.name(), off, what)
-    }
-
-    /// Reads `buf.len()` bytes at `off`, checked against the image's end.
-    pub(crate) fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<()> {
-        if off
-            .checked_add(buf.len() as u64)
-            .is_none_or(|e| e > self.sb.size)
-        {
-            return Err(self.err(
-                off,
-                format!(
-                    "{} bytes asked past the image's end ({} bytes)",
-                    buf.len(),
-                    self.sb.size
-                ),
-            ));
-        }
-        self.src.read_at(off, buf)
-    }
-
     /// The inode of `nid`.
     fn inode(&self, nid: u64) -> Result<Inode> {
-        Inode::load(self, nid)
+        Inode::load(&self.img, nid)
     }
 
     /// The whole data of `ino`, at most `max` bytes.
     fn data(&self, ino: &Inode, max: u64) -> Result<Vec<u8>> {
         if ino.size > max {
-            return Err(self.err(
+            return Err(self.img.err(
                 ino.off,
                 format!(
                     "nid {}: {} bytes, more than the {max} allowed",
@@ -203,29 +162,33 @@ impl Erofs {
             ));
         }
         match ino.layout {
-            inode::FLAT_PLAIN | inode::FLAT_INLINE => inode::read_flat(self, ino),
-            inode::CHUNK_BASED => inode::read_chunked(self, ino),
-            inode::COMPRESSED_FULL | inode::COMPRESSED_COMPACT => zdata::read_compressed(self, ino),
-            l => Err(self.err(ino.off, format!("nid {}: unknown data layout {l}", ino.nid))),
+            inode::FLAT_PLAIN | inode::FLAT_INLINE => inode::read_flat(&self.img, ino),
+            inode::CHUNK_BASED => inode::read_chunked(&self.img, ino),
+            inode::COMPRESSED_FULL | inode::COMPRESSED_COMPACT => {
+                zdata::read_compressed(&self.img, ino)
+            }
+            l => Err(self
+                .img
+                .err(ino.off, format!("nid {}: unknown data layout {l}", ino.nid))),
         }
     }
 
     /// Entries of a folder inode, unsorted, `.` and `..` left out.
     fn entries(&self, dir: &Inode) -> Result<Vec<(Vec<u8>, u64)>> {
         let data = self.data(dir, MAX_DIR)?;
-        let bs = self.sb.blksz() as usize;
+        let bs = self.img.sb.blksz() as usize;
         let mut out = Vec::new();
         for (bi, blk) in data.chunks(bs).enumerate() {
             let at = |o: usize| (bi * bs + o) as u64;
             let where_ = |o: usize| {
-                self.err(
+                self.img.err(
                     dir.off,
                     format!("nid {}: folder data byte {}", dir.nid, at(o)),
                 )
             };
             let first = le::u16(blk, 8).ok_or_else(|| where_(0))? as usize;
             if first < 12 || first >= blk.len() || !first.is_multiple_of(12) {
-                return Err(self.err(
+                return Err(self.img.err(
                     dir.off,
                     format!(
                         "nid {}: folder block {bi}: first name offset {first} invalid",
@@ -243,7 +206,7 @@ impl Erofs {
                     blk.len()
                 };
                 let name = blk.get(start..end).filter(|_| start < end).ok_or_else(|| {
-                    self.err(
+                    self.img.err(
                         dir.off,
                         format!("nid {}: folder block {bi} entry {k}: name bytes {start}..{end} invalid", dir.nid),
                     )
@@ -251,7 +214,7 @@ impl Erofs {
                 // The last name of a block runs to the block's end or a NUL.
                 let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
                 if name.is_empty() || name.len() > 255 || name.contains(&b'/') {
-                    return Err(self.err(
+                    return Err(self.img.err(
                         dir.off,
                         format!("nid {}: folder block {bi} entry {k}: invalid name", dir.nid),
                     ));
@@ -260,7 +223,7 @@ impl Erofs {
                     continue;
                 }
                 if nid == dir.nid {
-                    return Err(self.err(
+                    return Err(self.img.err(
                         dir.off,
                         format!(
                             "nid {}: entry {:?} names its own folder",
@@ -278,13 +241,15 @@ impl Erofs {
 
 impl Tree for Erofs {
     fn root(&self) -> NodeId {
-        NodeId(self.sb.root_nid)
+        NodeId(self.img.sb.root_nid)
     }
 
     fn list(&self, dir: NodeId) -> Result<Vec<Entry>> {
         let ino = self.inode(dir.0)?;
         if !ino.is_dir() {
-            return Err(self.err(ino.off, format!("nid {} is not a folder", ino.nid)));
+            return Err(self
+                .img
+                .err(ino.off, format!("nid {} is not a folder", ino.nid)));
         }
         let mut ents = self.entries(&ino)?;
         ents.sort();
@@ -312,7 +277,9 @@ impl Tree for Erofs {
     fn read(&self, file: NodeId, max: u64) -> Result<Vec<u8>> {
         let ino = self.inode(file.0)?;
         if ino.is_dir() {
-            return Err(self.err(ino.off, format!("nid {} is a folder, not a file", ino.nid)));
+            return Err(self
+                .img
+                .err(ino.off, format!("nid {} is a folder, not a file", ino.nid)));
         }
         self.data(&ino, max)
     }

@@ -13,8 +13,8 @@
 //! after the head (the CBLKCNT flag). With ztailpacking the last extent's pcluster is inline,
 //! just after the index.
 
+use super::image::{FEAT_ZERO_PADDING, Image};
 use super::inode::{COMPRESSED_COMPACT, Inode};
-use super::{Erofs, FEAT_ZERO_PADDING};
 use crate::error::Result;
 use crate::source::le;
 
@@ -80,7 +80,7 @@ struct Extent {
 }
 
 /// The whole content of a compressed file (its size already checked against the limit).
-pub(crate) fn read_compressed(fs: &Erofs, ino: &Inode) -> Result<Vec<u8>> {
+pub(crate) fn read_compressed(fs: &Image, ino: &Inode) -> Result<Vec<u8>> {
     if ino.size == 0 {
         return Ok(Vec::new());
     }
@@ -90,7 +90,28 @@ pub(crate) fn read_compressed(fs: &Erofs, ino: &Inode) -> Result<Vec<u8>> {
     let mut out = vec![0u8; ino.size as usize];
     let mut scratch = Vec::new();
     let mut i = 0;
+    let interlaced = map.advise & ADV_INTERLACED_PCLUSTER != 0;
     while i < exts.len() {
+        // Uncompressed pclusters that follow each other on disk and in the file are read
+        // straight into the output (incompressible data, e.g. APKs, is most of an image).
+        if exts[i].ty == PLAIN && !interlaced {
+            let mut j = i;
+            while j + 1 < exts.len()
+                && direct_run(&exts[j], &exts[j + 1])
+                && exts[j + 1].end - exts[i].start <= 8 * MAX_PCLUSTER
+            {
+                j += 1;
+            }
+            if let Some(e) = exts[i..=j].iter().find(|e| e.end - e.start > e.plen) {
+                return Err(fs.err(e.pa, format!("nid {}: extent at byte {}: {} bytes stored in a {}-byte uncompressed pcluster", ino.nid, e.start, e.end - e.start, e.plen)));
+            }
+            fs.read_at(
+                exts[i].pa,
+                &mut out[exts[i].start as usize..exts[j].end as usize],
+            )?;
+            i = j + 1;
+            continue;
+        }
         // Batch pclusters that follow each other on disk into one read.
         let mut j = i;
         let mut span = exts[i].plen;
@@ -115,9 +136,15 @@ pub(crate) fn read_compressed(fs: &Erofs, ino: &Inode) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Whether `b` continues `a` as one read: both uncompressed, `a` filling its pcluster, and
+/// `b` next on disk and in the file.
+fn direct_run(a: &Extent, b: &Extent) -> bool {
+    b.ty == PLAIN && a.end - a.start == a.plen && b.pa == a.pa + a.plen && b.start == a.end
+}
+
 /// Decodes one extent's pcluster into `dst`.
 fn decode(
-    fs: &Erofs,
+    fs: &Image,
     ino: &Inode,
     map: &Map,
     e: &Extent,
@@ -195,7 +222,7 @@ fn decode(
 }
 
 /// Reads the map header and the whole lcluster index.
-fn read_map(fs: &Erofs, ino: &Inode) -> Result<Map> {
+fn read_map(fs: &Image, ino: &Inode) -> Result<Map> {
     let hdr_off = ino.data_off.div_ceil(8) * 8;
     let mut h = [0u8; 8];
     fs.read_at(hdr_off, &mut h)?;
@@ -238,7 +265,7 @@ fn read_map(fs: &Erofs, ino: &Inode) -> Result<Map> {
 
 /// Reads `len` index bytes at `off`, refusing an index past the image's end (which bounds the
 /// number of lclusters, hence the file size, by the image).
-fn index_bytes(fs: &Erofs, ino: &Inode, off: u64, len: u64) -> Result<Vec<u8>> {
+fn index_bytes(fs: &Image, ino: &Inode, off: u64, len: u64) -> Result<Vec<u8>> {
     if off.checked_add(len).is_none_or(|e| e > fs.sb.size) {
         return Err(fs.err(
             off,
@@ -254,7 +281,7 @@ fn index_bytes(fs: &Erofs, ino: &Inode, off: u64, len: u64) -> Result<Vec<u8>> {
 }
 
 /// FULL index: 8 bytes per lcluster (advise with the type, clusterofs, block or deltas).
-fn full_index(fs: &Erofs, ino: &Inode, ebase: u64, n: u64, lbits: u32) -> Result<(Vec<Lcl>, u64)> {
+fn full_index(fs: &Image, ino: &Inode, ebase: u64, n: u64, lbits: u32) -> Result<(Vec<Lcl>, u64)> {
     let len = n.saturating_mul(8);
     let b = index_bytes(fs, ino, ebase, len)?;
     let mut out = Vec::with_capacity(n as usize);
@@ -288,7 +315,7 @@ fn full_index(fs: &Erofs, ino: &Inode, ebase: u64, n: u64, lbits: u32) -> Result
 /// COMPACT index: first 4-byte entries up to a 32-byte boundary, then (with COMPACTED_2B)
 /// 2-byte entries in packs of 16, then 4-byte entries in packs of 2.
 fn compact_index(
-    fs: &Erofs,
+    fs: &Image,
     ino: &Inode,
     ebase: u64,
     n: u64,
@@ -389,7 +416,7 @@ fn compact_index(
 }
 
 /// Turns the index into extents (head to next head), with each pcluster's place.
-fn extents(fs: &Erofs, ino: &Inode, map: &Map) -> Result<Vec<Extent>> {
+fn extents(fs: &Image, ino: &Inode, map: &Map) -> Result<Vec<Extent>> {
     let bad = |what: String| fs.err(ino.data_off, format!("nid {}: {what}", ino.nid));
     let heads: Vec<(usize, u64)> = map
         .lcls

@@ -204,7 +204,7 @@ fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
         cd.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
         cd.extend_from_slice(&[20, 3]);
         common(&mut cd);
-        cd.extend_from_slice(&[0; 8]);
+        cd.extend_from_slice(&[0; 6]);
         cd.extend_from_slice(&0o100644u32.wrapping_shl(16).to_le_bytes());
         cd.extend_from_slice(&at.to_le_bytes());
         cd.extend_from_slice(name.as_bytes());

@@ -35,12 +35,16 @@ pub(super) fn release_build(ctx: &Ctx<'_>) -> Outcome {
     let mut unknown = Vec::new();
     match b.build_type.as_deref() {
         Some("user") => {}
-        Some(t) => fails.push(prop(format!("ro.build.type={t} (a {t} build: debugging features stay in)"))),
+        Some(t) => fails.push(prop(format!(
+            "ro.build.type={t} (a {t} build: debugging features stay in)"
+        ))),
         None => unknown.push(prop("ro.build.type not found")),
     }
     match b.tags.as_deref() {
         Some(t) if t.split(',').any(|x| x.trim() == "release-keys") => {}
-        Some(t) => fails.push(prop(format!("ro.build.tags={t} (not signed with the manufacturer's release keys)"))),
+        Some(t) => fails.push(prop(format!(
+            "ro.build.tags={t} (not signed with the manufacturer's release keys)"
+        ))),
         None => unknown.push(prop("ro.build.tags not found")),
     }
     // Each partition says its own; a vendor partition built as userdebug is a finding too.
@@ -104,7 +108,10 @@ pub(super) fn verified_boot(ctx: &Ctx<'_>) -> Outcome {
             )));
         }
         if v.verification_disabled {
-            fails.push(prop(format!("{at}: flags {} switch verification off", v.flags)));
+            fails.push(prop(format!(
+                "{at}: flags {} switch verification off",
+                v.flags
+            )));
         }
         for h in &v.hashes {
             match h.matches {
@@ -113,7 +120,10 @@ pub(super) fn verified_boot(ctx: &Ctx<'_>) -> Outcome {
                     "{at}: hash descriptor of {} does not match the partition given",
                     h.partition
                 ))),
-                None => unknown.push(prop(format!("{at}: partition {} not given, its hash not checked", h.partition))),
+                None => unknown.push(prop(format!(
+                    "{at}: partition {} not given, its hash not checked",
+                    h.partition
+                ))),
             }
         }
     }
@@ -126,7 +136,14 @@ pub(super) fn verified_boot(ctx: &Ctx<'_>) -> Outcome {
         .build
         .avb
         .iter()
-        .map(|v| format!("{}: {} key sha1 {}", v.partition, v.algorithm, v.public_key_sha1.as_deref().unwrap_or("-")))
+        .map(|v| {
+            format!(
+                "{}: {} key sha1 {}",
+                v.partition,
+                v.algorithm,
+                v.public_key_sha1.as_deref().unwrap_or("-")
+            )
+        })
         .collect();
     let mut refs: Vec<EvidenceRef> = keys.into_iter().map(prop).collect();
     refs.extend(unknown);
@@ -183,7 +200,11 @@ pub(super) fn patch_level_max_age(ctx: &Ctx<'_>, max_months: u32) -> Outcome {
             vec![fact],
         )
     } else {
-        Outcome::new(Verdict::Pass, format!("The security patch level is {age} month(s) old."), vec![fact])
+        Outcome::new(
+            Verdict::Pass,
+            format!("The security patch level is {age} month(s) old."),
+            vec![fact],
+        )
     }
 }
 
@@ -215,7 +236,8 @@ pub(super) fn debug_props_off(ctx: &Ctx<'_>) -> Outcome {
         return o;
     }
     if let Some(o) = when_any(Verdict::Inconclusive, unknown, &seen, |_| {
-        "ro.debuggable or ro.adb.secure was not found (they are in prop.default / default.prop).".into()
+        "ro.debuggable or ro.adb.secure was not found (they are in prop.default / default.prop)."
+            .into()
     }) {
         return o;
     }

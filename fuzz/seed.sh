@@ -77,6 +77,16 @@ seed() {
     certify_parse | basic_functions) add "$1" $tomls ;;
     log_lines) add "$1" $logs $hars ;;
     certify_verify) add "$1" $tomls $keylogs ;;
+    sparse) add "$1" $(fixtures -name '*.simg') ;;
+    # A super image holding only metadata (the fixture's partitions make it too large).
+    liblp)
+        python3 scripts/make-super.py "$tmp/super-meta.img" --slots 2 --empty system_a --empty vendor_a
+        add "$1" "$tmp/super-meta.img" ;;
+    erofs) add "$1" $(fixtures -name '*.erofs') ;;
+    payload) add "$1" $(fixtures -path '*/images/payload/*.bin') ;;
+    transfer_list) add "$1" $(fixtures -name '*.transfer.list') ;;
+    vbmeta) add "$1" $(fixtures -name 'vbmeta*.img') ;;
+    tar_index) printf 'hello\n' > "$tmp/hello.txt" && tar -C "$tmp" -cf "$tmp/seed.tar" hello.txt && add "$1" "$tmp/seed.tar" ;;
     *)
         echo "seed.sh: no seeds known for target $1 (add it to fuzz/seed.sh)" >&2
         return 1

@@ -88,6 +88,8 @@ struct View {
 struct FwView {
     #[serde(default)]
     apps: Vec<AppFact>,
+    #[serde(default)]
+    build: pc_firmware::buildinfo::BuildFacts,
 }
 
 #[derive(Deserialize, Default)]
@@ -118,6 +120,10 @@ fn checks_for(kind: &str) -> &'static [&'static str] {
         "no_debuggable",
         "risk_score_max",
         "privileged_trackers",
+        "release_build",
+        "verified_boot",
+        "patch_level_max_age",
+        "debug_props_off",
     ];
     const ALL_TRAFFIC: &[&str] = EVERYTHING.split_at(6).0;
     const TRAFFIC_IDS: &[&str] = EVERYTHING.split_at(4).0;
@@ -140,6 +146,13 @@ fn checks_for(kind: &str) -> &'static [&'static str] {
             "no_persistent_with_advertising_id",
         ],
         "debuggable" => &["no_debuggable"],
+        // The build's own facts (properties, verified boot) decide only the build checks.
+        "build" => &[
+            "release_build",
+            "verified_boot",
+            "patch_level_max_age",
+            "debug_props_off",
+        ],
         "cleartext" => &["no_cleartext", "risk_score_max"],
         "privileged" => &[
             "privileged_trackers",
@@ -260,6 +273,7 @@ pub fn diff_reports(old: &AuditReport, new: &AuditReport) -> DiffReport {
     let to_view = |r: &AuditReport| View {
         firmware: r.firmware.as_ref().map(|f| FwView {
             apps: f.apps.clone(),
+            build: f.build.clone(),
         }),
         traffic: r.traffic.as_ref().map(|t| TrView {
             destinations: t.destinations.clone(),
@@ -320,6 +334,39 @@ fn diff_views(o: &View, n: &View) -> DiffReport {
     for k in oa.keys().filter(|k| !na.contains_key(*k)) {
         d.apps_removed.push(k.clone());
         note("app_removed", format!("app {k} removed"));
+    }
+    let build = |v: &View| {
+        v.firmware
+            .as_ref()
+            .map(|f| f.build.clone())
+            .unwrap_or_default()
+    };
+    let (ob, nb) = (build(o), build(n));
+    for (what, a, b) in [
+        ("fingerprint", &ob.fingerprint, &nb.fingerprint),
+        ("build type", &ob.build_type, &nb.build_type),
+        ("build tags", &ob.tags, &nb.tags),
+        (
+            "security patch level",
+            &ob.security_patch,
+            &nb.security_patch,
+        ),
+        ("ro.debuggable", &ob.debuggable, &nb.debuggable),
+        ("ro.adb.secure", &ob.adb_secure, &nb.adb_secure),
+    ] {
+        if a != b {
+            note(
+                "build",
+                format!(
+                    "{what} changed: {} -> {}",
+                    a.as_deref().unwrap_or("-"),
+                    b.as_deref().unwrap_or("-")
+                ),
+            );
+        }
+    }
+    if ob.avb != nb.avb {
+        note("build", "verified boot metadata changed".into());
     }
     let dests = |v: &View| -> BTreeSet<String> {
         v.traffic

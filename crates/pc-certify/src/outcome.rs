@@ -54,7 +54,8 @@ impl std::fmt::Display for Verdict {
 /// A fact a verdict rests on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidenceRef {
-    /// `finding`, `destination`, `connection`, `app`, `phase`, `risk`, `policy` or `note`.
+    /// `finding`, `destination`, `connection`, `app`, `phase`, `risk`, `policy`, `local_network`,
+    /// `log`, `build` (the build's properties and verified boot) or `note`.
     pub kind: String,
     /// Index in the traffic report's findings.
     #[serde(default, skip_serializing_if = "Option::is_none")]

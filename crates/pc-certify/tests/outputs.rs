@@ -334,7 +334,16 @@ fn no_certificate_unless_certifiable() {
     assert_eq!(p.reviewed.len(), reviews.len());
     // No firmware: nothing to name.
     let mut all_reviews = reviews.clone();
-    for id in ["PCB-APP-01", "PCB-APP-02", "PCB-APP-03", "PCB-APP-04"] {
+    for id in [
+        "PCB-APP-01",
+        "PCB-APP-02",
+        "PCB-APP-03",
+        "PCB-APP-04",
+        "PCB-BUILD-01",
+        "PCB-BUILD-02",
+        "PCB-BUILD-03",
+        "PCB-BUILD-04",
+    ] {
         all_reviews.push(Review {
             requirement: id.into(),
             ..reviews[0].clone()

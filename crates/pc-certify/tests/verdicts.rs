@@ -602,3 +602,92 @@ fn reviews_applied_to_a_stored_report_decide_as_at_audit_time() {
     assert_eq!(later, at_audit);
     assert_eq!(later.summary.decision, Decision::Certifiable);
 }
+
+#[test]
+fn build_facts_decide_the_build_requirements() {
+    let base = clean_firmware();
+    let r = run(None, Some(&base), &[], None);
+    for id in [
+        "PCB-BUILD-01",
+        "PCB-BUILD-02",
+        "PCB-BUILD-03",
+        "PCB-BUILD-04",
+    ] {
+        assert_eq!(verdict(&r, id), Pass, "{id}");
+    }
+    // userdebug with test-keys.
+    let mut f = base.clone();
+    f.build.build_type = Some("userdebug".into());
+    f.build.tags = Some("test-keys".into());
+    let r = run(None, Some(&f), &[], None);
+    assert_eq!(verdict(&r, "PCB-BUILD-01"), Fail);
+    let ev = &r.result("PCB-BUILD-01").unwrap().automatic.evidence;
+    assert!(
+        ev.iter().any(|e| e.description.contains("test-keys")),
+        "{ev:?}"
+    );
+    // Signed with the AOSP test key, verification off, a hash that does not match.
+    let mut f = base.clone();
+    f.build.avb[0].test_key = Some("AOSP testkey_rsa4096".into());
+    let r = run(None, Some(&f), &[], None);
+    assert_eq!(verdict(&r, "PCB-BUILD-02"), Fail);
+    let mut f = base.clone();
+    f.build.avb[0].verification_disabled = true;
+    f.build.avb[0].flags = 2;
+    assert_eq!(
+        verdict(&run(None, Some(&f), &[], None), "PCB-BUILD-02"),
+        Fail
+    );
+    let mut f = base.clone();
+    f.build.avb[0].hashes[0].matches = Some(false);
+    assert_eq!(
+        verdict(&run(None, Some(&f), &[], None), "PCB-BUILD-02"),
+        Fail
+    );
+    // No vbmeta given: not a PASS.
+    let mut f = base.clone();
+    f.build.avb.clear();
+    assert_eq!(
+        verdict(&run(None, Some(&f), &[], None), "PCB-BUILD-02"),
+        Inconclusive
+    );
+    // Patch level: 13 months before NOW (2026-03-31) fails at 12, passes when the policy allows 24.
+    let mut f = base.clone();
+    f.build.security_patch = Some("2025-02-05".into());
+    assert_eq!(
+        verdict(&run(None, Some(&f), &[], None), "PCB-BUILD-03"),
+        Fail
+    );
+    let policy = pc_certify::Policy {
+        security_patch_max_age_months: Some(24),
+        ..Default::default()
+    };
+    assert_eq!(
+        verdict(&run(None, Some(&f), &[], Some(policy)), "PCB-BUILD-03"),
+        Pass
+    );
+    f.build.security_patch = None;
+    assert_eq!(
+        verdict(&run(None, Some(&f), &[], None), "PCB-BUILD-03"),
+        Inconclusive
+    );
+    // Debugging left on; or the properties not found.
+    let mut f = base.clone();
+    f.build.adb_secure = Some("0".into());
+    assert_eq!(
+        verdict(&run(None, Some(&f), &[], None), "PCB-BUILD-04"),
+        Fail
+    );
+    f.build.adb_secure = None;
+    assert_eq!(
+        verdict(&run(None, Some(&f), &[], None), "PCB-BUILD-04"),
+        Inconclusive
+    );
+    // No build.prop read at all.
+    let mut f = base;
+    f.build.prop_files.clear();
+    let r = run(None, Some(&f), &[], None);
+    for id in ["PCB-BUILD-01", "PCB-BUILD-03", "PCB-BUILD-04"] {
+        assert_eq!(verdict(&r, id), Inconclusive, "{id}");
+    }
+}

@@ -251,7 +251,51 @@ pub fn firmware(apps: Vec<AppFacts>, total: f64) -> FirmwareReport {
             },
             ..RiskReport::default()
         },
+        build: clean_build(),
         ..FirmwareReport::default()
+    }
+}
+
+/// A user build signed with release keys, patched a month before [`NOW`], debugging off, and
+/// verified boot on with a manufacturer key whose hashes match.
+pub fn clean_build() -> pc_firmware::buildinfo::BuildFacts {
+    use pc_firmware::buildinfo::{AvbFact, BuildFacts, HashCheck, PropFile};
+    BuildFacts {
+        prop_files: vec![PropFile {
+            path: "system/build.prop".into(),
+            partition: "system".into(),
+            build_type: Some("user".into()),
+            tags: Some("release-keys".into()),
+            security_patch: Some("2026-03-01".into()),
+            ..PropFile::default()
+        }],
+        fingerprint: Some("acme/a1/a1:14/AP1A/1:user/release-keys".into()),
+        build_type: Some("user".into()),
+        tags: Some("release-keys".into()),
+        sdk: Some(34),
+        security_patch: Some("2026-03-01".into()),
+        debuggable: Some("0".into()),
+        adb_secure: Some("1".into()),
+        secure: Some("1".into()),
+        avb: vec![AvbFact {
+            partition: "vbmeta".into(),
+            algorithm: "SHA256_RSA4096".into(),
+            public_key_sha1: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            public_key_sha256: Some("ab".repeat(32)),
+            test_key: None,
+            flags: 0,
+            verification_disabled: false,
+            rollback_index: 3,
+            release: "avbtool 1.3.0".into(),
+            hashes: vec![HashCheck {
+                partition: "boot".into(),
+                image_size: 4096,
+                matches: Some(true),
+            }],
+            hashtrees: vec!["system".into()],
+            chains: vec![],
+            error: None,
+        }],
     }
 }
 

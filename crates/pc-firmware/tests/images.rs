@@ -45,7 +45,7 @@ fn view(r: &FirmwareReport) -> Vec<AppView> {
                 a.partition.clone(),
                 a.privileged,
                 a.sha256.clone(),
-                a.granted_at_boot.iter().cloned().collect(),
+                a.granted_at_boot.to_vec(),
                 format!("{:?}", a.default_granted),
                 format!("{:?}", a.privileged_granted),
             )

@@ -370,20 +370,7 @@ impl PartitionSource {
 
 impl ReadAt for PartitionSource {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<()> {
-        if off
-            .checked_add(buf.len() as u64)
-            .is_none_or(|e| e > self.size)
-        {
-            return Err(ImageError::new(
-                &self.name,
-                off,
-                format!(
-                    "read {} bytes past the end ({} bytes)",
-                    buf.len(),
-                    self.size
-                ),
-            ));
-        }
+        crate::source::in_bounds(&self.name, off, buf.len(), self.size)?;
         let mut i = self.map.partition_point(|(s, e)| s + e.len <= off);
         let mut done = 0usize;
         while done < buf.len() {

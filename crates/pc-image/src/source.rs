@@ -35,6 +35,19 @@ pub trait ReadAt: Send + Sync {
     }
 }
 
+/// The one bounds check of every source: `Ok` when `len` bytes at `off` lie inside `size`,
+/// else the error naming the source and the offset.
+pub fn in_bounds(name: &str, off: u64, len: usize, size: u64) -> Result<()> {
+    if off.checked_add(len as u64).is_none_or(|e| e > size) {
+        return Err(ImageError::new(
+            name,
+            off,
+            format!("read {len} bytes past the end ({size} bytes)"),
+        ));
+    }
+    Ok(())
+}
+
 /// Shared handle to a source.
 pub type Source = Arc<dyn ReadAt>;
 
@@ -169,16 +182,7 @@ impl Slice {
 
 impl ReadAt for Slice {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<()> {
-        if off
-            .checked_add(buf.len() as u64)
-            .is_none_or(|e| e > self.len)
-        {
-            return Err(ImageError::new(
-                &self.name,
-                off,
-                format!("read {} bytes past the end ({} bytes)", buf.len(), self.len),
-            ));
-        }
+        in_bounds(&self.name, off, buf.len(), self.len)?;
         self.inner.read_at(self.off + off, buf)
     }
     fn size(&self) -> u64 {

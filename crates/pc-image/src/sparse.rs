@@ -230,18 +230,7 @@ impl Sparse {
 
 impl ReadAt for Sparse {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<()> {
-        let end = off.checked_add(buf.len() as u64);
-        if end.is_none_or(|e| e > self.size) {
-            return Err(ImageError::new(
-                &self.name,
-                off,
-                format!(
-                    "read {} bytes past the end ({} bytes)",
-                    buf.len(),
-                    self.size
-                ),
-            ));
-        }
+        crate::source::in_bounds(&self.name, off, buf.len(), self.size)?;
         let mut i = self.chunks.partition_point(|c| c.start + c.len <= off);
         let mut done = 0usize;
         while done < buf.len() {

@@ -284,20 +284,7 @@ fn cut(map: &mut BTreeMap<u64, (u64, u64)>, a: u64, b: u64) {
 
 impl ReadAt for TransferImage {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<()> {
-        if off
-            .checked_add(buf.len() as u64)
-            .is_none_or(|e| e > self.size)
-        {
-            return Err(ImageError::new(
-                &self.name,
-                off,
-                format!(
-                    "read {} bytes past the end ({} bytes)",
-                    buf.len(),
-                    self.size
-                ),
-            ));
-        }
+        crate::source::in_bounds(&self.name, off, buf.len(), self.size)?;
         let mut done = 0usize;
         while done < buf.len() {
             let pos = off + done as u64;

@@ -231,7 +231,8 @@ pub struct AuditOptions {
     pub inputs: Option<Vec<InputDigest>>,
     /// Extra inputs appended to the list (case file, catalogue, review file, firmware …).
     pub extra_inputs: Vec<InputDigest>,
-    /// APK path → SHA-256, for the firmware digest (see [`evidence::apk_digests`]).
+    /// APK path → SHA-256 overriding the digests the firmware report carries (pc-firmware
+    /// hashes each APK as it reads it); empty in normal use.
     pub apk_sha256: BTreeMap<String, String>,
     /// Show identifier values unmasked.
     pub reveal: bool,

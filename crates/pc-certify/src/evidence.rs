@@ -563,7 +563,7 @@ pub fn from_firmware(
             .inputs
             .iter()
             .filter_map(|i| {
-                let name = std::path::Path::new(&i.path)
+                let name = Path::new(&i.path)
                     .file_name()?
                     .to_string_lossy()
                     .into_owned();
@@ -577,30 +577,6 @@ pub fn from_firmware(
         risk_max: scored.then_some(u.max),
         errors: fw.errors.clone(),
     }
-}
-
-/// Largest APK hashed by [`apk_digests`].
-pub const MAX_HASHED_APK: u64 = 4 << 30;
-
-/// SHA-256 of every app's file under the extracted firmware root (path → lower-case hex).
-/// Unreadable or oversized files are left out (their digest shows as unknown).
-pub fn apk_digests(root: &Path, fw: &FirmwareReport) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for a in &fw.apps {
-        // Paths come from the firmware walk; refuse anything that could leave the root.
-        let rel = Path::new(&a.path);
-        if rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            continue;
-        }
-        if let Ok(d) = sha256_file(&root.join(rel), MAX_HASHED_APK) {
-            out.insert(a.path.clone(), d);
-        }
-    }
-    out
 }
 
 /// Streams a file through SHA-256 (lower-case hex); errors when larger than `max`.

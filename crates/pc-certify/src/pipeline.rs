@@ -104,8 +104,6 @@ pub fn audit_case(
         extra.push(InputDigest::of_file("review", p));
     }
 
-    // APK digests come with the firmware report (pc-firmware hashes what it reads).
-    let apk_sha256 = Default::default();
     let firmware = match &case.firmware {
         Some(fw) => {
             let paths: Vec<PathBuf> = fw.path.paths().iter().map(|p| case.resolve(p)).collect();
@@ -168,7 +166,6 @@ pub fn audit_case(
     let aopts = AuditOptions {
         policy,
         extra_inputs: extra,
-        apk_sha256,
         reveal: opts.reveal,
         logs: crate::logs::scan_case_logs(&case, opts.reveal),
         ..Default::default()

@@ -114,8 +114,7 @@ pub fn analyze_firmware_with(
             return report;
         }
     };
-    let t = tree::scan_tree(&dir, &opts.tree);
-    analyze_walked(&dir, t, opts, db, code, sig, progress)
+    analyze_tree(&dir, opts, db, code, sig, progress)
 }
 
 /// Analyses firmware given as a [`pc_image::Tree`] (the partitions of firmware images, or a
